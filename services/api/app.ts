@@ -1,0 +1,58 @@
+// Builds the Koa app from its dependencies; only main.ts listens and connects.
+import Koa from "koa";
+import type { JobQueue } from "../../shared/job-queue.ts";
+import type { JobStore } from "../../shared/job-store.ts";
+import type { JobCatalog } from "../../shared/job-types.ts";
+import type { Logger } from "../../shared/log.ts";
+import { HttpProblem } from "../../shared/problems.ts";
+import { jobsRoutes } from "./jobs-routes.ts";
+import { problemMiddleware } from "./problem-middleware.ts";
+import type { PollingHints } from "./status-response.ts";
+
+export interface AppDeps {
+  store: JobStore;
+  queue: Pick<JobQueue, "publish">;
+  catalog: JobCatalog;
+  log: Logger;
+  instanceId: string;
+  bodyLimitBytes: number;
+  hints: PollingHints;
+  /** Which dependencies are reachable now, for /readyz. */
+  readiness: () => Record<string, boolean>;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.on("error", (err: unknown) => deps.log.error("koa error", { error: err instanceof Error ? err : String(err) }));
+  app.use(async (ctx, next) => {
+    ctx.set("X-Herald-Instance", deps.instanceId);
+    await next();
+  });
+  app.use(problemMiddleware(deps.log));
+
+  app.use(async (ctx, next) => {
+    if (ctx.path === "/healthz" && ctx.method === "GET") {
+      ctx.body = { status: "ok", instance: deps.instanceId };
+      return;
+    }
+    if (ctx.path === "/readyz" && ctx.method === "GET") {
+      const checks = deps.readiness();
+      const ready = Object.values(checks).every(Boolean);
+      ctx.status = ready ? 200 : 503;
+      ctx.body = { status: ready ? "ready" : "not ready", checks, instance: deps.instanceId };
+      return;
+    }
+    await next();
+  });
+
+  const jobs = jobsRoutes(deps);
+  app.use(jobs.routes());
+  app.use(
+    jobs.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new HttpProblem("methodNotAllowed"),
+      notImplemented: () => new HttpProblem("methodNotAllowed"),
+    }),
+  );
+  return app;
+}

@@ -1,0 +1,32 @@
+// Every error leaves the API through here, as application/problem+json with a stable `type`.
+import type { Middleware } from "koa";
+import { StoreUnavailableError } from "../../shared/job-store.ts";
+import type { Logger } from "../../shared/log.ts";
+import { HttpProblem } from "../../shared/problems.ts";
+
+export function problemMiddleware(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new HttpProblem("notFound", `no route for ${ctx.path}`);
+    } catch (err) {
+      const p = err instanceof HttpProblem ? err : fromOtherError(err, log, ctx.method, ctx.path);
+      ctx.status = p.status;
+      for (const [k, v] of Object.entries(p.headers)) ctx.set(k, v);
+      ctx.set("Cache-Control", "no-store");
+      ctx.body = p.problem;
+      ctx.type = "application/problem+json";
+    }
+  };
+}
+
+function fromOtherError(err: unknown, log: Logger, method: string, path: string): HttpProblem {
+  if (err instanceof StoreUnavailableError) {
+    log.warn("state store unavailable", { method, path, error: err.message });
+    return new HttpProblem("storeUnavailable", undefined, { headers: { "Retry-After": "5" } });
+  }
+  const status = (err as { status?: unknown }).status;
+  if (status === 405) return new HttpProblem("methodNotAllowed", `${method} is not allowed on ${path}`);
+  log.error("unhandled error", { method, path, error: err instanceof Error ? err : String(err) });
+  return new HttpProblem("internal");
+}

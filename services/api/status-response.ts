@@ -1,0 +1,39 @@
+// The status monitor's answer for a job: status code, headers and body from its record.
+import type { Context } from "koa";
+import { etagOf, toView } from "../../shared/job-view.ts";
+import type { JobRecord } from "../../shared/schemas.ts";
+
+export interface PollingHints {
+  /** Retry-After when the job gives no ETA. */
+  retryAfterSeconds: number;
+  /** Upper bound of Retry-After, whatever the ETA says. */
+  retryAfterMaxSeconds: number;
+}
+
+export function retryAfter(job: JobRecord, hints: PollingHints): number {
+  const eta = job.status === "running" ? job.progress.etaSeconds : undefined;
+  if (eta === undefined) return hints.retryAfterSeconds;
+  return Math.min(hints.retryAfterMaxSeconds, Math.max(1, Math.ceil(eta)));
+}
+
+export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints): void {
+  const view = toView(job);
+  ctx.set("Cache-Control", "no-store");
+  ctx.set("ETag", etagOf(job));
+  switch (job.status) {
+    case "queued":
+    case "running":
+      ctx.status = 200;
+      ctx.set("Retry-After", String(retryAfter(job, hints)));
+      break;
+    case "succeeded":
+      ctx.status = 303;
+      if (view.resultUrl) ctx.set("Location", view.resultUrl);
+      break;
+    case "failed":
+    case "canceled":
+      ctx.status = 200;
+      break;
+  }
+  ctx.body = view;
+}

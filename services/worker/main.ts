@@ -1,0 +1,46 @@
+// The worker process: connects to Redis and RabbitMQ, consumes jobs, stops gracefully on SIGTERM.
+import { loadConfig } from "../../shared/config.ts";
+import { createLogger } from "../../shared/log.ts";
+import { names } from "../../shared/names.ts";
+import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
+import { RedisJobStore } from "../../shared/redis-job-store.ts";
+import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
+import { builtinHandlers } from "./jobs/index.ts";
+import { Worker } from "./worker.ts";
+
+const bootLog = createLogger("info", { service: "worker" });
+try {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, { service: "worker", instance: config.instanceId });
+  const n = names(config.namespace);
+  const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs);
+  const queue = await RabbitJobQueue.connect({
+    url: config.amqpUrl,
+    names: n,
+    log,
+    connectTimeoutMs: config.connectTimeoutMs,
+    publishTimeoutMs: config.publishTimeoutMs,
+  });
+  const worker = new Worker({
+    queue,
+    store: new RedisJobStore(redis, n, config.jobTtlSeconds),
+    handlers: builtinHandlers,
+    log,
+    prefetch: config.workerPrefetch,
+    resultLimitBytes: config.resultLimitBytes,
+    shutdownGraceMs: config.shutdownGraceMs,
+  });
+  exitOnSignals(
+    () => [
+      ["stop the worker", () => worker.stop()],
+      ["close RabbitMQ", () => queue.close()],
+      ["close Redis", () => redis.close()],
+    ],
+    log,
+  );
+  await worker.start();
+  log.info("worker ready", { jobTypes: [...builtinHandlers.keys()], prefetch: config.workerPrefetch });
+} catch (err) {
+  exitOnStartupError(err, bootLog);
+}

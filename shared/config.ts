@@ -1,0 +1,96 @@
+// One config object for every process: defaults, environment, fail fast.
+// Every variable is documented in README.md#configuration; keep the two in step.
+import { hostname } from "node:os";
+import { z } from "zod";
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: int(0, 65535).default(3000),
+  AMQP_URL: z.string().startsWith("amqp").default("amqp://guest:guest@127.0.0.1:5672"),
+  REDIS_URL: z.string().startsWith("redis").default("redis://127.0.0.1:6379"),
+  HERALD_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/i, "letters, digits, . _ - (max 64)")
+    .default("herald"),
+  INSTANCE_ID: z.string().min(1).max(100).optional(),
+  BODY_LIMIT_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+  RESULT_LIMIT_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
+  JOB_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
+  WORKER_PREFETCH: int(1, 1000).default(4),
+  CONNECT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  PUBLISH_TIMEOUT_MS: int(1, 600_000).default(5_000),
+  RETRY_AFTER_SECONDS: int(1, 3600).default(1),
+  RETRY_AFTER_MAX_SECONDS: int(1, 3600).default(30),
+  SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+
+export type Env = z.input<typeof schema>;
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly amqpUrl: string;
+  readonly redisUrl: string;
+  /** Prefix of every Redis key, channel, exchange and queue: lets tests and tenants share brokers. */
+  readonly namespace: string;
+  readonly instanceId: string;
+  readonly bodyLimitBytes: number;
+  readonly resultLimitBytes: number;
+  readonly jobTtlSeconds: number;
+  readonly workerPrefetch: number;
+  readonly connectTimeoutMs: number;
+  readonly publishTimeoutMs: number;
+  readonly retryAfterSeconds: number;
+  readonly retryAfterMaxSeconds: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+export class ConfigError extends TypeError {}
+
+/** Reads the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, so `PORT=` in a compose file means "default".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  if (e.RETRY_AFTER_MAX_SECONDS < e.RETRY_AFTER_SECONDS) {
+    throw new ConfigError("invalid configuration: RETRY_AFTER_MAX_SECONDS is below RETRY_AFTER_SECONDS");
+  }
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    amqpUrl: e.AMQP_URL,
+    redisUrl: e.REDIS_URL,
+    namespace: e.HERALD_NAMESPACE,
+    instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    resultLimitBytes: e.RESULT_LIMIT_BYTES,
+    jobTtlSeconds: e.JOB_TTL_SECONDS,
+    workerPrefetch: e.WORKER_PREFETCH,
+    connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
+    publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
+    retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+    retryAfterMaxSeconds: e.RETRY_AFTER_MAX_SECONDS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** Hides the password in a broker URL before it is logged. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<unparseable url>";
+  }
+}

@@ -1,0 +1,32 @@
+// The queue seam. RabbitMQ implements it (rabbit-job-queue.ts).
+import type { JobMessage } from "./schemas.ts";
+
+/** One received message. Settle it exactly once; settling after the connection dropped is a no-op
+ * (the broker redelivers the message to another consumer). */
+export interface Delivery {
+  readonly body: Buffer;
+  /** True when the broker has delivered this message before (a consumer died or requeued it). */
+  readonly redelivered: boolean;
+  ack(): void;
+  /** Rejects the message to the dead-letter queue, for an operator to inspect. */
+  deadLetter(): void;
+  /** Puts the message back on the queue for another try. */
+  requeue(): void;
+}
+
+export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
+
+export interface JobQueue {
+  /** Resolves only once the broker has confirmed the message is stored; else rejects with QueueUnavailableError. */
+  publish(message: JobMessage): Promise<void>;
+  /** Starts consuming (and keeps consuming across reconnects) with at most `prefetch` unacked messages. */
+  consume(handler: DeliveryHandler, prefetch: number): Promise<void>;
+  /** Stops taking new messages; unsettled ones stay with this consumer until settled or closed. */
+  stopConsuming(): Promise<void>;
+  isConnected(): boolean;
+  close(): Promise<void>;
+}
+
+export class QueueUnavailableError extends Error {
+  override readonly name = "QueueUnavailableError";
+}

@@ -1,0 +1,57 @@
+// The job-state seam. Redis implements it (redis-job-store.ts); the store is the truth that every
+// channel (polling, events, snapshots) reads from.
+import type { JobRecord } from "./schemas.ts";
+
+/** The store could not be reached; the caller may try again later (HTTP: 503). */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+}
+
+export type CommitOutcome = "committed" | "conflict" | "missing";
+
+export interface JobStore {
+  /** Records a new job (version 1). */
+  create(record: JobRecord): Promise<void>;
+  get(id: string): Promise<JobRecord | null>;
+  /**
+   * Compare-and-set: stores `next` only if the stored version is `next.version - 1`, so a late or
+   * duplicate writer can never move a job backwards. `result` (JSON text) is stored alongside.
+   * A committed change is published to the job's changes channel in the same atomic step.
+   */
+  commit(next: JobRecord, result?: string): Promise<CommitOutcome>;
+  getResult(id: string): Promise<string | null>;
+  /** Removes a job that was never accepted (publish failed). */
+  delete(id: string): Promise<void>;
+}
+
+export type Change = (current: JobRecord) => Partial<JobRecord> | null;
+
+/**
+ * Read-modify-write with retry on conflict. `change` sees the current record and returns the fields
+ * to change, or null to leave the job as it is. Version and updatedAt are maintained here.
+ * Returns the committed record, or null if the job is missing or `change` declined.
+ */
+export async function transition(
+  store: JobStore,
+  id: string,
+  change: Change,
+  opts: { result?: string; maxTries?: number } = {},
+): Promise<JobRecord | null> {
+  const maxTries = opts.maxTries ?? 20;
+  for (let i = 0; i < maxTries; i++) {
+    const current = await store.get(id);
+    if (!current) return null;
+    const fields = change(current);
+    if (!fields) return null;
+    const next: JobRecord = {
+      ...current,
+      ...fields,
+      version: current.version + 1,
+      updatedAt: new Date().toISOString(),
+    };
+    const outcome = await store.commit(next, opts.result);
+    if (outcome === "committed") return next;
+    if (outcome === "missing") return null;
+  }
+  throw new Error(`job ${id}: gave up after ${maxTries} conflicting writes`);
+}

@@ -1,0 +1,27 @@
+// Turns a stored record into the public representation (status body, events, snapshots).
+import type { JobRecord, JobView } from "./schemas.ts";
+
+export const statusPath = (id: string): string => `/jobs/${id}`;
+export const resultPath = (id: string): string => `/jobs/${id}/result`;
+
+export function toView(r: JobRecord): JobView {
+  const view: JobView = {
+    id: r.id,
+    type: r.type,
+    status: r.status,
+    version: r.version,
+    attempts: r.attempts,
+    progress: r.progress,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    statusUrl: statusPath(r.id),
+  };
+  if (r.startedAt) view.startedAt = r.startedAt;
+  if (r.finishedAt) view.finishedAt = r.finishedAt;
+  if (r.result) view.resultUrl = r.result.kind === "stored" ? resultPath(r.id) : r.result.uri;
+  if (r.error) view.error = r.error;
+  return view;
+}
+
+/** Strong ETag of a job's state: changes exactly when `version` does. */
+export const etagOf = (r: Pick<JobRecord, "id" | "version">): string => `"${r.id}.${r.version}"`;

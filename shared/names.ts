@@ -1,0 +1,39 @@
+// Every Redis key, Redis channel, exchange and queue name, built from one namespace.
+// Nothing else in the code base spells these strings.
+
+export interface Names {
+  readonly namespace: string;
+  /** Redis string: the job record (JSON). */
+  jobKey(id: string): string;
+  /** Redis string: the job's result (JSON), written with the `succeeded` transition. */
+  resultKey(id: string): string;
+  /** Redis channel: every committed change of a job's record, published atomically with it. */
+  jobChangesChannel(id: string): string;
+  /** Socket.IO room that receives a job's `job` events. */
+  jobRoom(id: string): string;
+  /** Durable direct exchange that takes new jobs. */
+  readonly jobsExchange: string;
+  /** Durable queue the workers consume. */
+  readonly jobsQueue: string;
+  /** Exchange and queue that keep rejected messages for an operator to inspect. */
+  readonly deadLetterExchange: string;
+  readonly deadLetterQueue: string;
+  /** Routing key of job messages. */
+  readonly jobsRoutingKey: string;
+}
+
+export function names(namespace: string): Names {
+  const ns = namespace;
+  return Object.freeze({
+    namespace: ns,
+    jobKey: (id: string) => `${ns}:job:${id}`,
+    resultKey: (id: string) => `${ns}:job:${id}:result`,
+    jobChangesChannel: (id: string) => `${ns}:job:${id}:changes`,
+    jobRoom: (id: string) => `job:${id}`,
+    jobsExchange: `${ns}.jobs`,
+    jobsQueue: `${ns}.jobs`,
+    deadLetterExchange: `${ns}.dead-letter`,
+    deadLetterQueue: `${ns}.jobs.dead`,
+    jobsRoutingKey: "job",
+  });
+}

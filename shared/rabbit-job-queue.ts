@@ -1,0 +1,274 @@
+// JobQueue on RabbitMQ (amqplib). Owns one connection and reconnects it with backoff, recreating
+// the topology, the confirm channel and the consumer. amqplib's own recovery is not used: it
+// restores neither channels nor consumers, and can throw uncaught during its setup callback.
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
+import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
+import { redactUrl } from "./config.ts";
+import { type Delivery, type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
+import type { Logger } from "./log.ts";
+import type { Names } from "./names.ts";
+import { assertTopology } from "./queue-topology.ts";
+import type { JobMessage } from "./schemas.ts";
+
+export interface RabbitOptions {
+  url: string;
+  names: Names;
+  log: Logger;
+  /** How long the first connection may take before `connect` gives up. */
+  connectTimeoutMs: number;
+  /** How long a publish may wait for the broker's confirm. */
+  publishTimeoutMs: number;
+  heartbeatSeconds?: number;
+}
+
+interface Consumer {
+  handler: DeliveryHandler;
+  prefetch: number;
+  channel: Channel | null;
+  tag: string | null;
+}
+
+export class RabbitJobQueue implements JobQueue {
+  private model: ChannelModel | null = null;
+  private publishChannel: Promise<ConfirmChannel> | null = null;
+  private consumer: Consumer | null = null;
+  private closing = false;
+  private reconnecting = false;
+  /** Message ids the broker returned as unroutable; their confirm must then fail. */
+  private readonly returned = new Set<string>();
+
+  private constructor(private readonly opts: RabbitOptions) {}
+
+  /** Connects (retrying with backoff up to `connectTimeoutMs`) and declares the topology. */
+  static async connect(opts: RabbitOptions): Promise<RabbitJobQueue> {
+    const q = new RabbitJobQueue(opts);
+    await retryUntil(() => q.open(), {
+      timeoutMs: opts.connectTimeoutMs,
+      onFailure: (err, tryNo) =>
+        opts.log.error("cannot reach RabbitMQ", {
+          url: redactUrl(opts.url),
+          try: tryNo,
+          error: String(err),
+          hint: "start it with `rabbitmq-server -detached` (or `docker compose up rabbitmq`), or set AMQP_URL",
+        }),
+    });
+    return q;
+  }
+
+  isConnected(): boolean {
+    return this.model !== null;
+  }
+
+  async publish(message: JobMessage): Promise<void> {
+    const ch = await this.confirmChannel();
+    const body = Buffer.from(JSON.stringify(message));
+    const { names, publishTimeoutMs } = this.opts;
+    const messageId = message.jobId;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new QueueUnavailableError(`no confirm from RabbitMQ within ${publishTimeoutMs} ms`)),
+        publishTimeoutMs,
+      );
+      try {
+        ch.publish(
+          names.jobsExchange,
+          names.jobsRoutingKey,
+          body,
+          { persistent: true, mandatory: true, contentType: "application/json", messageId },
+          (err: unknown) => {
+            clearTimeout(timer);
+            const unroutable = this.returned.delete(messageId);
+            if (err) reject(new QueueUnavailableError(`RabbitMQ refused the message: ${String(err)}`));
+            else if (unroutable) reject(new QueueUnavailableError("RabbitMQ could not route the message"));
+            else resolve();
+          },
+        );
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new QueueUnavailableError(`publish failed: ${String(err)}`));
+      }
+    });
+  }
+
+  async consume(handler: DeliveryHandler, prefetch: number): Promise<void> {
+    if (this.consumer) throw new Error("already consuming");
+    this.consumer = { handler, prefetch, channel: null, tag: null };
+    if (this.model) await this.startConsumer(this.model);
+  }
+
+  async stopConsuming(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = null;
+    if (c?.channel && c.tag) {
+      try {
+        await c.channel.cancel(c.tag);
+      } catch (err) {
+        this.opts.log.warn("cancelling the consumer failed", { error: String(err) });
+      }
+    }
+  }
+
+  /** Messages waiting in the jobs queue (not counting unacked ones). */
+  async depth(): Promise<number> {
+    const ch = await this.confirmChannel();
+    return (await ch.checkQueue(this.opts.names.jobsQueue)).messageCount;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const model = this.model;
+    this.model = null;
+    if (model) {
+      try {
+        await model.close();
+      } catch (err) {
+        this.opts.log.warn("closing the RabbitMQ connection failed", { error: String(err) });
+      }
+    }
+  }
+
+  // --- connection lifecycle ---
+
+  private async open(): Promise<void> {
+    const { url, log, names } = this.opts;
+    const model = await amqp.connect(withHeartbeat(url, this.opts.heartbeatSeconds ?? 15));
+    // Listeners first: an 'error' with no listener kills the process.
+    model.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
+    model.on("close", () => this.onConnectionLost(model));
+    try {
+      const setup = await model.createChannel();
+      setup.on("error", (err: Error) => log.warn("RabbitMQ setup channel error", { error: err.message }));
+      await assertTopology(setup, names);
+      await setup.close();
+      if (this.closing) throw new Error("closing");
+      this.model = model;
+      this.publishChannel = null;
+      if (this.consumer) await this.startConsumer(model);
+      log.info("connected to RabbitMQ", { url: redactUrl(url) });
+    } catch (err) {
+      if (this.model === model) this.model = null;
+      model.close().catch(() => {}); // the connection may already be gone; its 'error' is logged above
+      throw err;
+    }
+  }
+
+  private onConnectionLost(model: ChannelModel): void {
+    if (model !== this.model) return;
+    this.model = null;
+    this.publishChannel = null;
+    if (this.consumer) this.consumer.channel = null;
+    if (this.closing) return;
+    this.opts.log.warn("lost the RabbitMQ connection; reconnecting", { url: redactUrl(this.opts.url) });
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (let attempt = 1; !this.closing && !this.model; attempt++) {
+        await sleep(backoffDelay(attempt, 100, 5_000));
+        try {
+          await this.open();
+        } catch (err) {
+          this.opts.log.warn("RabbitMQ reconnect failed", { attempt, error: String(err) });
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private confirmChannel(): Promise<ConfirmChannel> {
+    const model = this.model;
+    if (!model) return Promise.reject(new QueueUnavailableError("not connected to RabbitMQ"));
+    if (!this.publishChannel) {
+      const created = model.createConfirmChannel().then((ch) => {
+        ch.on("error", (err: Error) => this.opts.log.warn("RabbitMQ publish channel error", { error: err.message }));
+        ch.on("close", () => {
+          if (this.publishChannel === created) this.publishChannel = null;
+        });
+        ch.on("return", (msg: { properties: { messageId?: string } }) => {
+          if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
+        });
+        return ch;
+      });
+      created.catch(() => {
+        if (this.publishChannel === created) this.publishChannel = null;
+      });
+      this.publishChannel = created;
+    }
+    return this.publishChannel.catch((err: unknown) => {
+      throw new QueueUnavailableError(`no RabbitMQ channel: ${String(err)}`);
+    });
+  }
+
+  private async startConsumer(model: ChannelModel): Promise<void> {
+    const c = this.consumer;
+    if (!c) return;
+    const { log, names } = this.opts;
+    const ch = await model.createChannel();
+    let open = true;
+    ch.on("error", (err: Error) => log.warn("RabbitMQ consumer channel error", { error: err.message }));
+    ch.on("close", () => {
+      open = false;
+      if (c.channel !== ch) return;
+      c.channel = null;
+      c.tag = null;
+      // The channel died but the connection lives (e.g. a protocol error): open a new one.
+      if (this.model === model && this.consumer === c && !this.closing) this.restartConsumerSoon(model);
+    });
+    await ch.prefetch(c.prefetch);
+    c.channel = ch;
+    const settle = (fn: () => void) => {
+      // Settling on a dead channel is pointless (the broker requeued the message) and would throw.
+      if (open) fn();
+    };
+    const reply = await ch.consume(
+      names.jobsQueue,
+      (msg: ConsumeMessage | null) => {
+        if (msg === null) {
+          // The broker cancelled us (queue deleted?): try to consume again.
+          log.warn("RabbitMQ cancelled the consumer");
+          if (this.consumer === c) this.restartConsumerSoon(model);
+          return;
+        }
+        let settled = false;
+        const once = (fn: () => void) => () => {
+          if (settled) return;
+          settled = true;
+          settle(fn);
+        };
+        const delivery: Delivery = {
+          body: msg.content,
+          redelivered: msg.fields.redelivered,
+          ack: once(() => ch.ack(msg)),
+          deadLetter: once(() => ch.nack(msg, false, false)),
+          requeue: once(() => ch.nack(msg, false, true)),
+        };
+        c.handler(delivery).catch((err: unknown) => {
+          log.error("delivery handler failed; requeueing", { error: err instanceof Error ? err : String(err) });
+          delivery.requeue();
+        });
+      },
+      { noAck: false },
+    );
+    c.tag = reply.consumerTag;
+  }
+
+  private restartConsumerSoon(model: ChannelModel): void {
+    setTimeout(() => {
+      if (this.model !== model || !this.consumer || this.consumer.channel) return;
+      this.startConsumer(model).catch((err: unknown) =>
+        this.opts.log.warn("restarting the consumer failed", { error: String(err) }),
+      );
+    }, 500);
+  }
+}
+
+function withHeartbeat(url: string, seconds: number): string {
+  const u = new URL(url);
+  if (!u.searchParams.has("heartbeat")) u.searchParams.set("heartbeat", String(seconds));
+  return u.toString();
+}

@@ -1,0 +1,48 @@
+// Creates a node-redis client that reconnects by itself and fails fast while disconnected
+// (commands are not queued offline, so an HTTP request answers 503 instead of hanging).
+import { createClient } from "redis";
+import { backoffDelay } from "./backoff.ts";
+import { redactUrl } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { RedisClient } from "./redis-job-store.ts";
+
+export async function connectRedis(url: string, log: Logger, timeoutMs: number, role = "main"): Promise<RedisClient> {
+  const client: RedisClient = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 5_000, reconnectStrategy: (retries) => backoffDelay(retries, 100, 5_000) },
+  });
+  let failures = 0;
+  // Without an 'error' listener node-redis would crash the process on the first socket error.
+  client.on("error", (err: Error) => {
+    failures++;
+    if (failures === 1 || failures % 20 === 0) {
+      log.error("Redis connection error", {
+        url: redactUrl(url),
+        role,
+        error: err.message,
+        hint: "start it with `redis-server` (or `docker compose up redis`), or set REDIS_URL",
+      });
+    }
+  });
+  client.on("ready", () => {
+    if (failures > 0) log.info("Redis connection restored", { role });
+    failures = 0;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Redis at ${redactUrl(url)} unreachable for ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([client.connect(), deadline]);
+  } catch (err) {
+    client.destroy();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return client;
+}

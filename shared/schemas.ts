@@ -1,0 +1,94 @@
+// The job model: one zod schema per shape, and the TypeScript types derived from them.
+// Every boundary (HTTP body, queue message, Redis record, socket payload) validates with these.
+import { z } from "zod";
+
+export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;
+export const JobStatus = z.enum(jobStatuses);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const terminalStatuses: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "canceled"]);
+export const isTerminal = (s: JobStatus): boolean => terminalStatuses.has(s);
+
+/** Job ids are random UUIDv4: 122 random bits. */
+export const JobId = z.uuid({ version: "v4" });
+
+export const Progress = z.object({
+  percent: z.number().min(0).max(100),
+  message: z.string().max(500).optional(),
+  etaSeconds: z.number().min(0).max(31_536_000).optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+/** RFC 9457 problem details; extension members allowed. */
+export const Problem = z.looseObject({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int().optional(),
+  detail: z.string().optional(),
+  instance: z.string().optional(),
+});
+export type Problem = z.infer<typeof Problem>;
+
+/** Where a succeeded job's result lives: stored data, or a resource the handler named. */
+export const ResultRef = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("stored") }),
+  z.object({ kind: z.literal("resource"), uri: z.string() }),
+]);
+export type ResultRef = z.infer<typeof ResultRef>;
+
+/** What Redis holds for a job. Never sent to clients as is (it has the token hash). */
+export const JobRecord = z.object({
+  id: JobId,
+  type: z.string(),
+  status: JobStatus,
+  /** Grows by one on every committed change; the one cursor for ETags and events. */
+  version: z.number().int().min(1),
+  attempts: z.number().int().min(0),
+  progress: Progress,
+  tokenHash: z.string(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+  result: ResultRef.optional(),
+  error: Problem.optional(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+/** The public representation: status body, event payload, snapshot. */
+export const JobView = z.object({
+  id: JobId,
+  type: z.string(),
+  status: JobStatus,
+  version: z.number().int(),
+  attempts: z.number().int(),
+  progress: Progress,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  statusUrl: z.string(),
+  resultUrl: z.string().optional(),
+  error: Problem.optional(),
+});
+export type JobView = z.infer<typeof JobView>;
+
+/** The 202 body: the view plus the job's access token, shown this once. */
+export const AcceptedJob = JobView.extend({ token: z.string() });
+export type AcceptedJob = z.infer<typeof AcceptedJob>;
+
+/** `POST /jobs` body. Unknown top-level fields are refused. */
+export const CreateJobRequest = z.strictObject({
+  type: z.string().min(1).max(100),
+  payload: z.record(z.string(), z.unknown()).default({}),
+});
+export type CreateJobRequest = z.infer<typeof CreateJobRequest>;
+
+/** A message on the jobs queue. `v` lets the format change without breaking old workers silently. */
+export const JobMessage = z.strictObject({
+  v: z.literal(1),
+  jobId: JobId,
+  type: z.string().min(1).max(100),
+  payload: z.record(z.string(), z.unknown()),
+});
+export type JobMessage = z.infer<typeof JobMessage>;

@@ -1,0 +1,55 @@
+// Small HTTP helpers for tests: real fetch against a real server, redirects never followed.
+import { setTimeout as delay } from "node:timers/promises";
+import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+
+export interface Reply<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  contentType: string;
+}
+
+export async function request<T = unknown>(url: string, init: RequestInit = {}): Promise<Reply<T>> {
+  const res = await fetch(url, { redirect: "manual", ...init });
+  const text = await res.text();
+  const contentType = res.headers.get("content-type") ?? "";
+  const body = (text && contentType.includes("json") ? JSON.parse(text) : text) as T;
+  return { status: res.status, headers: res.headers, body, contentType };
+}
+
+export function postJob(base: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  return request(`${base}/jobs`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+export async function submit(base: string, type: string, payload: unknown): Promise<AcceptedJob> {
+  const reply = await postJob(base, { type, payload });
+  if (reply.status !== 202) throw new Error(`submit answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply.body as AcceptedJob;
+}
+
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+export function getStatus(base: string, job: { id: string; token: string }): Promise<Reply<JobView>> {
+  return request<JobView>(`${base}/jobs/${job.id}`, { headers: bearer(job.token) });
+}
+
+/** Polls the status monitor every `everyMs` until the job is terminal; returns every reply seen. */
+export async function pollToEnd(
+  base: string,
+  job: { id: string; token: string },
+  { everyMs = 50, timeoutMs = 20_000 } = {},
+): Promise<Reply<JobView>[]> {
+  const seen: Reply<JobView>[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const reply = await getStatus(base, job);
+    seen.push(reply);
+    if (["succeeded", "failed", "canceled"].includes(reply.body.status)) return seen;
+    await delay(everyMs);
+  }
+  throw new Error(`job ${job.id} not finished within ${timeoutMs} ms; last: ${JSON.stringify(seen.at(-1)?.body)}`);
+}

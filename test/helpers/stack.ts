@@ -1,0 +1,115 @@
+// An in-process Herald against the real local RabbitMQ and Redis: one API (real HTTP on a free
+// port) and N workers, each with its own connections, under a fresh random namespace that is
+// removed afterwards (queues, exchanges, keys).
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import amqp from "amqplib";
+import { createApp } from "../../services/api/app.ts";
+import type { HandlerRegistry } from "../../services/worker/handlers.ts";
+import { builtinHandlers } from "../../services/worker/jobs/index.ts";
+import { Worker } from "../../services/worker/worker.ts";
+import { type JobCatalog, catalog as toCatalog } from "../../shared/job-types.ts";
+import { createLogger } from "../../shared/log.ts";
+import { type Names, names } from "../../shared/names.ts";
+import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
+import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
+
+export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const log = createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? "silent");
+
+export const randomNamespace = (prefix = "test"): string => `${prefix}-${randomBytes(6).toString("hex")}`;
+
+export interface StackOptions {
+  workers?: number;
+  handlers?: HandlerRegistry;
+  prefetch?: number;
+  bodyLimitBytes?: number;
+  resultLimitBytes?: number;
+  namespace?: string;
+}
+
+export interface Stack {
+  baseUrl: string;
+  names: Names;
+  redis: RedisClient;
+  apiQueue: RabbitJobQueue;
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const ns = opts.namespace ?? randomNamespace();
+  const n = names(ns);
+  const handlers = opts.handlers ?? builtinHandlers;
+  const catalog: JobCatalog = toCatalog([...handlers.values()].map((h) => h.type));
+  const redis = await connectRedis(REDIS_URL, log, 5_000);
+  const queueOpts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
+  const apiQueue = await RabbitJobQueue.connect(queueOpts);
+  const store = new RedisJobStore(redis, n, 3600);
+
+  const workerParts: { worker: Worker; queue: RabbitJobQueue; redis: RedisClient }[] = [];
+  for (let i = 0; i < (opts.workers ?? 1); i++) {
+    const wRedis = await connectRedis(REDIS_URL, log, 5_000);
+    const wQueue = await RabbitJobQueue.connect(queueOpts);
+    const worker = new Worker({
+      queue: wQueue,
+      store: new RedisJobStore(wRedis, n, 3600),
+      handlers,
+      log,
+      prefetch: opts.prefetch ?? 4,
+      resultLimitBytes: opts.resultLimitBytes ?? 1024 * 1024,
+      shutdownGraceMs: 2_000,
+    });
+    await worker.start();
+    workerParts.push({ worker, queue: wQueue, redis: wRedis });
+  }
+
+  const app = createApp({
+    store,
+    queue: apiQueue,
+    catalog,
+    log,
+    instanceId: `test-${ns}`,
+    bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+    hints: { retryAfterSeconds: 1, retryAfterMaxSeconds: 30 },
+    readiness: () => ({ rabbitmq: apiQueue.isConnected(), redis: redis.isReady }),
+  });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    names: n,
+    redis,
+    apiQueue,
+    workers: workerParts.map((w) => w.worker),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      for (const w of workerParts) {
+        await w.worker.stop();
+        await w.queue.close();
+        await w.redis.close();
+      }
+      await apiQueue.close();
+      await removeNamespace(n, redis);
+      await redis.close();
+    },
+  };
+}
+
+/** Deletes every queue, exchange and key of a test namespace. */
+export async function removeNamespace(n: Names, redis: RedisClient): Promise<void> {
+  const conn = await amqp.connect(AMQP_URL);
+  const ch = await conn.createChannel();
+  for (const q of [n.jobsQueue, n.deadLetterQueue]) await ch.deleteQueue(q);
+  for (const e of [n.jobsExchange, n.deadLetterExchange]) await ch.deleteExchange(e);
+  await conn.close();
+  const keys: string[] = [];
+  for await (const batch of redis.scanIterator({ MATCH: `${n.namespace}:*`, COUNT: 500 })) keys.push(...batch);
+  if (keys.length > 0) await redis.del(keys);
+}
