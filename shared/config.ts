@@ -24,6 +24,11 @@ const schema = z.object({
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),
   RETRY_AFTER_MAX_SECONDS: int(1, 3600).default(30),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
+  CORS_ORIGINS: z.string().default(""),
+  LONG_POLL_MAX_SECONDS: int(0, 3600).default(60),
+  SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  SOCKET_MAX_JOBS: int(1, 100_000).default(100),
+  SOCKET_MAX_BUFFER_BYTES: int(1024, 64 * 1024 * 1024).default(16 * 1024),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -46,6 +51,15 @@ export interface Config {
   readonly retryAfterSeconds: number;
   readonly retryAfterMaxSeconds: number;
   readonly shutdownGraceMs: number;
+  /** Origins allowed besides the API's own (browsers' CORS and Socket.IO's Origin check); "*" allows any. */
+  readonly corsOrigins: readonly string[];
+  /** Upper bound of `Prefer: wait=N` on POST and GET. */
+  readonly longPollMaxSeconds: number;
+  readonly sseHeartbeatMs: number;
+  /** How many jobs one socket may subscribe to at once. */
+  readonly socketMaxJobs: number;
+  /** Socket.IO's maxHttpBufferSize: the largest message a client may send. */
+  readonly socketMaxBufferBytes: number;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -80,6 +94,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     retryAfterMaxSeconds: e.RETRY_AFTER_MAX_SECONDS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    corsOrigins: Object.freeze(
+      e.CORS_ORIGINS.split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+    longPollMaxSeconds: e.LONG_POLL_MAX_SECONDS,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    socketMaxJobs: e.SOCKET_MAX_JOBS,
+    socketMaxBufferBytes: e.SOCKET_MAX_BUFFER_BYTES,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -11,6 +11,8 @@ export interface Names {
   jobChangesChannel(id: string): string;
   /** Socket.IO room that receives a job's `job` events. */
   jobRoom(id: string): string;
+  /** Key prefix of the Socket.IO Redis adapter's channels (shared by API instances and the emitter). */
+  readonly socketIoKey: string;
   /** Durable direct exchange that takes new jobs. */
   readonly jobsExchange: string;
   /** Durable queue the workers consume. */
@@ -30,6 +32,7 @@ export function names(namespace: string): Names {
     resultKey: (id: string) => `${ns}:job:${id}:result`,
     jobChangesChannel: (id: string) => `${ns}:job:${id}:changes`,
     jobRoom: (id: string) => `job:${id}`,
+    socketIoKey: `${ns}:socket.io`,
     jobsExchange: `${ns}.jobs`,
     jobsQueue: `${ns}.jobs`,
     deadLetterExchange: `${ns}.dead-letter`,

@@ -20,6 +20,11 @@ export const problemKinds = {
   invalidRequest: { type: `${base}invalid-request`, title: "The request is not a valid job request", status: 422 },
   unknownJobType: { type: `${base}unknown-job-type`, title: "Unknown job type", status: 422 },
   invalidPayload: { type: `${base}invalid-payload`, title: "The payload is not valid for this job type", status: 422 },
+  tooManySubscriptions: {
+    type: `${base}too-many-subscriptions`,
+    title: "This connection follows too many jobs",
+    status: 429,
+  },
   internal: { type: `${base}internal`, title: "Internal server error", status: 500 },
   storeUnavailable: {
     type: `${base}store-unavailable`,

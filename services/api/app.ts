@@ -1,22 +1,28 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
 import Koa from "koa";
+import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
 import type { JobStore } from "../../shared/job-store.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
 import type { Logger } from "../../shared/log.ts";
-import { HttpProblem } from "../../shared/problems.ts";
+import { clientRoutes } from "./client-routes.ts";
 import { jobsRoutes } from "./jobs-routes.ts";
+import { cors, type OriginPolicy } from "./origins.ts";
 import { problemMiddleware } from "./problem-middleware.ts";
 import type { PollingHints } from "./status-response.ts";
 
 export interface AppDeps {
   store: JobStore;
+  changes: JobChangeFeed;
   queue: Pick<JobQueue, "publish">;
   catalog: JobCatalog;
   log: Logger;
   instanceId: string;
+  origins: OriginPolicy;
   bodyLimitBytes: number;
   hints: PollingHints;
+  longPollMaxSeconds: number;
+  sseHeartbeatMs: number;
   /** Which dependencies are reachable now, for /readyz. */
   readiness: () => Record<string, boolean>;
 }
@@ -29,6 +35,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(problemMiddleware(deps.log));
+  app.use(cors(deps.origins));
 
   app.use(async (ctx, next) => {
     if (ctx.path === "/healthz" && ctx.method === "GET") {
@@ -45,14 +52,9 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  const jobs = jobsRoutes(deps);
-  app.use(jobs.routes());
-  app.use(
-    jobs.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new HttpProblem("methodNotAllowed"),
-      notImplemented: () => new HttpProblem("methodNotAllowed"),
-    }),
-  );
+  for (const router of [jobsRoutes(deps), clientRoutes()]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
+  }
   return app;
 }

@@ -1,25 +1,32 @@
 // The job protocol: submit, status monitor, result. See README.md#http-protocol.
 import { randomUUID } from "node:crypto";
 import Router from "@koa/router";
+import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
 import type { JobStore } from "../../shared/job-store.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
-import { toView } from "../../shared/job-view.ts";
+import { etagOf, toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import { HttpProblem } from "../../shared/problems.ts";
-import { type AcceptedJob, CreateJobRequest, type JobRecord } from "../../shared/schemas.ts";
+import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/schemas.ts";
 import { hashToken, newToken } from "../../shared/tokens.ts";
 import { authorisedJob } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
+import { preferredWait } from "./prefer.ts";
+import { streamJobEvents } from "./sse.ts";
 import { type PollingHints, sendStatus } from "./status-response.ts";
+import { waitFor } from "./wait-for-change.ts";
 
 export interface JobsRoutesDeps {
   store: JobStore;
+  changes: JobChangeFeed;
   queue: Pick<JobQueue, "publish">;
   catalog: JobCatalog;
   log: Logger;
   bodyLimitBytes: number;
   hints: PollingHints;
+  longPollMaxSeconds: number;
+  sseHeartbeatMs: number;
 }
 
 export function jobsRoutes(deps: JobsRoutesDeps): Router {
@@ -73,6 +80,18 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       });
     }
 
+    // Prefer: wait=N answers the final status directly if the job ends in time.
+    const wait = preferredWait(ctx.get("Prefer"), deps.longPollMaxSeconds);
+    if (wait > 0) {
+      ctx.set("Preference-Applied", `wait=${wait}`);
+      const final = await waitFor(deps, job.id, (r) => isTerminal(r.status), wait * 1000, abortOnClose(ctx));
+      if (final && isTerminal(final.status)) {
+        sendStatus(ctx, final, hints);
+        ctx.set("Content-Location", toView(final).statusUrl);
+        ctx.body = { ...toView(final), token } satisfies AcceptedJob;
+        return;
+      }
+    }
     const body: AcceptedJob = { ...toView(job), token };
     ctx.status = 202;
     ctx.set("Location", body.statusUrl);
@@ -82,8 +101,26 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   });
 
   router.get("/jobs/:id", async (ctx) => {
-    sendStatus(ctx, await authorisedJob(ctx, store, ctx.params.id ?? ""), hints);
+    const job = await authorisedJob(ctx, store, ctx.params.id ?? "");
+    const etag = etagOf(job);
+    if (!etagListMatches(ctx.get("If-None-Match"), etag)) return sendStatus(ctx, job, hints);
+    // The client has this version: long-poll for the next one if asked to, else 304.
+    let current = job;
+    const wait = preferredWait(ctx.get("Prefer"), deps.longPollMaxSeconds);
+    if (wait > 0) {
+      ctx.set("Preference-Applied", `wait=${wait}`);
+      if (!isTerminal(job.status)) {
+        const next = await waitFor(deps, job.id, (r) => r.version > job.version, wait * 1000, abortOnClose(ctx));
+        current = next ?? job;
+      }
+    }
+    if (current.version !== job.version) return sendStatus(ctx, current, hints);
+    ctx.status = 304;
+    ctx.set("ETag", etag);
+    ctx.set("Cache-Control", "no-store");
   });
+
+  router.get("/jobs/:id/events", (ctx) => streamJobEvents(ctx, { ...deps, heartbeatMs: deps.sseHeartbeatMs }));
 
   router.get("/jobs/:id/result", async (ctx) => {
     const job = await authorisedJob(ctx, store, ctx.params.id ?? "");
@@ -106,4 +143,19 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   });
 
   return router;
+}
+
+/** If-None-Match holds `*` or a list of (possibly weak) entity tags. */
+export function etagListMatches(header: string, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+}
+
+/** Aborts when the client goes away. (The response's 'close', not the request's: that one fires
+ * as soon as a request body has been read.) */
+function abortOnClose(ctx: { res: NodeJS.EventEmitter }): AbortSignal {
+  const controller = new AbortController();
+  ctx.res.once("close", () => controller.abort());
+  return controller.signal;
 }

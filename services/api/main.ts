@@ -1,68 +1,46 @@
-// The API process: connects to Redis and RabbitMQ, serves HTTP, stops gracefully on SIGTERM.
-import { createServer } from "node:http";
+// The API process: connects to Redis and RabbitMQ, serves HTTP and Socket.IO, stops gracefully.
 import { loadConfig } from "../../shared/config.ts";
 import { builtinJobTypes } from "../../shared/job-types.ts";
 import { createLogger } from "../../shared/log.ts";
 import { names } from "../../shared/names.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
-import { createApp } from "./app.ts";
+import { startApiServer } from "./server.ts";
 
 const bootLog = createLogger("info", { service: "api" });
 try {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { service: "api", instance: config.instanceId });
-  const n = names(config.namespace);
-  const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs);
+  const redisAt = (role: string) => connectRedis(config.redisUrl, log, config.connectTimeoutMs, role);
+  const [redis, changesSub, adapterPub, adapterSub] = await Promise.all([
+    redisAt("store"),
+    redisAt("changes"),
+    redisAt("adapter-pub"),
+    redisAt("adapter-sub"),
+  ]);
   const queue = await RabbitJobQueue.connect({
     url: config.amqpUrl,
-    names: n,
+    names: names(config.namespace),
     log,
     connectTimeoutMs: config.connectTimeoutMs,
     publishTimeoutMs: config.publishTimeoutMs,
   });
-  let accepting = true;
-  const app = createApp({
-    store: new RedisJobStore(redis, n, config.jobTtlSeconds),
-    queue,
-    catalog: builtinJobTypes,
-    log,
-    instanceId: config.instanceId,
-    bodyLimitBytes: config.bodyLimitBytes,
-    hints: { retryAfterSeconds: config.retryAfterSeconds, retryAfterMaxSeconds: config.retryAfterMaxSeconds },
-    readiness: () => ({ accepting, rabbitmq: queue.isConnected(), redis: redis.isReady }),
-  });
-  const server = createServer(app.callback());
-  server.requestTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, resolve);
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
+  const api = await startApiServer(config, { redis, changesSub, adapterPub, adapterSub, queue }, builtinJobTypes, log);
   exitOnSignals(
     () => [
-      ["stop accepting", () => (accepting = false)],
-      ["finish in-flight requests", () => closeServer(server, config.shutdownGraceMs)],
+      ["stop accepting", () => api.stopAccepting()],
+      ["close the server", () => api.close()],
       ["close RabbitMQ", () => queue.close()],
-      ["close Redis", () => redis.close()],
+      ["close Redis", () => Promise.all([redis, changesSub, adapterPub, adapterSub].map((c) => c.close()))],
     ],
     log,
   );
-  log.info("api listening", { url: `http://${config.host}:${port}`, jobTypes: [...builtinJobTypes.keys()] });
+  log.info("api listening", {
+    url: `http://${config.host}:${api.port}`,
+    jobTypes: [...builtinJobTypes.keys()],
+    corsOrigins: config.corsOrigins,
+  });
 } catch (err) {
   exitOnStartupError(err, bootLog);
-}
-
-function closeServer(server: ReturnType<typeof createServer>, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }

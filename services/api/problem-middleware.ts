@@ -8,7 +8,12 @@ export function problemMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new HttpProblem("notFound", `no route for ${ctx.path}`);
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) throw new HttpProblem("notFound", `no route for ${ctx.path}`);
+        if (ctx.status === 405)
+          throw new HttpProblem("methodNotAllowed", `${ctx.method} is not allowed on ${ctx.path}`);
+        if (ctx.status === 501) throw new HttpProblem("methodNotAllowed", `${ctx.method} is not implemented`);
+      }
     } catch (err) {
       const p = err instanceof HttpProblem ? err : fromOtherError(err, log, ctx.method, ctx.path);
       ctx.status = p.status;

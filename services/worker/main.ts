@@ -6,6 +6,7 @@ import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
+import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { builtinHandlers } from "./jobs/index.ts";
 import { Worker } from "./worker.ts";
 
@@ -25,6 +26,7 @@ try {
   const worker = new Worker({
     queue,
     store: new RedisJobStore(redis, n, config.jobTtlSeconds),
+    events: new SocketIoJobEvents(redis, n),
     handlers: builtinHandlers,
     log,
     prefetch: config.workerPrefetch,

@@ -1,8 +1,10 @@
 // Consumes job messages and runs their handlers. A message is acked only after the job's final
 // state is committed, so a crash anywhere before that means redelivery, not a lost job.
 import { sleep } from "../../shared/backoff.ts";
+import type { JobEventPublisher } from "../../shared/job-events.ts";
 import type { Delivery, JobQueue } from "../../shared/job-queue.ts";
-import { type JobStore, transition } from "../../shared/job-store.ts";
+import { type Change, type JobStore, transition } from "../../shared/job-store.ts";
+import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import { jobProblem, type ProblemKind } from "../../shared/problems.ts";
 import { isTerminal, JobMessage, type JobRecord, Progress, type ResultRef } from "../../shared/schemas.ts";
@@ -11,6 +13,8 @@ import { type HandlerContext, type HandlerRegistry, isResource } from "./handler
 export interface WorkerDeps {
   queue: JobQueue;
   store: JobStore;
+  /** Told of every committed change, for the realtime channels. */
+  events: JobEventPublisher;
   handlers: HandlerRegistry;
   log: Logger;
   prefetch: number;
@@ -71,7 +75,7 @@ export class Worker {
 
     let started: JobRecord | null;
     try {
-      started = await transition(this.deps.store, jobId, (cur) =>
+      started = await this.commit(jobId, (cur) =>
         isTerminal(cur.status)
           ? null
           : { status: "running", attempts: cur.attempts + 1, startedAt: new Date().toISOString() },
@@ -99,7 +103,7 @@ export class Worker {
     run: (payload: unknown, ctx: HandlerContext) => Promise<unknown>,
     payload: unknown,
   ): Promise<void> {
-    const { store, log } = this.deps;
+    const { log } = this.deps;
     // Progress writes go one after another, so versions commit in the order they were reported.
     let writes: Promise<unknown> = Promise.resolve();
     const ctx: HandlerContext = {
@@ -113,7 +117,7 @@ export class Worker {
           return;
         }
         writes = writes
-          .then(() => transition(store, job.id, (cur) => (cur.status === "running" ? { progress: parsed.data } : null)))
+          .then(() => this.commit(job.id, (cur) => (cur.status === "running" ? { progress: parsed.data } : null)))
           .catch((err: unknown) => log.warn("progress write failed", { jobId: job.id, error: String(err) }));
       },
     };
@@ -138,8 +142,7 @@ export class Worker {
 
     const finishedAt = new Date().toISOString();
     try {
-      const committed = await transition(
-        store,
+      const committed = await this.commit(
         job.id,
         (cur) => {
           if (isTerminal(cur.status)) return null;
@@ -178,10 +181,17 @@ export class Worker {
     return { result: { kind: "stored" }, resultJson: json };
   }
 
+  /** Commits a change and announces it to the realtime channels. */
+  private async commit(id: string, change: Change, opts: { result?: string } = {}): Promise<JobRecord | null> {
+    const committed = await transition(this.deps.store, id, change, opts);
+    if (committed) this.deps.events.publish(toView(committed));
+    return committed;
+  }
+
   /** A message that can never run: end its job `failed` so nobody waits forever. */
   private async failUnrunnable(jobId: string, kind: ProblemKind, detail: string): Promise<void> {
     try {
-      await transition(this.deps.store, jobId, (cur) =>
+      await this.commit(jobId, (cur) =>
         isTerminal(cur.status)
           ? null
           : {

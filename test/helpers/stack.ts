@@ -2,10 +2,8 @@
 // port) and N workers, each with its own connections, under a fresh random namespace that is
 // removed afterwards (queues, exchanges, keys).
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import amqp from "amqplib";
-import { createApp } from "../../services/api/app.ts";
+import { startApiServer } from "../../services/api/server.ts";
 import type { HandlerRegistry } from "../../services/worker/handlers.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { Worker } from "../../services/worker/worker.ts";
@@ -15,6 +13,7 @@ import { type Names, names } from "../../shared/names.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
+import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -25,10 +24,18 @@ export const randomNamespace = (prefix = "test"): string => `${prefix}-${randomB
 export interface StackOptions {
   workers?: number;
   handlers?: HandlerRegistry;
+  /** Per-worker handlers (worker index 0..workers-1), e.g. to record which worker ran a job.
+   * Takes precedence over `handlers`; the API's catalogue comes from `handlersFor(0)`. */
+  handlersFor?: (workerIndex: number) => HandlerRegistry;
   prefetch?: number;
   bodyLimitBytes?: number;
   resultLimitBytes?: number;
   namespace?: string;
+  instanceId?: string;
+  corsOrigins?: string[];
+  longPollMaxSeconds?: number;
+  sseHeartbeatMs?: number;
+  socketMaxJobs?: number;
 }
 
 export interface Stack {
@@ -43,12 +50,11 @@ export interface Stack {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ns = opts.namespace ?? randomNamespace();
   const n = names(ns);
-  const handlers = opts.handlers ?? builtinHandlers;
-  const catalog: JobCatalog = toCatalog([...handlers.values()].map((h) => h.type));
+  const handlersFor = opts.handlersFor ?? (() => opts.handlers ?? builtinHandlers);
+  const catalog: JobCatalog = toCatalog([...handlersFor(0).values()].map((h) => h.type));
   const redis = await connectRedis(REDIS_URL, log, 5_000);
   const queueOpts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
   const apiQueue = await RabbitJobQueue.connect(queueOpts);
-  const store = new RedisJobStore(redis, n, 3600);
 
   const workerParts: { worker: Worker; queue: RabbitJobQueue; redis: RedisClient }[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) {
@@ -57,7 +63,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const worker = new Worker({
       queue: wQueue,
       store: new RedisJobStore(wRedis, n, 3600),
-      handlers,
+      events: new SocketIoJobEvents(wRedis, n),
+      handlers: handlersFor(i),
       log,
       prefetch: opts.prefetch ?? 4,
       resultLimitBytes: opts.resultLimitBytes ?? 1024 * 1024,
@@ -67,19 +74,30 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     workerParts.push({ worker, queue: wQueue, redis: wRedis });
   }
 
-  const app = createApp({
-    store,
-    queue: apiQueue,
+  const connect = () => connectRedis(REDIS_URL, log, 5_000);
+  const [changesSub, adapterPub, adapterSub] = await Promise.all([connect(), connect(), connect()]);
+  const api = await startApiServer(
+    {
+      host: "127.0.0.1",
+      port: 0,
+      namespace: ns,
+      instanceId: opts.instanceId ?? `test-${ns}`,
+      corsOrigins: opts.corsOrigins ?? [],
+      bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+      jobTtlSeconds: 3600,
+      retryAfterSeconds: 1,
+      retryAfterMaxSeconds: 30,
+      longPollMaxSeconds: opts.longPollMaxSeconds ?? 60,
+      sseHeartbeatMs: opts.sseHeartbeatMs ?? 15_000,
+      socketMaxJobs: opts.socketMaxJobs ?? 100,
+      socketMaxBufferBytes: 16 * 1024,
+      shutdownGraceMs: 2_000,
+    },
+    { redis, changesSub, adapterPub, adapterSub, queue: apiQueue },
     catalog,
     log,
-    instanceId: `test-${ns}`,
-    bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
-    hints: { retryAfterSeconds: 1, retryAfterMaxSeconds: 30 },
-    readiness: () => ({ rabbitmq: apiQueue.isConnected(), redis: redis.isReady }),
-  });
-  const server: Server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  );
+  const port = api.port;
 
   return {
     baseUrl: `http://127.0.0.1:${port}`,
@@ -88,8 +106,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     apiQueue,
     workers: workerParts.map((w) => w.worker),
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      api.server.closeAllConnections();
+      await api.close();
+      await Promise.all([changesSub, adapterPub, adapterSub].map((c) => c.close()));
       for (const w of workerParts) {
         await w.worker.stop();
         await w.queue.close();

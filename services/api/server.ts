@@ -1,0 +1,125 @@
+// Assembles one API instance on an HTTP server: the Koa app, Socket.IO with the Redis adapter,
+// and the change feed. main.ts gives it real connections; tests give it theirs.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Config } from "../../shared/config.ts";
+import type { JobQueue } from "../../shared/job-queue.ts";
+import type { JobCatalog } from "../../shared/job-types.ts";
+import type { Logger } from "../../shared/log.ts";
+import { names } from "../../shared/names.ts";
+import { RedisJobChanges } from "../../shared/redis-job-changes.ts";
+import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
+import { createApp } from "./app.ts";
+import { originPolicy } from "./origins.ts";
+import { attachRealtime, type RealtimeServer } from "./realtime.ts";
+
+export interface ApiConnections {
+  /** Commands (job store). */
+  redis: RedisClient;
+  /** Dedicated subscriber for the change feed. */
+  changesSub: RedisClient;
+  /** Dedicated pair for the Socket.IO adapter. */
+  adapterPub: RedisClient;
+  adapterSub: RedisClient;
+  queue: Pick<JobQueue, "publish" | "isConnected">;
+}
+
+export type ApiSettings = Pick<
+  Config,
+  | "host"
+  | "port"
+  | "namespace"
+  | "instanceId"
+  | "corsOrigins"
+  | "bodyLimitBytes"
+  | "jobTtlSeconds"
+  | "retryAfterSeconds"
+  | "retryAfterMaxSeconds"
+  | "longPollMaxSeconds"
+  | "sseHeartbeatMs"
+  | "socketMaxJobs"
+  | "socketMaxBufferBytes"
+  | "shutdownGraceMs"
+>;
+
+export interface ApiServer {
+  readonly server: Server;
+  readonly io: RealtimeServer;
+  readonly port: number;
+  /** Not ready (for /readyz) from now on. */
+  stopAccepting(): void;
+  /** Tells sockets to reconnect elsewhere, finishes in-flight requests (bounded), closes the server. */
+  close(): Promise<void>;
+}
+
+export async function startApiServer(
+  settings: ApiSettings,
+  conns: ApiConnections,
+  catalog: JobCatalog,
+  log: Logger,
+): Promise<ApiServer> {
+  const n = names(settings.namespace);
+  const store = new RedisJobStore(conns.redis, n, settings.jobTtlSeconds);
+  const changes = new RedisJobChanges(conns.changesSub, n, log);
+  const origins = originPolicy(settings.corsOrigins);
+  let accepting = true;
+  const app = createApp({
+    store,
+    changes,
+    queue: conns.queue,
+    catalog,
+    log,
+    instanceId: settings.instanceId,
+    origins,
+    bodyLimitBytes: settings.bodyLimitBytes,
+    hints: { retryAfterSeconds: settings.retryAfterSeconds, retryAfterMaxSeconds: settings.retryAfterMaxSeconds },
+    longPollMaxSeconds: settings.longPollMaxSeconds,
+    sseHeartbeatMs: settings.sseHeartbeatMs,
+    readiness: () => ({ accepting, rabbitmq: conns.queue.isConnected(), redis: conns.redis.isReady }),
+  });
+  const server = createServer(app.callback());
+  server.requestTimeout = 120_000;
+  const io = attachRealtime(server, {
+    store,
+    adapterPub: conns.adapterPub,
+    adapterSub: conns.adapterSub,
+    names: n,
+    log,
+    origins,
+    maxJobsPerSocket: settings.socketMaxJobs,
+    maxBufferBytes: settings.socketMaxBufferBytes,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(settings.port, settings.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    io,
+    port,
+    stopAccepting: () => {
+      accepting = false;
+    },
+    close() {
+      closing ??= (async () => {
+        accepting = false;
+        // Closing the engine drops sockets without a "server disconnect", so clients reconnect
+        // (through the balancer, to another instance) and resubscribe.
+        io.engine.close();
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => server.closeAllConnections(), settings.shutdownGraceMs);
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+        await changes.close();
+      })();
+      return closing;
+    },
+  };
+}

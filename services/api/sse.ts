@@ -1,0 +1,72 @@
+// Server-Sent Events: GET /jobs/{id}/events. The first event is the current state, then one
+// event per change; `id:` is the version, so Last-Event-ID resumes; the stream ends after the
+// terminal state. Comment heartbeats keep proxies from closing it, and each heartbeat re-reads
+// the store, which repairs a change lost by pub/sub.
+import { PassThrough } from "node:stream";
+import type { Context } from "koa";
+import type { JobChangeFeed } from "../../shared/job-changes.ts";
+import type { JobStore } from "../../shared/job-store.ts";
+import { toView } from "../../shared/job-view.ts";
+import type { Logger } from "../../shared/log.ts";
+import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
+import { authorisedJob } from "./access.ts";
+
+export interface SseDeps {
+  store: JobStore;
+  changes: JobChangeFeed;
+  log: Logger;
+  heartbeatMs: number;
+}
+
+export function lastEventId(ctx: Context): number {
+  const raw = ctx.get("Last-Event-ID") || (typeof ctx.query.lastEventId === "string" ? ctx.query.lastEventId : "");
+  const n = /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : 0;
+  return Number.isSafeInteger(n) ? n : 0;
+}
+
+export async function streamJobEvents(ctx: Context, deps: SseDeps): Promise<void> {
+  const id = ctx.params.id ?? "";
+  await authorisedJob(ctx, deps.store, id);
+  let sent = lastEventId(ctx);
+
+  const stream = new PassThrough();
+  let open = true;
+  let unwatch: (() => Promise<void>) | null = null;
+  let heartbeat: NodeJS.Timeout | undefined;
+  const finish = () => {
+    if (!open) return;
+    open = false;
+    clearInterval(heartbeat);
+    stream.end();
+    unwatch?.().catch(() => {});
+  };
+  const send = (r: JobRecord | null) => {
+    if (!open) return;
+    if (!r) return finish(); // expired
+    if (r.version > sent) {
+      sent = r.version;
+      stream.write(`id: ${r.version}\nevent: job\ndata: ${JSON.stringify(toView(r))}\n\n`);
+    }
+    if (isTerminal(r.status)) finish();
+  };
+
+  ctx.res.on("close", finish);
+  ctx.req.socket.setNoDelay(true);
+  ctx.status = 200;
+  ctx.type = "text/event-stream";
+  ctx.set("Cache-Control", "no-store");
+  ctx.set("X-Accel-Buffering", "no"); // nginx: do not buffer this response
+  ctx.body = stream;
+  stream.write("retry: 2000\n\n");
+
+  unwatch = await deps.changes.watch(id, send); // subscribe first, then read: nothing falls in between
+  if (!open) await unwatch();
+  send(await deps.store.get(id));
+  heartbeat = setInterval(() => {
+    if (!open) return;
+    stream.write(": heartbeat\n\n");
+    deps.store
+      .get(id)
+      .then(send, (err: unknown) => deps.log.warn("SSE resync failed", { jobId: id, error: String(err) }));
+  }, deps.heartbeatMs);
+}

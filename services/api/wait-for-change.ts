@@ -1,0 +1,39 @@
+// Holds a request until a job reaches a wanted state or time runs out (long polling).
+import type { JobChangeFeed } from "../../shared/job-changes.ts";
+import type { JobStore } from "../../shared/job-store.ts";
+import type { JobRecord } from "../../shared/schemas.ts";
+
+/**
+ * Resolves with the first record that satisfies `wanted`, or the latest known record when
+ * `timeoutMs` passes or `signal` aborts. Subscribes first and reads the store second, so a
+ * change committed in between is never missed.
+ */
+export async function waitFor(
+  deps: { store: JobStore; changes: JobChangeFeed },
+  id: string,
+  wanted: (r: JobRecord) => boolean,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<JobRecord | null> {
+  let latest: JobRecord | null = null;
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const consider = (r: JobRecord | null) => {
+    if (r && (!latest || r.version > latest.version)) latest = r;
+    if (latest && wanted(latest)) settle();
+  };
+  const unwatch = await deps.changes.watch(id, consider);
+  const timer = setTimeout(settle, timeoutMs);
+  signal.addEventListener("abort", settle, { once: true });
+  try {
+    consider(await deps.store.get(id));
+    await settled;
+    return latest;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", settle);
+    await unwatch();
+  }
+}
