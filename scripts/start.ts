@@ -1,21 +1,28 @@
 // `npm start`: one API instance and one worker, as two child processes sharing this terminal.
-// Signals are passed on; if either child dies, the other is stopped and the exit code kept.
+// The children run in their own process group, so a signal to this group (Ctrl-C, a supervisor)
+// reaches them once, forwarded from here. If either child exits, the other is stopped too and
+// the first exit code is kept.
 import { type ChildProcess, spawn } from "node:child_process";
 
 const children: ChildProcess[] = ["services/api/main.ts", "services/worker/main.ts"].map((entry) =>
-  spawn(process.execPath, ["--import", "tsx", entry], { stdio: "inherit" }),
+  spawn(process.execPath, ["--import", "tsx", entry], { stdio: "inherit", detached: true }),
 );
 
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
 let exitCode: number | null = null;
 for (const child of children) {
   child.on("exit", (code, signal) => {
     exitCode ??= code ?? (signal ? 1 : 0);
-    for (const other of children) if (other.exitCode === null && other.signalCode === null) other.kill("SIGTERM");
-    if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(exitCode);
+    for (const other of children) if (running(other)) other.kill("SIGTERM");
+    if (!children.some(running)) process.exit(exitCode);
   });
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    for (const child of children) child.kill(signal);
+    for (const child of children) if (running(child)) child.kill(signal);
   });
 }
+// If this process dies without a signal handler running (kill -9), take the children with it.
+process.on("exit", () => {
+  for (const child of children) if (running(child)) child.kill("SIGKILL");
+});

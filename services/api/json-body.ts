@@ -7,7 +7,8 @@ export function jsonBody(limitBytes: number): Middleware {
   const parse = bodyParser({
     enableTypes: ["json"],
     jsonLimit: limitBytes,
-    jsonStrict: true,
+    // Any JSON value parses; a value that is not a job request is then a 422, not a 400.
+    jsonStrict: false,
     encoding: "utf-8",
     onError: (err: Error) => {
       throw err;

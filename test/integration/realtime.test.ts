@@ -1,0 +1,358 @@
+// The realtime channels on one instance, against the real RabbitMQ and Redis, with a real
+// socket.io-client, a real SSE reader and real HTTP. (Cross-instance delivery through nginx is in
+// test/e2e/scale-out.test.ts.)
+import { expect } from "chai";
+import type { SubscribeReply } from "../../shared/realtime-events.ts";
+import type { JobView } from "../../shared/schemas.ts";
+import { bearer, pollToEnd, postJob, request, submit } from "../helpers/http.ts";
+import { collectJobEvents, connectSocket, dedupe, readSse } from "../helpers/realtime.ts";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+const subscribe = (socket: Awaited<ReturnType<typeof connectSocket>>, req: unknown): Promise<SubscribeReply> =>
+  socket.timeout(5_000).emitWithAck("subscribe", req as { jobId: string; token: string });
+
+function expectContiguous(views: JobView[]): void {
+  const versions = views.map((v) => v.version);
+  expect(versions).to.deep.equal(
+    [...versions].sort((a, b) => a - b),
+    "version order",
+  );
+  expect(new Set(versions).size).to.equal(versions.length, "no duplicates after dedupe");
+}
+
+describe("realtime channels on one instance", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ sseHeartbeatMs: 150, socketMaxJobs: 3, corsOrigins: ["http://allowed.example"] });
+  });
+  after(() => stack.close());
+
+  describe("Socket.IO", () => {
+    it("subscribe acks with the current state, then every change arrives as a `job` event", async () => {
+      const socket = await connectSocket(stack.baseUrl);
+      try {
+        const job = await submit(stack.baseUrl, "demo", { steps: 4, stepMs: 120 });
+        const events = collectJobEvents(socket, job.id);
+        const reply = await subscribe(socket, { jobId: job.id, token: job.token });
+        expect(reply.ok).to.equal(true);
+        const snapshot = reply.ok ? reply.job : undefined;
+        expect(snapshot?.id).to.equal(job.id);
+        const seen = dedupe([snapshot as JobView, ...(await events)].sort((a, b) => a.version - b.version));
+        expectContiguous(seen);
+        // Every version from the snapshot on arrives: nothing between subscription and the end is lost.
+        const first = seen[0]?.version ?? 0;
+        expect(seen.map((v) => v.version)).to.deep.equal(seen.map((_, i) => first + i));
+        expect(seen.at(-1)?.status).to.equal("succeeded");
+        expect(seen.filter((v) => v.status === "running").map((v) => v.progress.percent)).to.include.members([
+          25, 50, 75, 100,
+        ]);
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("a late subscriber (after completion) gets the final state in the ack", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+      await pollToEnd(stack.baseUrl, job);
+      const socket = await connectSocket(stack.baseUrl);
+      try {
+        const started = Date.now();
+        const reply = await subscribe(socket, { jobId: job.id, token: job.token });
+        expect(Date.now() - started).to.be.below(1_000);
+        expect(reply.ok && reply.job.status).to.equal("succeeded");
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("the handshake's auth.token stands in for the subscribe token", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+      const socket = await connectSocket(stack.baseUrl, { auth: { token: job.token } });
+      try {
+        const reply = await subscribe(socket, { jobId: job.id });
+        expect(reply.ok).to.equal(true);
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("wrong, missing or another job's token: refused, and nothing of the job reaches the socket", async () => {
+      const victim = await submit(stack.baseUrl, "demo", { steps: 3, stepMs: 60 });
+      const other = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+      const socket = await connectSocket(stack.baseUrl);
+      const leaked: JobView[] = [];
+      socket.on("job", (v) => {
+        if (v.id === victim.id) leaked.push(v);
+      });
+      try {
+        const wrong = await subscribe(socket, { jobId: victim.id, token: "x".repeat(43) });
+        const foreign = await subscribe(socket, { jobId: victim.id, token: other.token });
+        const missing = await subscribe(socket, { jobId: victim.id });
+        const unknown = await subscribe(socket, { jobId: crypto.randomUUID(), token: victim.token });
+        expect(wrong).to.deep.equal(foreign, "wrong and foreign tokens answer alike");
+        expect(wrong).to.deep.equal(unknown, "a wrong token answers like an unknown job");
+        expect(!wrong.ok && wrong.error.type).to.equal("urn:herald:problem:not-found");
+        expect(!missing.ok && missing.error.type).to.equal("urn:herald:problem:unauthorized");
+        const answers = JSON.stringify([wrong, foreign, missing]);
+        expect(answers).not.to.include(victim.id);
+        expect(answers).not.to.include("progress");
+        // Let the victim finish (its events went out), then check none came here.
+        await pollToEnd(stack.baseUrl, victim);
+        const probe = await subscribe(socket, { jobId: other.id, token: other.token }); // a round trip after the end
+        expect(probe.ok).to.equal(true);
+        expect(leaked).to.deep.equal([]);
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("malformed subscribe payloads are refused without harming the connection", async () => {
+      const socket = await connectSocket(stack.baseUrl);
+      try {
+        for (const bad of [null, 42, "job", { jobId: "not-a-uuid", token: "t" }, { jobId: 1 }, { extra: true }]) {
+          const reply = await subscribe(socket, bad);
+          expect(!reply.ok && reply.error.type).to.equal("urn:herald:problem:invalid-request");
+        }
+        // No ack callback: nobody to answer, so the server ignores it.
+        socket.emit("subscribe", { jobId: crypto.randomUUID(), token: "t" }, undefined as never);
+        const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+        expect((await subscribe(socket, { jobId: job.id, token: job.token })).ok).to.equal(true);
+        expect(socket.connected).to.equal(true);
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("a socket may follow at most SOCKET_MAX_JOBS jobs; unsubscribe frees a place", async () => {
+      const socket = await connectSocket(stack.baseUrl);
+      try {
+        const jobs = await Promise.all([1, 2, 3, 4].map(() => submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 })));
+        for (const j of jobs.slice(0, 3))
+          expect((await subscribe(socket, { jobId: j.id, token: j.token })).ok).to.equal(true);
+        const fourth = jobs[3] as (typeof jobs)[number];
+        const refused = await subscribe(socket, { jobId: fourth.id, token: fourth.token });
+        expect(!refused.ok && refused.error.type).to.equal("urn:herald:problem:too-many-subscriptions");
+        const first = jobs[0] as (typeof jobs)[number];
+        const left = await socket.timeout(5_000).emitWithAck("unsubscribe", { jobId: first.id });
+        expect(left).to.deep.equal({ ok: true });
+        expect((await subscribe(socket, { jobId: fourth.id, token: fourth.token })).ok).to.equal(true);
+      } finally {
+        socket.close();
+      }
+    });
+
+    it("a foreign Origin is refused at the handshake; an allowed one connects", async () => {
+      let refused: unknown;
+      try {
+        const s = await connectSocket(stack.baseUrl, { extraHeaders: { origin: "http://evil.example" } });
+        s.close();
+      } catch (err) {
+        refused = err;
+      }
+      expect(refused).to.be.instanceOf(Error);
+      let refusedPolling: unknown;
+      try {
+        const s = await connectSocket(stack.baseUrl, {
+          transports: ["polling"],
+          extraHeaders: { origin: "http://evil.example" },
+        });
+        s.close();
+      } catch (err) {
+        refusedPolling = err;
+      }
+      expect(refusedPolling).to.be.instanceOf(Error);
+      const ok = await connectSocket(stack.baseUrl, { extraHeaders: { origin: "http://allowed.example" } });
+      expect(ok.connected).to.equal(true);
+      ok.close();
+    });
+
+    it("a socket cut off mid-job that comes back and resubscribes gets the terminal state", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 4, stepMs: 150 });
+      const first = await connectSocket(stack.baseUrl);
+      const reply = await subscribe(first, { jobId: job.id, token: job.token });
+      expect(reply.ok && reply.job.status).to.not.equal("succeeded");
+      first.close(); // cut off mid-job
+      await pollToEnd(stack.baseUrl, job); // the end happens while nobody listens
+      const again = await connectSocket(stack.baseUrl);
+      try {
+        const back = await subscribe(again, { jobId: job.id, token: job.token });
+        expect(back.ok && back.job.status).to.equal("succeeded");
+      } finally {
+        again.close();
+      }
+    });
+  });
+
+  describe("Server-Sent Events", () => {
+    it("first event is the current state, one event per change with id = version, ends after the terminal state", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 5, stepMs: 200 });
+      const sse = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, bearer(job.token));
+      expect(sse.status).to.equal(200);
+      expect(sse.headers.get("content-type")).to.match(/^text\/event-stream/);
+      expect(sse.headers.get("cache-control")).to.equal("no-store");
+      expect(sse.ended).to.equal(true);
+      const views = sse.events.map((e) => e.view);
+      expectContiguous(views);
+      for (const e of sse.events) {
+        expect(e.event).to.equal("job");
+        expect(e.id).to.equal(String(e.view.version));
+      }
+      expect(views.at(-1)?.status).to.equal("succeeded");
+      expect(views.length).to.be.greaterThan(3);
+      expect(sse.comments).to.be.greaterThan(0, "heartbeat comments (SSE_HEARTBEAT_MS=150 here)");
+    });
+
+    it("Last-Event-ID (header or query) skips what the client has; a late reader gets the final state and the end", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 2, stepMs: 50 });
+      const done = (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
+      const late = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, bearer(job.token));
+      expect(late.events.map((e) => e.view.version)).to.deep.equal([done.version]);
+      expect(late.ended).to.equal(true);
+      const caughtUp = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, {
+        ...bearer(job.token),
+        "last-event-id": String(done.version),
+      });
+      expect(caughtUp.events).to.deep.equal([]);
+      expect(caughtUp.ended).to.equal(true);
+      const byQuery = await readSse(
+        `${stack.baseUrl}/jobs/${job.id}/events?access_token=${job.token}&lastEventId=${done.version - 1}`,
+        {},
+      );
+      expect(byQuery.events.map((e) => e.view.version)).to.deep.equal([done.version]);
+    });
+
+    it("an SSE client dropped mid-job reconnects with Last-Event-ID and gets the terminal state", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 4, stepMs: 200 });
+      const before = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, bearer(job.token), { stopAfter: 1 });
+      const lastId = before.events.at(-1)?.id ?? "0";
+      expect(before.ended).to.equal(false);
+      const after = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, {
+        ...bearer(job.token),
+        "last-event-id": lastId,
+      });
+      expect(after.events.every((e) => e.view.version > Number(lastId))).to.equal(true);
+      expect(after.events.at(-1)?.view.status).to.equal("succeeded");
+    });
+
+    it("no token → 401, wrong or foreign token → 404; no job data in the answers", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+      const other = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+      const none = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, {});
+      const wrong = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, bearer("nope"));
+      const foreign = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, bearer(other.token));
+      expect(none.status).to.equal(401);
+      expect(wrong.status).to.equal(404);
+      expect(foreign.status).to.equal(404);
+      expect(foreign.body).to.deep.equal(wrong.body);
+      const answers = JSON.stringify([none.body, wrong.body, foreign.body]);
+      expect(answers).not.to.include(job.id);
+      expect(answers).not.to.include("progress");
+      expect(wrong.events).to.deep.equal([]);
+    });
+  });
+
+  describe("long polling", () => {
+    it("GET with If-None-Match and Prefer: wait returns as soon as the version changes", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 2, stepMs: 700 });
+      const first = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) });
+      const started = Date.now();
+      const next = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, {
+        headers: { ...bearer(job.token), "if-none-match": first.headers.get("etag") ?? "", prefer: "wait=10" },
+      });
+      const took = Date.now() - started;
+      expect(next.status).to.be.oneOf([200, 303]);
+      expect(next.body.version).to.be.greaterThan(first.body.version);
+      expect(next.headers.get("preference-applied")).to.equal("wait=10");
+      expect(took).to.be.below(2_000, "answered on the change, well before the 10 s wait");
+    });
+
+    it("nothing changes within the wait → 304 after about N seconds; without Prefer → 304 at once", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 5_000 });
+      // Wait until it is running, so the next change is seconds away.
+      let status = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) });
+      for (let i = 0; status.body.status !== "running" && i < 100; i++) {
+        status = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, {
+          headers: { ...bearer(job.token), "if-none-match": status.headers.get("etag") ?? "", prefer: "wait=5" },
+        });
+      }
+      expect(status.body.status).to.equal("running");
+      const etag = status.headers.get("etag") ?? "";
+      let started = Date.now();
+      const held = await request(`${stack.baseUrl}/jobs/${job.id}`, {
+        headers: { ...bearer(job.token), "if-none-match": etag, prefer: "wait=1" },
+      });
+      let took = Date.now() - started;
+      expect(held.status).to.equal(304);
+      expect(held.headers.get("etag")).to.equal(etag);
+      expect(took).to.be.within(900, 2_000);
+      started = Date.now();
+      const plain = await request(`${stack.baseUrl}/jobs/${job.id}`, {
+        headers: { ...bearer(job.token), "if-none-match": etag },
+      });
+      took = Date.now() - started;
+      expect(plain.status).to.equal(304);
+      expect(took).to.be.below(500);
+    });
+
+    it("Prefer: wait is bounded by LONG_POLL_MAX_SECONDS", async () => {
+      const bounded = await startStack({ longPollMaxSeconds: 1 });
+      try {
+        const job = await submit(bounded.baseUrl, "demo", { steps: 1, stepMs: 10_000 });
+        const first = await request(`${bounded.baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) });
+        const started = Date.now();
+        const held = await request(`${bounded.baseUrl}/jobs/${job.id}`, {
+          headers: { ...bearer(job.token), "if-none-match": first.headers.get("etag") ?? "", prefer: "wait=600" },
+        });
+        const took = Date.now() - started;
+        expect(held.headers.get("preference-applied")).to.equal("wait=1");
+        expect(took).to.be.below(2_500);
+      } finally {
+        await bounded.close();
+      }
+    });
+
+    it("POST with Prefer: wait answers the final status (303) when the job ends in time", async () => {
+      const started = Date.now();
+      const res = await postJob(
+        stack.baseUrl,
+        { type: "demo", payload: { steps: 2, stepMs: 100 } },
+        { prefer: "wait=10" },
+      );
+      const took = Date.now() - started;
+      const body = res.body as JobView & { token: string };
+      expect(res.status).to.equal(303);
+      expect(res.headers.get("preference-applied")).to.equal("wait=10");
+      expect(res.headers.get("location")).to.equal(`/jobs/${body.id}/result`);
+      expect(res.headers.get("content-location")).to.equal(`/jobs/${body.id}`);
+      expect(body.status).to.equal("succeeded");
+      expect(took).to.be.below(3_000);
+      const result = await request(`${stack.baseUrl}/jobs/${body.id}/result`, { headers: bearer(body.token) });
+      expect(result.body).to.deep.equal({ steps: 2 });
+    });
+
+    it("POST with Prefer: wait answers 200 failed for a job that fails in time", async () => {
+      const res = await postJob(
+        stack.baseUrl,
+        { type: "demo", payload: { steps: 2, stepMs: 50, fail: "nope" } },
+        { prefer: "wait=10" },
+      );
+      expect(res.status).to.equal(200);
+      expect((res.body as JobView).status).to.equal("failed");
+      expect((res.body as JobView).error?.detail).to.equal("nope");
+    });
+
+    it("POST with Prefer: wait answers the usual 202 after N seconds when the job is still running", async () => {
+      const started = Date.now();
+      const res = await postJob(
+        stack.baseUrl,
+        { type: "demo", payload: { steps: 1, stepMs: 4_000 } },
+        { prefer: "wait=1" },
+      );
+      const took = Date.now() - started;
+      expect(res.status).to.equal(202);
+      expect(res.headers.get("preference-applied")).to.equal("wait=1");
+      expect(res.headers.get("location")).to.match(/^\/jobs\/[0-9a-f-]{36}$/);
+      expect(took).to.be.within(900, 2_500);
+    });
+  });
+});
