@@ -3,7 +3,7 @@
 // removed afterwards (queues, exchanges, keys).
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
-import { startApiServer } from "../../services/api/server.ts";
+import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import type { HandlerRegistry } from "../../services/worker/handlers.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { Worker } from "../../services/worker/worker.ts";
@@ -43,6 +43,7 @@ export interface Stack {
   names: Names;
   redis: RedisClient;
   apiQueue: RabbitJobQueue;
+  api: ApiServer;
   workers: Worker[];
   close(): Promise<void>;
 }
@@ -104,6 +105,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     names: n,
     redis,
     apiQueue,
+    api,
     workers: workerParts.map((w) => w.worker),
     async close() {
       api.server.closeAllConnections();
