@@ -1,0 +1,38 @@
+// A real browser (Debian's Chromium) loads the demo page, which imports the client library the
+// API serves at /client.js, runs a job and shows its progress and result.
+import { expect } from "chai";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../helpers/browser.ts";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+describe("e2e: browser client", function () {
+  this.timeout(60_000);
+  let stack: Stack;
+  let browser: Browser;
+  before(async () => {
+    stack = await startStack();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it("the demo page runs a job over the socket and shows every step and the result", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${stack.baseUrl}/demo`);
+    await page.fill("#steps", "4");
+    await page.fill("#stepMs", "150");
+    await page.click("#run");
+    await page.waitForFunction(() => document.getElementById("result")?.textContent !== "", null, { timeout: 20_000 });
+    expect(await page.textContent("#result")).to.equal('{"steps":4}');
+    expect(await page.textContent("#status")).to.equal("succeeded");
+    expect(await page.textContent("#channel")).to.equal("socket");
+    expect(await page.getAttribute("#bar", "value")).to.equal("100");
+    const log = (await page.textContent("#log")) ?? "";
+    for (const pct of [25, 50, 75, 100]) expect(log).to.include(` running ${pct}%`);
+    expect(errors).to.deep.equal([]);
+  });
+});
