@@ -23,6 +23,8 @@ const schema = z.object({
   PUBLISH_TIMEOUT_MS: int(1, 600_000).default(5_000),
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),
   RETRY_AFTER_MAX_SECONDS: int(1, 3600).default(30),
+  LEASE_MS: int(300, 3_600_000).default(30_000),
+  STALL_TIMEOUT_MS: int(1_000, 24 * 3_600_000).default(5 * 60_000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
   CORS_ORIGINS: z.string().default(""),
   LONG_POLL_MAX_SECONDS: int(0, 3600).default(60),
@@ -51,6 +53,10 @@ export interface Config {
   readonly retryAfterSeconds: number;
   readonly retryAfterMaxSeconds: number;
   readonly shutdownGraceMs: number;
+  /** A running job's lease; its worker renews it every third. */
+  readonly leaseMs: number;
+  /** A running job whose lease expired this long ago ends `failed` (worker-lost). */
+  readonly stallTimeoutMs: number;
   /** Origins allowed besides the API's own (browsers' CORS and Socket.IO's Origin check); "*" allows any. */
   readonly corsOrigins: readonly string[];
   /** Upper bound of `Prefer: wait=N` on POST and GET. */
@@ -94,6 +100,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     retryAfterMaxSeconds: e.RETRY_AFTER_MAX_SECONDS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    leaseMs: e.LEASE_MS,
+    stallTimeoutMs: e.STALL_TIMEOUT_MS,
     corsOrigins: Object.freeze(
       e.CORS_ORIGINS.split(",")
         .map((o) => o.trim())

@@ -17,8 +17,11 @@ export interface Delivery {
 export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
 
 export interface JobQueue {
-  /** Resolves only once the broker has confirmed the message is stored; else rejects with QueueUnavailableError. */
-  publish(message: JobMessage): Promise<void>;
+  /** Resolves only once the broker has confirmed the message is stored; else rejects with QueueUnavailableError.
+   * With `delayMs`, the message reaches consumers only after that delay (a retry). */
+  publish(message: JobMessage, opts?: { delayMs?: number }): Promise<void>;
+  /** Messages waiting in the jobs queue (for backpressure). */
+  depth(): Promise<number>;
   /** Starts consuming (and keeps consuming across reconnects) with at most `prefetch` unacked messages. */
   consume(handler: DeliveryHandler, prefetch: number): Promise<void>;
   /** Stops taking new messages; unsettled ones stay with this consumer until settled or closed. */

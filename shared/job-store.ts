@@ -24,6 +24,19 @@ export interface JobStore {
   delete(id: string): Promise<void>;
 }
 
+/** Leases of running jobs: a worker holds one per job and renews it; an expired lease means the
+ * worker crashed or hangs. */
+export interface LeaseStore {
+  holdLease(id: string, ttlMs: number): Promise<void>;
+  /** Extends the leases this worker still holds (never resurrects a released one). */
+  renewLeases(ids: readonly string[], ttlMs: number): Promise<void>;
+  releaseLease(id: string): Promise<void>;
+  /** Expiry in ms since the epoch, or null when no lease is held. */
+  leaseExpiresAt(id: string): Promise<number | null>;
+  /** Jobs whose lease expired more than `graceMs` ago. */
+  expiredLeases(graceMs: number, limit: number): Promise<string[]>;
+}
+
 export type Change = (current: JobRecord) => Partial<JobRecord> | null;
 
 /**

@@ -4,7 +4,7 @@ import type { JobRecord, JobView } from "./schemas.ts";
 export const statusPath = (id: string): string => `/jobs/${id}`;
 export const resultPath = (id: string): string => `/jobs/${id}/result`;
 
-export function toView(r: JobRecord): JobView {
+export function toView(r: JobRecord, opts: { stalled?: boolean } = {}): JobView {
   const view: JobView = {
     id: r.id,
     type: r.type,
@@ -20,6 +20,9 @@ export function toView(r: JobRecord): JobView {
   if (r.finishedAt) view.finishedAt = r.finishedAt;
   if (r.result) view.resultUrl = r.result.kind === "stored" ? resultPath(r.id) : r.result.uri;
   if (r.error) view.error = r.error;
+  if (r.retryAt) view.retryAt = r.retryAt;
+  if (r.cancelRequested) view.cancelRequested = true;
+  if (opts.stalled) view.stalled = true;
   return view;
 }
 

@@ -9,6 +9,18 @@ export interface Names {
   resultKey(id: string): string;
   /** Redis channel: every committed change of a job's record, published atomically with it. */
   jobChangesChannel(id: string): string;
+  /** Redis sorted set: running jobs' lease expiry (ms since epoch), renewed by their worker. */
+  readonly leasesKey: string;
+  /** Redis channel: control messages to workers (cancel). */
+  readonly controlChannel: string;
+  /** Redis string: an Idempotency-Key's record. */
+  idempotencyKey(scope: string, key: string): string;
+  /** Redis counter of a rate-limit window. */
+  rateLimitKey(bucket: string, subject: string, window: number): string;
+  /** Redis set: a submitter's jobs in flight. */
+  inFlightKey(subject: string): string;
+  /** Queue where a retry waits out its delay (TTL) before dead-lettering back to the jobs exchange. */
+  retryQueue(tierMs: number): string;
   /** Socket.IO room that receives a job's `job` events. */
   jobRoom(id: string): string;
   /** Key prefix of the Socket.IO Redis adapter's channels (shared by API instances and the emitter). */
@@ -32,6 +44,12 @@ export function names(namespace: string): Names {
     resultKey: (id: string) => `${ns}:job:${id}:result`,
     jobChangesChannel: (id: string) => `${ns}:job:${id}:changes`,
     jobRoom: (id: string) => `job:${id}`,
+    leasesKey: `${ns}:leases`,
+    controlChannel: `${ns}:control`,
+    idempotencyKey: (scope: string, key: string) => `${ns}:idem:${scope}:${key}`,
+    rateLimitKey: (bucket: string, subject: string, window: number) => `${ns}:rate:${bucket}:${subject}:${window}`,
+    inFlightKey: (subject: string) => `${ns}:inflight:${subject}`,
+    retryQueue: (tierMs: number) => `${ns}.jobs.retry.${tierMs}ms`,
     socketIoKey: `${ns}:socket.io`,
     jobsExchange: `${ns}.jobs`,
     jobsQueue: `${ns}.jobs`,

@@ -10,6 +10,7 @@ export const problemKinds = {
   notFound: { type: `${base}not-found`, title: "No such resource", status: 404 },
   methodNotAllowed: { type: `${base}method-not-allowed`, title: "Method not allowed", status: 405 },
   jobNotFinished: { type: `${base}job-not-finished`, title: "The job has no result yet", status: 409 },
+  jobFinished: { type: `${base}job-finished`, title: "The job has finished already", status: 409 },
   jobHasNoResult: { type: `${base}job-has-no-result`, title: "The job ended without a result", status: 409 },
   payloadTooLarge: { type: `${base}payload-too-large`, title: "Request body too large", status: 413 },
   unsupportedMediaType: {
@@ -38,6 +39,9 @@ export const problemKinds = {
   },
   // Job failures (the `error` member of a failed job), not HTTP answers.
   jobFailed: { type: `${base}job-failed`, title: "The job's handler failed" },
+  jobTimeout: { type: `${base}job-timeout`, title: "The job's handler ran out of time" },
+  attemptsExhausted: { type: `${base}attempts-exhausted`, title: "The job did not finish within its attempts" },
+  workerLost: { type: `${base}worker-lost`, title: "The worker running the job stopped responding" },
   resultTooLarge: { type: `${base}result-too-large`, title: "The job's result is larger than allowed" },
   unknownJobTypeAtWorker: { type: `${base}unknown-job-type`, title: "No worker handles this job type" },
   invalidMessage: { type: `${base}invalid-message`, title: "The queued message for this job is invalid" },

@@ -7,7 +7,7 @@ import { redactUrl } from "./config.ts";
 import { type Delivery, type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
 import type { Logger } from "./log.ts";
 import type { Names } from "./names.ts";
-import { assertTopology } from "./queue-topology.ts";
+import { assertTopology, retryTier } from "./queue-topology.ts";
 import type { JobMessage } from "./schemas.ts";
 
 export interface RabbitOptions {
@@ -59,11 +59,16 @@ export class RabbitJobQueue implements JobQueue {
     return this.model !== null;
   }
 
-  async publish(message: JobMessage): Promise<void> {
+  async publish(message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
     const ch = await this.confirmChannel();
     const body = Buffer.from(JSON.stringify(message));
     const { names, publishTimeoutMs } = this.opts;
     const messageId = message.jobId;
+    // A delayed message waits in a retry tier queue (default exchange, routed by queue name).
+    const delayed = opts.delayMs !== undefined;
+    const exchange = delayed ? "" : names.jobsExchange;
+    const routingKey = delayed ? names.retryQueue(retryTier(opts.delayMs ?? 0)) : names.jobsRoutingKey;
+    const expiration = delayed ? { expiration: String(Math.max(0, Math.round(opts.delayMs ?? 0))) } : {};
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new QueueUnavailableError(`no confirm from RabbitMQ within ${publishTimeoutMs} ms`)),
@@ -71,10 +76,10 @@ export class RabbitJobQueue implements JobQueue {
       );
       try {
         ch.publish(
-          names.jobsExchange,
-          names.jobsRoutingKey,
+          exchange,
+          routingKey,
           body,
-          { persistent: true, mandatory: true, contentType: "application/json", messageId },
+          { persistent: true, mandatory: true, contentType: "application/json", messageId, ...expiration },
           (err: unknown) => {
             clearTimeout(timer);
             const unroutable = this.returned.delete(messageId);

@@ -1,7 +1,7 @@
 // JobStore on Redis: one JSON string per job, compare-and-set in a Lua script that also
 // publishes the committed record on the job's changes channel (atomically with the write).
 import type { createClient } from "redis";
-import { type CommitOutcome, type JobStore, StoreUnavailableError } from "./job-store.ts";
+import { type CommitOutcome, type JobStore, type LeaseStore, StoreUnavailableError } from "./job-store.ts";
 import type { Names } from "./names.ts";
 import { JobRecord } from "./schemas.ts";
 
@@ -18,7 +18,7 @@ redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 'committed'
 `;
 
-export class RedisJobStore implements JobStore {
+export class RedisJobStore implements JobStore, LeaseStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly names: Names,
@@ -57,6 +57,36 @@ export class RedisJobStore implements JobStore {
 
   async delete(id: string): Promise<void> {
     await this.call(() => this.redis.del([this.names.jobKey(id), this.names.resultKey(id)]));
+  }
+
+  async holdLease(id: string, ttlMs: number): Promise<void> {
+    await this.call(() => this.redis.zAdd(this.names.leasesKey, { score: Date.now() + ttlMs, value: id }));
+  }
+
+  async renewLeases(ids: readonly string[], ttlMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    const score = Date.now() + ttlMs;
+    await this.call(() =>
+      this.redis.zAdd(
+        this.names.leasesKey,
+        ids.map((value) => ({ score, value })),
+        { condition: "XX" },
+      ),
+    );
+  }
+
+  async releaseLease(id: string): Promise<void> {
+    await this.call(() => this.redis.zRem(this.names.leasesKey, id));
+  }
+
+  async leaseExpiresAt(id: string): Promise<number | null> {
+    return this.call(() => this.redis.zScore(this.names.leasesKey, id));
+  }
+
+  async expiredLeases(graceMs: number, limit: number): Promise<string[]> {
+    return this.call(() =>
+      this.redis.zRangeByScore(this.names.leasesKey, 0, Date.now() - graceMs, { LIMIT: { offset: 0, count: limit } }),
+    );
   }
 
   /** Connection-level failures become StoreUnavailableError; anything else is a bug and propagates. */

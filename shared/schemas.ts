@@ -51,7 +51,14 @@ export const JobRecord = z.object({
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime().optional(),
   result: ResultRef.optional(),
+  /** Why the job failed; while `queued` again for a retry, why the last attempt failed. */
   error: Problem.optional(),
+  /** When a job waiting for a retry is due. */
+  retryAt: z.iso.datetime().optional(),
+  /** DELETE arrived while the job was running: its worker aborts it and ends it `canceled`. */
+  cancelRequested: z.boolean().optional(),
+  /** The submitter's identity (API key or JWT subject), when submitting needs a credential. */
+  owner: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -70,6 +77,11 @@ export const JobView = z.object({
   statusUrl: z.string(),
   resultUrl: z.string().optional(),
   error: Problem.optional(),
+  retryAt: z.string().optional(),
+  cancelRequested: z.boolean().optional(),
+  /** Running, but its worker stopped renewing its lease: it crashed or hangs. Redelivery or the
+   * stall sweeper will move the job on. */
+  stalled: z.boolean().optional(),
 });
 export type JobView = z.infer<typeof JobView>;
 

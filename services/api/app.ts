@@ -1,8 +1,10 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
 import Koa from "koa";
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
+import type { JobControlPublisher } from "../../shared/job-control.ts";
+import type { JobEventPublisher } from "../../shared/job-events.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
-import type { JobStore } from "../../shared/job-store.ts";
+import type { JobStore, LeaseStore } from "../../shared/job-store.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
 import type { Logger } from "../../shared/log.ts";
 import { clientRoutes } from "./client-routes.ts";
@@ -12,8 +14,10 @@ import { problemMiddleware } from "./problem-middleware.ts";
 import type { PollingHints } from "./status-response.ts";
 
 export interface AppDeps {
-  store: JobStore;
+  store: JobStore & LeaseStore;
   changes: JobChangeFeed;
+  events: JobEventPublisher;
+  control: JobControlPublisher;
   queue: Pick<JobQueue, "publish">;
   catalog: JobCatalog;
   log: Logger;

@@ -2,8 +2,10 @@
 import { randomUUID } from "node:crypto";
 import Router from "@koa/router";
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
+import type { JobControlPublisher } from "../../shared/job-control.ts";
+import type { JobEventPublisher } from "../../shared/job-events.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
-import type { JobStore } from "../../shared/job-store.ts";
+import { type JobStore, type LeaseStore, transition } from "../../shared/job-store.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
 import { etagOf, toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -18,8 +20,10 @@ import { type PollingHints, sendStatus } from "./status-response.ts";
 import { waitFor } from "./wait-for-change.ts";
 
 export interface JobsRoutesDeps {
-  store: JobStore;
+  store: JobStore & LeaseStore;
   changes: JobChangeFeed;
+  events: JobEventPublisher;
+  control: JobControlPublisher;
   queue: Pick<JobQueue, "publish">;
   catalog: JobCatalog;
   log: Logger;
@@ -103,7 +107,12 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   router.get("/jobs/:id", async (ctx) => {
     const job = await authorisedJob(ctx, store, ctx.params.id ?? "");
     const etag = etagOf(job);
-    if (!etagListMatches(ctx.get("If-None-Match"), etag)) return sendStatus(ctx, job, hints);
+    if (!etagListMatches(ctx.get("If-None-Match"), etag)) {
+      // A running job whose worker stopped renewing its lease is shown as stalled.
+      const lease = job.status === "running" ? await store.leaseExpiresAt(job.id) : null;
+      const stalled = job.status === "running" && (lease === null || lease < Date.now());
+      return sendStatus(ctx, job, hints, { stalled });
+    }
     // The client has this version: long-poll for the next one if asked to, else 304.
     let current = job;
     const wait = preferredWait(ctx.get("Prefer"), deps.longPollMaxSeconds);
@@ -118,6 +127,31 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     ctx.status = 304;
     ctx.set("ETag", etag);
     ctx.set("Cache-Control", "no-store");
+  });
+
+  // Cancellation: a queued job ends `canceled` now (its message is skipped when dequeued); a
+  // running one is flagged and its worker told to abort it; a finished one is a 409.
+  router.delete("/jobs/:id", async (ctx) => {
+    const job = await authorisedJob(ctx, store, ctx.params.id ?? "");
+    const finished = (r: JobRecord) =>
+      new HttpProblem("jobFinished", `the job is ${r.status}`, { extensions: { jobStatus: r.status, job: toView(r) } });
+    if (isTerminal(job.status)) throw finished(job);
+    const now = new Date().toISOString();
+    const committed = await transition(store, job.id, (cur) => {
+      if (isTerminal(cur.status) || cur.cancelRequested) return null;
+      if (cur.status === "queued") return { status: "canceled", finishedAt: now, retryAt: undefined };
+      return { cancelRequested: true };
+    });
+    if (committed) deps.events.publish(toView(committed));
+    const current = committed ?? (await store.get(job.id)) ?? job;
+    if (!committed && isTerminal(current.status)) throw finished(current); // it ended meanwhile
+    if (current.status === "running") {
+      await deps.control.requestCancel(job.id);
+      ctx.status = 202; // the worker will end it `canceled`
+    } else ctx.status = 200;
+    ctx.set("Cache-Control", "no-store");
+    ctx.set("ETag", etagOf(current));
+    ctx.body = toView(current);
   });
 
   router.get("/jobs/:id/events", (ctx) => streamJobEvents(ctx, { ...deps, heartbeatMs: deps.sseHeartbeatMs }));

@@ -8,7 +8,9 @@ import type { JobCatalog } from "../../shared/job-types.ts";
 import type { Logger } from "../../shared/log.ts";
 import { names } from "../../shared/names.ts";
 import { RedisJobChanges } from "../../shared/redis-job-changes.ts";
+import { RedisJobControlPublisher } from "../../shared/redis-job-control.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
+import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { createApp } from "./app.ts";
 import { originPolicy } from "./origins.ts";
 import { attachRealtime, type RealtimeServer } from "./realtime.ts";
@@ -66,6 +68,8 @@ export async function startApiServer(
   const app = createApp({
     store,
     changes,
+    events: new SocketIoJobEvents(conns.redis, n),
+    control: new RedisJobControlPublisher(conns.redis, n),
     queue: conns.queue,
     catalog,
     log,

@@ -16,8 +16,8 @@ export function retryAfter(job: JobRecord, hints: PollingHints): number {
   return Math.min(hints.retryAfterMaxSeconds, Math.max(1, Math.ceil(eta)));
 }
 
-export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints): void {
-  const view = toView(job);
+export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints, opts: { stalled?: boolean } = {}): void {
+  const view = toView(job, opts);
   ctx.set("Cache-Control", "no-store");
   ctx.set("ETag", etagOf(job));
   switch (job.status) {

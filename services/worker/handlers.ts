@@ -26,6 +26,12 @@ export function isResource(value: unknown): value is ResourceResult {
   return typeof value === "object" && value !== null && resourceTag in value;
 }
 
+/** Throw this from a handler for a failure that another try cannot fix (bad input, say):
+ * the job fails at once instead of being retried. */
+export class PermanentError extends Error {
+  override readonly name = "PermanentError";
+}
+
 export type JobHandler<S extends z.ZodType> = (payload: z.output<S>, ctx: HandlerContext) => Promise<unknown>;
 
 export interface RegisteredHandler {

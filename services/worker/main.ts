@@ -4,6 +4,7 @@ import { createLogger } from "../../shared/log.ts";
 import { names } from "../../shared/names.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
+import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
@@ -15,7 +16,8 @@ try {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { service: "worker", instance: config.instanceId });
   const n = names(config.namespace);
-  const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs);
+  const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs, "store");
+  const controlSub = await connectRedis(config.redisUrl, log, config.connectTimeoutMs, "control");
   const queue = await RabbitJobQueue.connect({
     url: config.amqpUrl,
     names: n,
@@ -27,17 +29,20 @@ try {
     queue,
     store: new RedisJobStore(redis, n, config.jobTtlSeconds),
     events: new SocketIoJobEvents(redis, n),
+    control: new RedisJobControlSubscriber(controlSub, n, log),
     handlers: builtinHandlers,
     log,
     prefetch: config.workerPrefetch,
     resultLimitBytes: config.resultLimitBytes,
     shutdownGraceMs: config.shutdownGraceMs,
+    leaseMs: config.leaseMs,
+    stallTimeoutMs: config.stallTimeoutMs,
   });
   exitOnSignals(
     () => [
       ["stop the worker", () => worker.stop()],
       ["close RabbitMQ", () => queue.close()],
-      ["close Redis", () => redis.close()],
+      ["close Redis", () => Promise.all([redis.close(), controlSub.close()])],
     ],
     log,
   );

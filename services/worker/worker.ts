@@ -1,35 +1,80 @@
-// Consumes job messages and runs their handlers. A message is acked only after the job's final
-// state is committed, so a crash anywhere before that means redelivery, not a lost job.
-import { sleep } from "../../shared/backoff.ts";
+// Consumes job messages and runs their handlers. A message is acked only after the job's next
+// state is committed (final, or queued for a retry that RabbitMQ now holds), so a crash anywhere
+// before that means redelivery, never a lost job. State writes are compare-and-set on `version`,
+// so a late or duplicate delivery can never move a job backwards.
+import { backoffDelay, sleep } from "../../shared/backoff.ts";
+import type { JobControlSubscriber } from "../../shared/job-control.ts";
 import type { JobEventPublisher } from "../../shared/job-events.ts";
 import type { Delivery, JobQueue } from "../../shared/job-queue.ts";
-import { type Change, type JobStore, transition } from "../../shared/job-store.ts";
+import { type Change, type JobStore, type LeaseStore, transition } from "../../shared/job-store.ts";
+import type { RetryPolicy } from "../../shared/job-types.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import { jobProblem, type ProblemKind } from "../../shared/problems.ts";
-import { isTerminal, JobMessage, type JobRecord, Progress, type ResultRef } from "../../shared/schemas.ts";
-import { type HandlerContext, type HandlerRegistry, isResource } from "./handlers.ts";
+import {
+  isTerminal,
+  JobMessage,
+  type JobRecord,
+  type Problem,
+  Progress,
+  type ResultRef,
+} from "../../shared/schemas.ts";
+import {
+  type HandlerContext,
+  type HandlerRegistry,
+  isResource,
+  PermanentError,
+  type RegisteredHandler,
+} from "./handlers.ts";
 
 export interface WorkerDeps {
   queue: JobQueue;
-  store: JobStore;
+  store: JobStore & LeaseStore;
   /** Told of every committed change, for the realtime channels. */
   events: JobEventPublisher;
+  /** Cancel requests from the API; optional (without it cancellation is noticed on progress writes). */
+  control?: JobControlSubscriber;
   handlers: HandlerRegistry;
   log: Logger;
   prefetch: number;
   resultLimitBytes: number;
   /** How long `stop()` lets running jobs finish before aborting them and handing them back. */
   shutdownGraceMs: number;
+  /** A running job's lease; renewed every third of it. Default 30 s. */
+  leaseMs?: number;
+  /** A job whose lease expired this long ago is failed as `worker-lost`. Default 5 min. */
+  stallTimeoutMs?: number;
+}
+
+// Why a handler's AbortSignal fired.
+class ShutdownAbort extends Error {}
+class CancelAbort extends Error {}
+class TimeoutAbort extends Error {}
+
+type Outcome =
+  | { kind: "succeeded"; result: ResultRef; resultJson?: string }
+  | { kind: "failed"; error: Problem; retryable: boolean }
+  | { kind: "canceled" };
+
+interface Running {
+  abort: AbortController;
+  done: Promise<void>;
 }
 
 export class Worker {
-  private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, Running>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly leaseMs: number;
   private stopping: Promise<void> | null = null;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.leaseMs = deps.leaseMs ?? 30_000;
+  }
 
   async start(): Promise<void> {
+    await this.deps.control?.onCancel((jobId) => this.running.get(jobId)?.abort.abort(new CancelAbort("canceled")));
+    this.timers.push(setInterval(() => this.renewLeases(), Math.max(100, this.leaseMs / 3)));
+    this.timers.push(setInterval(() => this.sweepStalled(), Math.max(500, this.leaseMs)));
     await this.deps.queue.consume((d) => this.process(d), this.deps.prefetch);
   }
 
@@ -41,9 +86,10 @@ export class Worker {
       const all = Promise.all([...this.running.values()].map((r) => r.done));
       const graceful = await Promise.race([all.then(() => true), sleep(this.deps.shutdownGraceMs).then(() => false)]);
       if (!graceful) {
-        for (const r of this.running.values()) r.abort.abort(new Error("worker shutting down"));
+        for (const r of this.running.values()) r.abort.abort(new ShutdownAbort("worker shutting down"));
         await all;
       }
+      for (const t of this.timers) clearInterval(t);
     })();
     return this.stopping;
   }
@@ -75,35 +121,73 @@ export class Worker {
 
     let started: JobRecord | null;
     try {
-      started = await this.commit(jobId, (cur) =>
-        isTerminal(cur.status)
-          ? null
-          : { status: "running", attempts: cur.attempts + 1, startedAt: new Date().toISOString() },
-      );
+      started = await this.begin(jobId, handler.type.retry);
     } catch (err) {
       return this.retryLater(d, jobId, err);
     }
-    if (!started) {
-      // Expired, or finished already (a redelivered duplicate): nothing to do.
-      log.info("skipping a message whose job is gone or finished", { jobId });
-      d.ack();
+    if (started?.status !== "running") {
+      if (started?.status === "failed")
+        d.deadLetter(); // out of attempts: keep the message for an operator
+      else d.ack(); // finished, canceled, expired, or a duplicate of a live run
       return;
     }
 
     const abort = new AbortController();
-    const done = this.run(d, started, abort, handler.run, payload.data).finally(() => this.running.delete(jobId));
+    const done = this.run(d, started, msg.message, handler, payload.data, abort).finally(() =>
+      this.running.delete(jobId),
+    );
     this.running.set(jobId, { abort, done });
     await done;
+  }
+
+  /** Takes the job for a new attempt, or says why not (null, or the state it ended in instead). */
+  private async begin(jobId: string, policy: RetryPolicy): Promise<JobRecord | null> {
+    const { store, log } = this.deps;
+    const current = await store.get(jobId);
+    if (!current || isTerminal(current.status)) {
+      log.info("skipping a message whose job is gone or finished", { jobId });
+      return null;
+    }
+    if (current.status === "running") {
+      const expires = await store.leaseExpiresAt(jobId);
+      if (expires !== null && expires > Date.now()) {
+        log.warn("skipping a duplicate delivery of a job another worker is running", { jobId });
+        return null;
+      }
+    }
+    await store.holdLease(jobId, this.leaseMs); // before `running`, so no one sees it running without a lease
+    const now = new Date().toISOString();
+    const begun = await this.commit(jobId, (cur) => {
+      if (isTerminal(cur.status)) return null;
+      if (cur.cancelRequested) return { status: "canceled", finishedAt: now };
+      if (cur.attempts >= policy.maxAttempts) {
+        const detail = `gave up after ${cur.attempts} attempts; the last did not finish (its worker died?)`;
+        return {
+          status: "failed",
+          error: jobProblem("attemptsExhausted", detail, { attempts: cur.attempts }),
+          finishedAt: now,
+        };
+      }
+      return { status: "running", attempts: cur.attempts + 1, startedAt: now, retryAt: undefined };
+    });
+    if (begun?.status !== "running") await store.releaseLease(jobId);
+    return begun;
   }
 
   private async run(
     d: Delivery,
     job: JobRecord,
-    abort: AbortController,
-    run: (payload: unknown, ctx: HandlerContext) => Promise<unknown>,
+    message: JobMessage,
+    handler: RegisteredHandler,
     payload: unknown,
+    abort: AbortController,
   ): Promise<void> {
     const { log } = this.deps;
+    const policy = handler.type.retry;
+    const timeout = setTimeout(
+      () => abort.abort(new TimeoutAbort(`the attempt took longer than ${policy.timeoutMs} ms`)),
+      policy.timeoutMs,
+    );
     // Progress writes go one after another, so versions commit in the order they were reported.
     let writes: Promise<unknown> = Promise.resolve();
     const ctx: HandlerContext = {
@@ -117,68 +201,120 @@ export class Worker {
           return;
         }
         writes = writes
-          .then(() => this.commit(job.id, (cur) => (cur.status === "running" ? { progress: parsed.data } : null)))
+          .then(() =>
+            this.commit(job.id, (cur) => {
+              if (cur.cancelRequested) abort.abort(new CancelAbort("canceled")); // a missed control message
+              return cur.status === "running" && !cur.cancelRequested ? { progress: parsed.data } : null;
+            }),
+          )
           .catch((err: unknown) => log.warn("progress write failed", { jobId: job.id, error: String(err) }));
       },
     };
 
-    let outcome: { result?: ResultRef; resultJson?: string; error?: ReturnType<typeof jobProblem> };
+    let outcome: Outcome;
     try {
-      const value = await run(payload, ctx);
+      const value = await Promise.race([handler.run(payload, ctx), rejectOnAbort(abort.signal)]);
       if (abort.signal.aborted) throw abort.signal.reason;
-      outcome = this.resultOf(value, job.attempts);
-    } catch (err) {
-      if (abort.signal.aborted) {
-        // Shutdown: hand the job back for another worker rather than failing it.
+      outcome = this.success(value, job.attempts);
+    } catch (thrown) {
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : thrown;
+      if (reason instanceof ShutdownAbort) {
+        clearTimeout(timeout);
         await writes;
         log.warn("job aborted by shutdown; requeueing", { jobId: job.id });
+        await this.deps.store.releaseLease(job.id).catch(() => {});
         d.requeue();
         return;
       }
-      const detail = err instanceof Error ? err.message : String(err);
-      outcome = { error: jobProblem("jobFailed", detail, { attempts: job.attempts }) };
+      outcome = reason instanceof CancelAbort ? { kind: "canceled" } : this.failure(reason, job.attempts);
+    } finally {
+      clearTimeout(timeout);
     }
     await writes;
 
-    const finishedAt = new Date().toISOString();
     try {
-      const committed = await this.commit(
-        job.id,
-        (cur) => {
-          if (isTerminal(cur.status)) return null;
-          if (outcome.error) return { status: "failed", error: outcome.error, finishedAt };
-          return {
-            status: "succeeded",
-            result: outcome.result,
-            finishedAt,
-            progress: { ...cur.progress, percent: 100, etaSeconds: 0 },
-          };
-        },
-        outcome.resultJson === undefined ? {} : { result: outcome.resultJson },
-      );
-      log.info("job finished", { jobId: job.id, status: committed?.status ?? "unchanged" });
+      const retry = outcome.kind === "failed" && outcome.retryable && job.attempts < policy.maxAttempts;
+      if (retry && outcome.kind === "failed") await this.scheduleRetry(job, message, outcome.error, policy);
+      else {
+        const ended = await this.finish(job.id, outcome);
+        // Retries used up: the message goes to the dead-letter queue, where it can be replayed.
+        if (ended?.status === "failed" && outcome.kind === "failed" && outcome.retryable) {
+          await this.deps.store.releaseLease(job.id);
+          d.deadLetter();
+          return;
+        }
+      }
+      await this.deps.store.releaseLease(job.id);
       d.ack();
     } catch (err) {
       await this.retryLater(d, job.id, err);
     }
   }
 
-  private resultOf(
-    value: unknown,
-    attempts: number,
-  ): { result?: ResultRef; resultJson?: string; error?: ReturnType<typeof jobProblem> } {
-    if (isResource(value)) return { result: { kind: "resource", uri: value.uri } };
+  private async scheduleRetry(job: JobRecord, message: JobMessage, error: Problem, policy: RetryPolicy): Promise<void> {
+    const delayMs = backoffDelay(job.attempts - 1, policy.backoffBaseMs, policy.backoffMaxMs);
+    const retryAt = new Date(Date.now() + delayMs).toISOString();
+    const queued = await this.commit(job.id, (cur) => {
+      if (cur.status !== "running") return null;
+      if (cur.cancelRequested) return { status: "canceled", finishedAt: new Date().toISOString() };
+      return { status: "queued", error, retryAt };
+    });
+    if (queued?.status !== "queued") return;
+    // Committed first, published second: a crash in between redelivers the original message.
+    await this.deps.queue.publish(message, { delayMs });
+    this.deps.log.info("job will be retried", { jobId: job.id, attempt: job.attempts, delayMs });
+  }
+
+  private finish(id: string, outcome: Outcome): Promise<JobRecord | null> {
+    const finishedAt = new Date().toISOString();
+    const committed = this.commit(
+      id,
+      (cur): Partial<JobRecord> | null => {
+        if (isTerminal(cur.status)) return null;
+        switch (outcome.kind) {
+          case "succeeded":
+            return {
+              status: "succeeded",
+              result: outcome.result,
+              error: undefined,
+              finishedAt,
+              progress: { ...cur.progress, percent: 100, etaSeconds: 0 },
+            };
+          case "failed":
+            return { status: "failed", error: outcome.error, finishedAt };
+          case "canceled":
+            return { status: "canceled", finishedAt };
+        }
+      },
+      outcome.kind === "succeeded" && outcome.resultJson !== undefined ? { result: outcome.resultJson } : {},
+    );
+    return committed.then((r) => {
+      this.deps.log.info("job finished", { jobId: id, status: r?.status ?? "unchanged" });
+      return r;
+    });
+  }
+
+  private success(value: unknown, attempts: number): Outcome {
+    if (isResource(value)) return { kind: "succeeded", result: { kind: "resource", uri: value.uri } };
     const json = JSON.stringify(value ?? null);
-    if (Buffer.byteLength(json) > this.deps.resultLimitBytes) {
-      return {
-        error: jobProblem(
-          "resultTooLarge",
-          `result is ${Buffer.byteLength(json)} bytes; the limit is ${this.deps.resultLimitBytes}`,
-          { attempts },
-        ),
-      };
+    const size = Buffer.byteLength(json);
+    if (size > this.deps.resultLimitBytes) {
+      const detail = `result is ${size} bytes; the limit is ${this.deps.resultLimitBytes}`;
+      return { kind: "failed", error: jobProblem("resultTooLarge", detail, { attempts }), retryable: false };
     }
-    return { result: { kind: "stored" }, resultJson: json };
+    return { kind: "succeeded", result: { kind: "stored" }, resultJson: json };
+  }
+
+  private failure(reason: unknown, attempts: number): Outcome {
+    const detail = reason instanceof Error ? reason.message : String(reason);
+    if (reason instanceof TimeoutAbort) {
+      return { kind: "failed", error: jobProblem("jobTimeout", detail, { attempts }), retryable: true };
+    }
+    return {
+      kind: "failed",
+      error: jobProblem("jobFailed", detail, { attempts }),
+      retryable: !(reason instanceof PermanentError),
+    };
   }
 
   /** Commits a change and announces it to the realtime channels. */
@@ -211,6 +347,46 @@ export class Worker {
     await sleep(1_000);
     d.requeue();
   }
+
+  private renewLeases(): void {
+    const ids = [...this.running.keys()];
+    this.deps.store
+      .renewLeases(ids, this.leaseMs)
+      .catch((err: unknown) => this.deps.log.warn("lease renewal failed", { jobs: ids.length, error: String(err) }));
+  }
+
+  /** Jobs whose worker vanished long ago (lease expired past the stall timeout) end `failed`. */
+  private async sweepStalled(): Promise<void> {
+    try {
+      const stalled = await this.deps.store.expiredLeases(this.deps.stallTimeoutMs ?? 5 * 60_000, 100);
+      for (const id of stalled) {
+        if (this.running.has(id)) continue;
+        const detail = "its worker stopped renewing the job's lease";
+        await this.commit(id, (cur) =>
+          cur.status === "running"
+            ? {
+                status: "failed",
+                error: jobProblem("workerLost", detail, { attempts: cur.attempts }),
+                finishedAt: new Date().toISOString(),
+              }
+            : null,
+        );
+        await this.deps.store.releaseLease(id);
+        this.deps.log.warn("failed a stalled job", { jobId: id });
+      }
+    } catch (err) {
+      this.deps.log.warn("stall sweep failed", { error: String(err) });
+    }
+  }
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  const p = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  p.catch(() => {}); // an abort after the race was decided is nobody's business
+  return p;
 }
 
 type Parsed = { ok: true; message: JobMessage } | { ok: false; reason: string; jobId?: string };

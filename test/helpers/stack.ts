@@ -10,8 +10,10 @@ import { Worker } from "../../services/worker/worker.ts";
 import { type JobCatalog, catalog as toCatalog } from "../../shared/job-types.ts";
 import { createLogger } from "../../shared/log.ts";
 import { type Names, names } from "../../shared/names.ts";
+import { allExchanges, allQueues } from "../../shared/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
+import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 
@@ -36,6 +38,8 @@ export interface StackOptions {
   longPollMaxSeconds?: number;
   sseHeartbeatMs?: number;
   socketMaxJobs?: number;
+  leaseMs?: number;
+  stallTimeoutMs?: number;
 }
 
 export interface Stack {
@@ -57,14 +61,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const queueOpts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
   const apiQueue = await RabbitJobQueue.connect(queueOpts);
 
-  const workerParts: { worker: Worker; queue: RabbitJobQueue; redis: RedisClient }[] = [];
+  const workerParts: { worker: Worker; queue: RabbitJobQueue; redis: RedisClient; control: RedisClient }[] = [];
   for (let i = 0; i < (opts.workers ?? 1); i++) {
     const wRedis = await connectRedis(REDIS_URL, log, 5_000);
+    const wControl = await connectRedis(REDIS_URL, log, 5_000);
     const wQueue = await RabbitJobQueue.connect(queueOpts);
     const worker = new Worker({
       queue: wQueue,
       store: new RedisJobStore(wRedis, n, 3600),
       events: new SocketIoJobEvents(wRedis, n),
+      control: new RedisJobControlSubscriber(wControl, n, log),
+      leaseMs: opts.leaseMs ?? 30_000,
+      stallTimeoutMs: opts.stallTimeoutMs ?? 300_000,
       handlers: handlersFor(i),
       log,
       prefetch: opts.prefetch ?? 4,
@@ -72,7 +80,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       shutdownGraceMs: 2_000,
     });
     await worker.start();
-    workerParts.push({ worker, queue: wQueue, redis: wRedis });
+    workerParts.push({ worker, queue: wQueue, redis: wRedis, control: wControl });
   }
 
   const connect = () => connectRedis(REDIS_URL, log, 5_000);
@@ -115,6 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await w.worker.stop();
         await w.queue.close();
         await w.redis.close();
+        await w.control.close();
       }
       await apiQueue.close();
       await removeNamespace(n, redis);
@@ -127,8 +136,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 export async function removeNamespace(n: Names, redis: RedisClient): Promise<void> {
   const conn = await amqp.connect(AMQP_URL);
   const ch = await conn.createChannel();
-  for (const q of [n.jobsQueue, n.deadLetterQueue]) await ch.deleteQueue(q);
-  for (const e of [n.jobsExchange, n.deadLetterExchange]) await ch.deleteExchange(e);
+  for (const q of allQueues(n)) await ch.deleteQueue(q);
+  for (const e of allExchanges(n)) await ch.deleteExchange(e);
   await conn.close();
   const keys: string[] = [];
   for await (const batch of redis.scanIterator({ MATCH: `${n.namespace}:*`, COUNT: 500 })) keys.push(...batch);

@@ -1,9 +1,10 @@
 import { sleep } from "../../../shared/backoff.ts";
 import { demoJob } from "../../../shared/job-types.ts";
-import { handle } from "../handlers.ts";
+import { handle, PermanentError } from "../handlers.ts";
 
-export const demoHandler = handle(demoJob, async ({ steps, stepMs, fail }, ctx) => {
-  const failAt = fail === undefined ? Number.POSITIVE_INFINITY : Math.ceil(steps / 2);
+export const demoHandler = handle(demoJob, async ({ steps, stepMs, fail, failAttempts }, ctx) => {
+  const failing = fail !== undefined || ctx.attempt <= (failAttempts ?? 0);
+  const failAt = failing ? Math.ceil(steps / 2) : Number.POSITIVE_INFINITY;
   for (let step = 1; step <= steps; step++) {
     await sleep(stepMs, ctx.signal);
     ctx.progress({
@@ -11,7 +12,10 @@ export const demoHandler = handle(demoJob, async ({ steps, stepMs, fail }, ctx) 
       message: `step ${step} of ${steps}`,
       etaSeconds: ((steps - step) * stepMs) / 1000,
     });
-    if (step >= failAt) throw new Error(fail);
+    if (step >= failAt) {
+      if (fail !== undefined) throw new PermanentError(fail);
+      throw new Error(`attempt ${ctx.attempt} failed on purpose (failAttempts: ${failAttempts})`);
+    }
   }
   return { steps };
 });
