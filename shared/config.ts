@@ -31,6 +31,18 @@ const schema = z.object({
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   SOCKET_MAX_JOBS: int(1, 100_000).default(100),
   SOCKET_MAX_BUFFER_BYTES: int(1024, 64 * 1024 * 1024).default(16 * 1024),
+  API_KEYS: z.string().default(""),
+  JWT_SECRET: z.string().min(32, "at least 32 characters").optional(),
+  JWT_JWKS_URL: z.url().optional(),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
+  MAX_QUEUE_DEPTH: int(0, 100_000_000).default(10_000),
+  RATE_LIMIT_SUBMIT_PER_MINUTE: int(0, 10_000_000).default(600),
+  RATE_LIMIT_READ_PER_MINUTE: int(0, 10_000_000).default(6_000),
+  MAX_JOBS_IN_FLIGHT: int(0, 10_000_000).default(1_000),
+  SOCKET_EVENTS_PER_SECOND: int(1, 100_000).default(20),
+  TRUST_PROXY: z.enum(["true", "false"]).default("false"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -66,6 +78,20 @@ export interface Config {
   readonly socketMaxJobs: number;
   /** Socket.IO's maxHttpBufferSize: the largest message a client may send. */
   readonly socketMaxBufferBytes: number;
+  /** `subject:key` pairs that may submit; each subject reads its own jobs with its key. */
+  readonly apiKeys: ReadonlyMap<string, string>;
+  readonly jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  readonly idempotencyTtlSeconds: number;
+  /** POST answers 503 while the jobs queue holds more messages than this; 0 = no bound. */
+  readonly maxQueueDepth: number;
+  /** Per client (credential subject, else IP) and minute; 0 = no limit. */
+  readonly rateLimitSubmitPerMinute: number;
+  readonly rateLimitReadPerMinute: number;
+  /** Unfinished jobs one client may have; 0 = no limit. */
+  readonly maxJobsInFlight: number;
+  readonly socketEventsPerSecond: number;
+  /** Trust X-Forwarded-For (behind a load balancer) for the client's address. */
+  readonly trustProxy: boolean;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -111,8 +137,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     socketMaxJobs: e.SOCKET_MAX_JOBS,
     socketMaxBufferBytes: e.SOCKET_MAX_BUFFER_BYTES,
+    apiKeys: parseApiKeys(e.API_KEYS),
+    jwt: Object.freeze({
+      ...(e.JWT_SECRET ? { secret: e.JWT_SECRET } : {}),
+      ...(e.JWT_JWKS_URL ? { jwksUrl: e.JWT_JWKS_URL } : {}),
+      ...(e.JWT_ISSUER ? { issuer: e.JWT_ISSUER } : {}),
+      ...(e.JWT_AUDIENCE ? { audience: e.JWT_AUDIENCE } : {}),
+    }),
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    maxQueueDepth: e.MAX_QUEUE_DEPTH,
+    rateLimitSubmitPerMinute: e.RATE_LIMIT_SUBMIT_PER_MINUTE,
+    rateLimitReadPerMinute: e.RATE_LIMIT_READ_PER_MINUTE,
+    maxJobsInFlight: e.MAX_JOBS_IN_FLIGHT,
+    socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
+    trustProxy: e.TRUST_PROXY === "true",
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** `API_KEYS="alice:k3y...,bob:an0ther..."` → key → subject. */
+function parseApiKeys(raw: string): ReadonlyMap<string, string> {
+  const map = new Map<string, string>();
+  for (const entry of raw
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const colon = entry.indexOf(":");
+    const subject = entry.slice(0, colon);
+    const key = entry.slice(colon + 1);
+    if (colon < 1 || key.length < 16 || !/^[\w.@-]{1,100}$/.test(subject)) {
+      throw new ConfigError("invalid configuration: API_KEYS entries are subject:key, keys of 16+ characters");
+    }
+    map.set(key, subject);
+  }
+  return map;
 }
 
 /** Hides the password in a broker URL before it is logged. */

@@ -12,6 +12,21 @@ export const problemKinds = {
   jobNotFinished: { type: `${base}job-not-finished`, title: "The job has no result yet", status: 409 },
   jobFinished: { type: `${base}job-finished`, title: "The job has finished already", status: 409 },
   jobHasNoResult: { type: `${base}job-has-no-result`, title: "The job ended without a result", status: 409 },
+  idempotencyKeyInUse: {
+    type: `${base}idempotency-key-in-use`,
+    title: "A request with this Idempotency-Key is still being processed",
+    status: 409,
+  },
+  idempotencyKeyReused: {
+    type: `${base}idempotency-key-reused`,
+    title: "This Idempotency-Key was used with a different request",
+    status: 422,
+  },
+  invalidIdempotencyKey: { type: `${base}invalid-idempotency-key`, title: "Invalid Idempotency-Key", status: 400 },
+  rateLimited: { type: `${base}rate-limited`, title: "Too many requests", status: 429 },
+  tooManyJobsInFlight: { type: `${base}too-many-jobs-in-flight`, title: "Too many unfinished jobs", status: 429 },
+  queueFull: { type: `${base}queue-full`, title: "Too much work queued; try again later", status: 503 },
+  shuttingDown: { type: `${base}shutting-down`, title: "This instance is shutting down; try again", status: 503 },
   payloadTooLarge: { type: `${base}payload-too-large`, title: "Request body too large", status: 413 },
   unsupportedMediaType: {
     type: `${base}unsupported-media-type`,

@@ -4,8 +4,9 @@ import { JobId, type JobView, type Problem } from "./schemas.ts";
 
 export const SubscribeRequest = z.strictObject({
   jobId: JobId,
-  /** Optional when the handshake's `auth.token` holds the job's token. */
-  token: z.string().min(1).max(256).optional(),
+  /** The job's token, or the submitter's credential (API key or JWT). Optional when the
+   * handshake's `auth.token` (job token) or `auth.credential` holds one. */
+  token: z.string().min(1).max(8192).optional(),
 });
 export type SubscribeRequest = z.infer<typeof SubscribeRequest>;
 

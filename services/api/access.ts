@@ -1,26 +1,42 @@
-// Who may see a job: whoever presents its token (Authorization: Bearer, or ?access_token=).
-// Unknown job and wrong token get the same 404, so ids cannot be probed.
+// Who may see a job: whoever presents its token (Authorization: Bearer, or ?access_token=), or
+// the credential of the subject that submitted it (X-API-Key, or a Bearer JWT). An unknown job
+// and a refused secret get the same 404, so ids cannot be probed.
 import type { Context } from "koa";
 import type { JobStore } from "../../shared/job-store.ts";
 import { HttpProblem } from "../../shared/problems.ts";
 import { JobId, type JobRecord } from "../../shared/schemas.ts";
 import { tokenMatches } from "../../shared/tokens.ts";
+import type { Credentials } from "./credentials.ts";
 
-const maxTokenLength = 256;
+const maxSecretLength = 8192;
 
-export function presentedToken(ctx: Context): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get("Authorization"));
-  if (match?.[1]) return match[1];
+/** Every secret the request carries, in the order they are tried. */
+export function presentedSecrets(ctx: Context): string[] {
+  const secrets: string[] = [];
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get("Authorization"))?.[1];
+  if (bearer) secrets.push(bearer);
   const query = ctx.query.access_token;
-  if (typeof query === "string" && query !== "") return query;
-  return null;
+  if (typeof query === "string" && query !== "") secrets.push(query);
+  const apiKey = ctx.get("X-API-Key");
+  if (apiKey) secrets.push(apiKey);
+  return secrets.filter((s) => s.length <= maxSecretLength);
 }
 
-/** The job, if `token` is its token; null for any mismatch (never says which). */
-export async function jobForToken(store: JobStore, id: string, token: string): Promise<JobRecord | null> {
-  if (!JobId.safeParse(id).success || token.length > maxTokenLength) return null;
+/** The job, if one of `secrets` opens it; null for anything else (never says which). */
+export async function jobForSecrets(
+  store: JobStore,
+  credentials: Credentials,
+  id: string,
+  secrets: readonly string[],
+): Promise<JobRecord | null> {
+  if (secrets.length === 0 || !JobId.safeParse(id).success) return null;
   const job = await store.get(id);
-  return job && tokenMatches(token, job.tokenHash) ? job : null;
+  if (!job) return null;
+  if (secrets.some((s) => s.length <= 256 && tokenMatches(s, job.tokenHash))) return job;
+  if (job.owner) {
+    for (const s of secrets) if ((await credentials.subjectOf(s)) === job.owner) return job;
+  }
+  return null;
 }
 
 export const missingToken = (): HttpProblem =>
@@ -30,11 +46,32 @@ export const missingToken = (): HttpProblem =>
 
 export const jobNotFound = (): HttpProblem => new HttpProblem("notFound", "no job with this id for this token");
 
-/** The job `id` if the request holds its token; throws 401 (no token) or 404 (anything else). */
-export async function authorisedJob(ctx: Context, store: JobStore, id: string): Promise<JobRecord> {
-  const token = presentedToken(ctx);
-  if (token === null) throw missingToken();
-  const job = await jobForToken(store, id, token);
+/** The job `id` if the request may see it; throws 401 (no secret at all) or 404 (anything else). */
+export async function authorisedJob(
+  ctx: Context,
+  store: JobStore,
+  credentials: Credentials,
+  id: string,
+): Promise<JobRecord> {
+  const secrets = presentedSecrets(ctx);
+  if (secrets.length === 0) throw missingToken();
+  const job = await jobForSecrets(store, credentials, id, secrets);
   if (!job) throw jobNotFound();
   return job;
+}
+
+/** The submitting subject: null when credentials are not required; throws 401 when they are and
+ * the request has none that holds. */
+export async function submitter(ctx: Context, credentials: Credentials): Promise<string | null> {
+  if (!credentials.required) return null;
+  const secrets = presentedSecrets(ctx);
+  for (const s of secrets) {
+    const subject = await credentials.subjectOf(s);
+    if (subject) return subject;
+  }
+  throw new HttpProblem(
+    "unauthorized",
+    secrets.length === 0 ? "submitting needs a credential: X-API-Key or a Bearer JWT" : "the credential is not valid",
+    { headers: { "WWW-Authenticate": 'Bearer realm="herald"' } },
+  );
 }

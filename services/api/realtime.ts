@@ -18,11 +18,13 @@ import {
 } from "../../shared/realtime-events.ts";
 import type { RedisClient } from "../../shared/redis-job-store.ts";
 import type { Problem } from "../../shared/schemas.ts";
-import { jobForToken } from "./access.ts";
+import { jobForSecrets } from "./access.ts";
+import type { Credentials } from "./credentials.ts";
 import { isAllowedRequest, type OriginPolicy } from "./origins.ts";
 
 export interface RealtimeDeps {
   store: JobStore;
+  credentials: Credentials;
   /** Two dedicated connections for the adapter (one publishes, one subscribes). */
   adapterPub: RedisClient;
   adapterSub: RedisClient;
@@ -31,12 +33,28 @@ export interface RealtimeDeps {
   origins: OriginPolicy;
   maxJobsPerSocket: number;
   maxBufferBytes: number;
+  /** Events a socket may send per second (burst: twice that); far beyond it, it is disconnected. */
+  eventsPerSecond: number;
 }
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type HeraldSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 const problem = (kind: ProblemKind, detail?: string): Problem => new HttpProblem(kind, detail).problem;
+
+/** A token bucket: true while a request may pass. */
+function tokenBucket(perSecond: number, burst: number): () => boolean {
+  let tokens = burst;
+  let last = Date.now();
+  return () => {
+    const now = Date.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
 
 export function attachRealtime(http: HttpServer, deps: RealtimeDeps): RealtimeServer {
   const io: RealtimeServer = new Server(http, {
@@ -53,7 +71,25 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): RealtimeSe
 
 function onConnection(socket: HeraldSocket, deps: RealtimeDeps): void {
   const following = new Set<string>();
-  const handshakeToken = typeof socket.handshake.auth?.token === "string" ? socket.handshake.auth.token : undefined;
+  const bucket = tokenBucket(deps.eventsPerSecond, deps.eventsPerSecond * 2);
+  let refused = 0;
+  // Every incoming event pays into the bucket; a socket that keeps flooding is dropped.
+  socket.use((packet, next) => {
+    if (bucket()) return next();
+    refused++;
+    const ack = packet[packet.length - 1];
+    if (typeof ack === "function")
+      ack({ ok: false, error: problem("rateLimited", `at most ${deps.eventsPerSecond} events a second`) });
+    if (refused > deps.eventsPerSecond * 10) {
+      deps.log.warn("disconnecting a flooding socket", { id: socket.id });
+      socket.disconnect(true);
+    }
+  });
+  // Secrets from the handshake: a job token (`auth.token`) or a submitter credential (`auth.credential`).
+  const auth = socket.handshake.auth as { token?: unknown; credential?: unknown } | undefined;
+  const handshakeSecrets = [auth?.token, auth?.credential].filter(
+    (s): s is string => typeof s === "string" && s !== "",
+  );
 
   socket.on("subscribe", async (raw, reply) => {
     if (typeof reply !== "function") return; // nobody to answer; ignore
@@ -62,12 +98,12 @@ function onConnection(socket: HeraldSocket, deps: RealtimeDeps): void {
       const req = SubscribeRequest.safeParse(raw);
       if (!req.success) return answer({ ok: false, error: problem("invalidRequest", "expected {jobId, token}") });
       const { jobId } = req.data;
-      const token = req.data.token ?? handshakeToken;
-      if (!token) return answer({ ok: false, error: problem("unauthorized") });
+      const secrets = [...(req.data.token ? [req.data.token] : []), ...handshakeSecrets];
+      if (secrets.length === 0) return answer({ ok: false, error: problem("unauthorized") });
       if (!following.has(jobId) && following.size >= deps.maxJobsPerSocket) {
         return answer({ ok: false, error: problem("tooManySubscriptions", `at most ${deps.maxJobsPerSocket}`) });
       }
-      const job = await jobForToken(deps.store, jobId, token);
+      const job = await jobForSecrets(deps.store, deps.credentials, jobId, secrets);
       if (!job) return answer({ ok: false, error: problem("notFound", "no job with this id for this token") });
       // Join first, read second: a change committed in between reaches us as an event.
       await socket.join(deps.names.jobRoom(jobId));

@@ -12,6 +12,9 @@ import { RedisJobControlPublisher } from "../../shared/redis-job-control.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { createApp } from "./app.ts";
+import { createCredentials } from "./credentials.ts";
+import { IdempotencyStore } from "./idempotency.ts";
+import { InFlightLimiter, RateLimiter } from "./limits.ts";
 import { originPolicy } from "./origins.ts";
 import { attachRealtime, type RealtimeServer } from "./realtime.ts";
 
@@ -23,26 +26,8 @@ export interface ApiConnections {
   /** Dedicated pair for the Socket.IO adapter. */
   adapterPub: RedisClient;
   adapterSub: RedisClient;
-  queue: Pick<JobQueue, "publish" | "isConnected">;
+  queue: Pick<JobQueue, "publish" | "isConnected" | "depth">;
 }
-
-export type ApiSettings = Pick<
-  Config,
-  | "host"
-  | "port"
-  | "namespace"
-  | "instanceId"
-  | "corsOrigins"
-  | "bodyLimitBytes"
-  | "jobTtlSeconds"
-  | "retryAfterSeconds"
-  | "retryAfterMaxSeconds"
-  | "longPollMaxSeconds"
-  | "sseHeartbeatMs"
-  | "socketMaxJobs"
-  | "socketMaxBufferBytes"
-  | "shutdownGraceMs"
->;
 
 export interface ApiServer {
   readonly server: Server;
@@ -55,7 +40,7 @@ export interface ApiServer {
 }
 
 export async function startApiServer(
-  settings: ApiSettings,
+  settings: Config,
   conns: ApiConnections,
   catalog: JobCatalog,
   log: Logger,
@@ -65,6 +50,8 @@ export async function startApiServer(
   const changes = new RedisJobChanges(conns.changesSub, n, log);
   const origins = originPolicy(settings.corsOrigins);
   let accepting = true;
+  const credentials = createCredentials(settings.apiKeys, settings.jwt);
+  if (!credentials.required) log.warn("no API_KEYS or JWT_* configured: anyone may submit jobs");
   const app = createApp({
     store,
     changes,
@@ -73,18 +60,33 @@ export async function startApiServer(
     queue: conns.queue,
     catalog,
     log,
+    credentials,
+    idempotency: new IdempotencyStore(conns.redis, n, settings.idempotencyTtlSeconds),
+    rateLimiter: new RateLimiter(conns.redis, n),
+    inFlight: new InFlightLimiter(conns.redis, n),
+    accepting: () => accepting,
     instanceId: settings.instanceId,
     origins,
+    trustProxy: settings.trustProxy,
     bodyLimitBytes: settings.bodyLimitBytes,
     hints: { retryAfterSeconds: settings.retryAfterSeconds, retryAfterMaxSeconds: settings.retryAfterMaxSeconds },
-    longPollMaxSeconds: settings.longPollMaxSeconds,
     sseHeartbeatMs: settings.sseHeartbeatMs,
+    limits: {
+      longPollMaxSeconds: settings.longPollMaxSeconds,
+      submitPerMinute: settings.rateLimitSubmitPerMinute,
+      readPerMinute: settings.rateLimitReadPerMinute,
+      maxJobsInFlight: settings.maxJobsInFlight,
+      maxQueueDepth: settings.maxQueueDepth,
+      jobTtlSeconds: settings.jobTtlSeconds,
+    },
     readiness: () => ({ accepting, rabbitmq: conns.queue.isConnected(), redis: conns.redis.isReady }),
   });
   const server = createServer(app.callback());
   server.requestTimeout = 120_000;
   const io = attachRealtime(server, {
     store,
+    credentials,
+    eventsPerSecond: settings.socketEventsPerSecond,
     adapterPub: conns.adapterPub,
     adapterSub: conns.adapterSub,
     names: n,

@@ -9,7 +9,6 @@ import type { JobStore } from "../../shared/job-store.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
-import { authorisedJob } from "./access.ts";
 
 export interface SseDeps {
   store: JobStore;
@@ -24,9 +23,9 @@ export function lastEventId(ctx: Context): number {
   return Number.isSafeInteger(n) ? n : 0;
 }
 
-export async function streamJobEvents(ctx: Context, deps: SseDeps): Promise<void> {
-  const id = ctx.params.id ?? "";
-  await authorisedJob(ctx, deps.store, id);
+/** Streams the events of a job the caller has been authorised for. */
+export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDeps): Promise<void> {
+  const id = job.id;
   let sent = lastEventId(ctx);
 
   const stream = new PassThrough();

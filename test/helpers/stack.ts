@@ -7,6 +7,7 @@ import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import type { HandlerRegistry } from "../../services/worker/handlers.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { Worker } from "../../services/worker/worker.ts";
+import { loadConfig } from "../../shared/config.ts";
 import { type JobCatalog, catalog as toCatalog } from "../../shared/job-types.ts";
 import { createLogger } from "../../shared/log.ts";
 import { type Names, names } from "../../shared/names.ts";
@@ -40,6 +41,8 @@ export interface StackOptions {
   socketMaxJobs?: number;
   leaseMs?: number;
   stallTimeoutMs?: number;
+  /** More API settings, as environment variables (see shared/config.ts). */
+  env?: Record<string, string>;
 }
 
 export interface Stack {
@@ -85,23 +88,22 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   const connect = () => connectRedis(REDIS_URL, log, 5_000);
   const [changesSub, adapterPub, adapterSub] = await Promise.all([connect(), connect(), connect()]);
+  const env: Record<string, string> = {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    HERALD_NAMESPACE: ns,
+    INSTANCE_ID: opts.instanceId ?? `test-${ns}`,
+    CORS_ORIGINS: (opts.corsOrigins ?? []).join(","),
+    BODY_LIMIT_BYTES: String(opts.bodyLimitBytes ?? 1024 * 1024),
+    JOB_TTL_SECONDS: "3600",
+    LONG_POLL_MAX_SECONDS: String(opts.longPollMaxSeconds ?? 60),
+    SSE_HEARTBEAT_MS: String(opts.sseHeartbeatMs ?? 15_000),
+    SOCKET_MAX_JOBS: String(opts.socketMaxJobs ?? 100),
+    SHUTDOWN_GRACE_MS: "2000",
+    ...opts.env,
+  };
   const api = await startApiServer(
-    {
-      host: "127.0.0.1",
-      port: 0,
-      namespace: ns,
-      instanceId: opts.instanceId ?? `test-${ns}`,
-      corsOrigins: opts.corsOrigins ?? [],
-      bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
-      jobTtlSeconds: 3600,
-      retryAfterSeconds: 1,
-      retryAfterMaxSeconds: 30,
-      longPollMaxSeconds: opts.longPollMaxSeconds ?? 60,
-      sseHeartbeatMs: opts.sseHeartbeatMs ?? 15_000,
-      socketMaxJobs: opts.socketMaxJobs ?? 100,
-      socketMaxBufferBytes: 16 * 1024,
-      shutdownGraceMs: 2_000,
-    },
+    loadConfig(env),
     { redis, changesSub, adapterPub, adapterSub, queue: apiQueue },
     catalog,
     log,

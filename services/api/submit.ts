@@ -1,0 +1,194 @@
+// POST /jobs: who may submit, limits, validation, idempotency, then the durable hand-off
+// (record in Redis, publish with confirm) and the 202 — or, with Prefer: wait, the final status.
+import { randomUUID } from "node:crypto";
+import type { Context, Middleware } from "koa";
+import type { JobChangeFeed } from "../../shared/job-changes.ts";
+import type { JobQueue } from "../../shared/job-queue.ts";
+import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts";
+import type { JobCatalog } from "../../shared/job-types.ts";
+import { toView } from "../../shared/job-view.ts";
+import type { Logger } from "../../shared/log.ts";
+import { HttpProblem } from "../../shared/problems.ts";
+import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/schemas.ts";
+import { hashToken, newToken } from "../../shared/tokens.ts";
+import { submitter } from "./access.ts";
+import type { Credentials } from "./credentials.ts";
+import type { IdempotencyStore } from "./idempotency.ts";
+import type { InFlightLimiter, RateLimiter } from "./limits.ts";
+import { preferredWait } from "./prefer.ts";
+import { type PollingHints, sendStatus } from "./status-response.ts";
+import { waitFor } from "./wait-for-change.ts";
+
+export interface SubmitDeps {
+  store: JobStore;
+  changes: JobChangeFeed;
+  queue: Pick<JobQueue, "publish" | "depth">;
+  catalog: JobCatalog;
+  log: Logger;
+  hints: PollingHints;
+  credentials: Credentials;
+  idempotency: IdempotencyStore;
+  rateLimiter: RateLimiter;
+  inFlight: InFlightLimiter;
+  accepting: () => boolean;
+  limits: {
+    longPollMaxSeconds: number;
+    submitPerMinute: number;
+    maxJobsInFlight: number;
+    maxQueueDepth: number;
+    jobTtlSeconds: number;
+  };
+}
+
+/** The client a limit applies to: its credential's subject, else its address. */
+export const clientOf = (ctx: Context, subject: string | null): string => (subject ? `sub:${subject}` : `ip:${ctx.ip}`);
+
+export function submitJob(deps: SubmitDeps): Middleware {
+  const { store, queue, catalog, log, hints, limits } = deps;
+  const depth = depthGauge(queue);
+
+  return async (ctx) => {
+    if (!deps.accepting()) {
+      throw new HttpProblem("shuttingDown", undefined, { headers: { "Retry-After": "1" } });
+    }
+    const subject = await submitter(ctx, deps.credentials);
+    const client = clientOf(ctx, subject);
+    await available(() => deps.rateLimiter.hit("submit", client, limits.submitPerMinute));
+
+    const request = CreateJobRequest.safeParse(ctx.request.body);
+    if (!request.success) {
+      throw new HttpProblem("invalidRequest", 'expected {"type": string, "payload": object}', {
+        extensions: { errors: request.error.issues },
+      });
+    }
+    const jobType = catalog.get(request.data.type);
+    if (!jobType) {
+      throw new HttpProblem("unknownJobType", `no job type "${request.data.type}"`, {
+        extensions: { knownTypes: [...catalog.keys()] },
+      });
+    }
+    const payload = jobType.payload.safeParse(request.data.payload);
+    if (!payload.success) {
+      throw new HttpProblem("invalidPayload", `payload is not valid for "${jobType.name}"`, {
+        extensions: { errors: payload.error.issues },
+      });
+    }
+
+    const idempotencyKey = ctx.get("Idempotency-Key");
+    const claim = idempotencyKey
+      ? await available(() =>
+          deps.idempotency.claim(subject ?? "anonymous", idempotencyKey, JSON.stringify(ctx.request.body)),
+        )
+      : null;
+    if (claim?.kind === "replay") {
+      const job = await store.get(claim.jobId);
+      if (!job) throw new HttpProblem("notFound", "the job this Idempotency-Key created has expired");
+      ctx.set("Idempotent-Replayed", "true");
+      return accepted(ctx, job, claim.token, hints);
+    }
+
+    const now = new Date().toISOString();
+    const token = newToken();
+    const job: JobRecord = {
+      id: randomUUID(),
+      type: jobType.name,
+      status: "queued",
+      version: 1,
+      attempts: 0,
+      progress: { percent: 0 },
+      tokenHash: hashToken(token),
+      createdAt: now,
+      updatedAt: now,
+      ...(subject ? { owner: subject } : {}),
+    };
+    try {
+      await available(() => deps.inFlight.check(client, limits.maxJobsInFlight));
+      if (limits.maxQueueDepth > 0 && (await depth()) >= limits.maxQueueDepth) {
+        throw new HttpProblem("queueFull", `more than ${limits.maxQueueDepth} jobs are waiting`, {
+          headers: { "Retry-After": "5" },
+        });
+      }
+      // Record first, so a worker never meets a message without a job; publish second, confirm awaited.
+      await store.create(job);
+      try {
+        await queue.publish({ v: 1, jobId: job.id, type: job.type, payload: payload.data as Record<string, unknown> });
+      } catch (err) {
+        log.warn("publish failed; refusing the job", { jobId: job.id, error: String(err) });
+        await store
+          .delete(job.id)
+          .catch((e: unknown) => log.error("could not remove the refused job", { jobId: job.id, error: String(e) }));
+        throw new HttpProblem("brokerUnavailable", "the job queue did not confirm the job", {
+          headers: { "Retry-After": "5" },
+        });
+      }
+    } catch (err) {
+      await claim?.abandon().catch(() => {}); // let the client retry with the same key
+      throw err;
+    }
+    // The job is accepted from here on; bookkeeping failures must not turn that into an error.
+    await claim
+      ?.complete(job.id, token)
+      .catch((e: unknown) => log.warn("idempotency record failed", { error: String(e) }));
+    await deps.inFlight
+      .add(client, job.id, limits.jobTtlSeconds)
+      .catch((e: unknown) => log.warn("in-flight record failed", { error: String(e) }));
+
+    // Prefer: wait=N answers the final status directly if the job ends in time.
+    const wait = preferredWait(ctx.get("Prefer"), limits.longPollMaxSeconds);
+    if (wait > 0) {
+      ctx.set("Preference-Applied", `wait=${wait}`);
+      const final = await waitFor(deps, job.id, (r) => isTerminal(r.status), wait * 1000, abortOnClose(ctx)).catch(
+        () => null, // the job is accepted: a failed wait falls back to the 202
+      );
+      if (final && isTerminal(final.status)) {
+        sendStatus(ctx, final, hints);
+        ctx.set("Content-Location", toView(final).statusUrl);
+        ctx.body = { ...toView(final), token } satisfies AcceptedJob;
+        return;
+      }
+    }
+    accepted(ctx, job, token, hints);
+  };
+}
+
+function accepted(ctx: Context, job: JobRecord, token: string, hints: PollingHints): void {
+  const body: AcceptedJob = { ...toView(job), token };
+  ctx.status = 202;
+  ctx.set("Location", body.statusUrl);
+  ctx.set("Retry-After", String(hints.retryAfterSeconds));
+  ctx.set("Cache-Control", "no-store");
+  ctx.body = body;
+}
+
+/** Redis-backed bookkeeping that cannot run answers 503, like the job store. */
+async function available<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof HttpProblem) throw err;
+    throw new StoreUnavailableError(String(err));
+  }
+}
+
+/** Queue depth, read at most once a second (checkQueue is a broker round trip). */
+function depthGauge(queue: Pick<JobQueue, "depth">): () => Promise<number> {
+  let cached = { at: 0, value: 0 };
+  return async () => {
+    if (Date.now() - cached.at > 1_000) {
+      try {
+        cached = { at: Date.now(), value: await queue.depth() };
+      } catch {
+        cached = { at: Date.now(), value: 0 }; // unknown depth: the publish itself will tell
+      }
+    }
+    return cached.value;
+  };
+}
+
+/** Aborts when the client goes away. (The response's 'close', not the request's: that one fires
+ * as soon as a request body has been read.) */
+export function abortOnClose(ctx: { res: NodeJS.EventEmitter }): AbortSignal {
+  const controller = new AbortController();
+  ctx.res.once("close", () => controller.abort());
+  return controller.signal;
+}
