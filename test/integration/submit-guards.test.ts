@@ -1,0 +1,258 @@
+// Issue 4, API side, against the real brokers: submit credentials (API keys, JWT) and owner reads
+// on every channel, Idempotency-Key, Redis-backed rate limits across instances, the in-flight
+// bound, queue backpressure, and socket flood limits.
+import { expect } from "chai";
+import { SignJWT } from "jose";
+import type { JobView } from "../../shared/schemas.ts";
+import { bearer, postJob, request } from "../helpers/http.ts";
+import { connectSocket, readSse } from "../helpers/realtime.ts";
+import { randomNamespace, type Stack, startStack } from "../helpers/stack.ts";
+
+const aliceKey = "alice-key-0123456789abcdef";
+const bobKey = "bob-key-0123456789abcdef";
+const jwtSecret = "a-test-secret-that-is-long-enough-0123456789";
+const demo = { type: "demo", payload: { steps: 1, stepMs: 0 } };
+
+async function jwtFor(sub: string, expiresIn = "5m"): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(jwtSecret));
+}
+
+describe("submit guards", function () {
+  this.timeout(30_000);
+
+  describe("credentials", () => {
+    let stack: Stack;
+    before(async () => {
+      stack = await startStack({ env: { API_KEYS: `alice:${aliceKey},bob:${bobKey}`, JWT_SECRET: jwtSecret } });
+    });
+    after(() => stack.close());
+
+    it("submitting needs a valid API key or JWT when credentials are configured", async () => {
+      const none = await postJob(stack.baseUrl, demo);
+      expect(none.status).to.equal(401);
+      expect((none.body as { type: string }).type).to.equal("urn:herald:problem:unauthorized");
+      expect((await postJob(stack.baseUrl, demo, { "x-api-key": "not-a-key-at-all-1234" })).status).to.equal(401);
+      expect((await postJob(stack.baseUrl, demo, bearer(await jwtFor("carol", "-1m")))).status).to.equal(
+        401,
+        "expired JWT",
+      );
+      const forged = await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("carol")
+        .sign(new TextEncoder().encode("x".repeat(40)));
+      expect((await postJob(stack.baseUrl, demo, bearer(forged))).status).to.equal(401, "JWT signed with another key");
+      expect((await postJob(stack.baseUrl, demo, { "x-api-key": aliceKey })).status).to.equal(202);
+      expect((await postJob(stack.baseUrl, demo, bearer(await jwtFor("carol")))).status).to.equal(202);
+    });
+
+    it("the owner reads its jobs with its credential on HTTP, SSE and Socket.IO; others cannot", async () => {
+      const accepted = (await postJob(stack.baseUrl, demo, { "x-api-key": aliceKey })).body as JobView & {
+        token: string;
+      };
+      const status = await request<JobView>(`${stack.baseUrl}/jobs/${accepted.id}`, {
+        headers: { "x-api-key": aliceKey },
+      });
+      expect(status.status).to.be.oneOf([200, 303]);
+      expect(status.body.id).to.equal(accepted.id);
+      expect(
+        (await request(`${stack.baseUrl}/jobs/${accepted.id}`, { headers: { "x-api-key": bobKey } })).status,
+      ).to.equal(404);
+      expect(
+        (await request(`${stack.baseUrl}/jobs/${accepted.id}`, { headers: bearer(accepted.token) })).status,
+      ).to.be.oneOf([200, 303]);
+      const sse = await readSse(`${stack.baseUrl}/jobs/${accepted.id}/events`, { "x-api-key": aliceKey });
+      expect(sse.status).to.equal(200);
+      expect(sse.events.at(-1)?.view.id).to.equal(accepted.id);
+      expect((await readSse(`${stack.baseUrl}/jobs/${accepted.id}/events`, { "x-api-key": bobKey })).status).to.equal(
+        404,
+      );
+
+      const socket = await connectSocket(stack.baseUrl, { auth: { credential: aliceKey } });
+      const bobSocket = await connectSocket(stack.baseUrl, { auth: { credential: bobKey } });
+      try {
+        const mine = await socket.timeout(5_000).emitWithAck("subscribe", { jobId: accepted.id });
+        expect(mine.ok).to.equal(true);
+        const theirs = await bobSocket.timeout(5_000).emitWithAck("subscribe", { jobId: accepted.id });
+        expect(!theirs.ok && theirs.error.type).to.equal("urn:herald:problem:not-found");
+      } finally {
+        socket.close();
+        bobSocket.close();
+      }
+
+      const carolJwt = await jwtFor("carol");
+      const carols = (await postJob(stack.baseUrl, demo, bearer(carolJwt))).body as JobView;
+      expect((await request(`${stack.baseUrl}/jobs/${carols.id}`, { headers: bearer(carolJwt) })).status).to.be.oneOf([
+        200, 303,
+      ]);
+      expect(
+        (await request(`${stack.baseUrl}/jobs/${carols.id}`, { headers: bearer(await jwtFor("dave")) })).status,
+      ).to.equal(404);
+    });
+
+    it("Idempotency-Key is scoped by the submitter", async () => {
+      const key = `k-${Date.now()}`;
+      const a = (await postJob(stack.baseUrl, demo, { "x-api-key": aliceKey, "idempotency-key": key })).body as JobView;
+      const b = (await postJob(stack.baseUrl, demo, { "x-api-key": bobKey, "idempotency-key": key })).body as JobView;
+      expect(a.id).to.not.equal(b.id);
+    });
+  });
+
+  describe("Idempotency-Key", () => {
+    let stack: Stack;
+    before(async () => {
+      stack = await startStack();
+    });
+    after(() => stack.close());
+
+    it("the same key and body return the same job: id, Location and token", async () => {
+      const key = crypto.randomUUID();
+      const first = await postJob(stack.baseUrl, demo, { "idempotency-key": key });
+      const again = await postJob(stack.baseUrl, demo, { "idempotency-key": key });
+      expect(first.status).to.equal(202);
+      expect(again.status).to.equal(202);
+      const f = first.body as JobView & { token: string };
+      const g = again.body as JobView & { token: string };
+      expect(g.id).to.equal(f.id);
+      expect(g.token).to.equal(f.token);
+      expect(again.headers.get("location")).to.equal(first.headers.get("location"));
+      expect(again.headers.get("idempotent-replayed")).to.equal("true");
+      // Only a hash of the key and a sealed token are stored.
+      const keys = await stack.redis.keys(`${stack.names.namespace}:idem:*`);
+      const stored = await Promise.all(keys.map((k) => stack.redis.get(k)));
+      expect(JSON.stringify([keys, stored]))
+        .to.not.include(key)
+        .and.not.include(f.token);
+    });
+
+    it("the same key with another body is a 422; a bad key is a 400", async () => {
+      const key = crypto.randomUUID();
+      expect((await postJob(stack.baseUrl, demo, { "idempotency-key": key })).status).to.equal(202);
+      const other = await postJob(stack.baseUrl, { type: "demo", payload: { steps: 2 } }, { "idempotency-key": key });
+      expect(other.status).to.equal(422);
+      expect((other.body as { type: string }).type).to.equal("urn:herald:problem:idempotency-key-reused");
+      const bad = await postJob(stack.baseUrl, demo, { "idempotency-key": "x".repeat(300) });
+      expect(bad.status).to.equal(400);
+    });
+
+    it("concurrent requests with one key create one job; the others get 409 or the same job", async () => {
+      const key = crypto.randomUUID();
+      const replies = await Promise.all(
+        [1, 2, 3, 4, 5].map(() => postJob(stack.baseUrl, demo, { "idempotency-key": key })),
+      );
+      const statuses = replies.map((r) => r.status);
+      expect(statuses.every((s) => s === 202 || s === 409)).to.equal(true, String(statuses));
+      const ids = new Set(replies.filter((r) => r.status === 202).map((r) => (r.body as JobView).id));
+      expect(ids.size).to.equal(1);
+      const conflict = replies.find((r) => r.status === 409);
+      if (conflict)
+        expect((conflict.body as { type: string }).type).to.equal("urn:herald:problem:idempotency-key-in-use");
+      const jobKeys = await stack.redis.keys(`${stack.names.namespace}:job:*`);
+      const matching = (await Promise.all(jobKeys.map((k) => stack.redis.get(k)))).filter((r) =>
+        r?.includes([...ids][0] ?? "?"),
+      );
+      expect(matching.length).to.equal(1);
+    });
+  });
+
+  describe("limits", () => {
+    it("the submit rate limit holds across two API instances (Redis-backed), with 429 and Retry-After", async () => {
+      const namespace = randomNamespace();
+      const env = { RATE_LIMIT_SUBMIT_PER_MINUTE: "3" };
+      const a = await startStack({ namespace, env, workers: 0 });
+      const b = await startStack({ namespace, env, workers: 1 });
+      try {
+        const replies = [];
+        for (let i = 0; i < 7; i++) replies.push(await postJob(i % 2 ? b.baseUrl : a.baseUrl, demo));
+        const limited = replies.filter((r) => r.status === 429);
+        expect(replies.filter((r) => r.status === 202).length).to.be.at.most(6, "at most two windows' worth");
+        expect(limited.length).to.be.greaterThan(0);
+        expect(Number(limited[0]?.headers.get("retry-after"))).to.be.within(1, 60);
+        expect((limited[0]?.body as { type: string }).type).to.equal("urn:herald:problem:rate-limited");
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+
+    it("the read rate limit answers 429 past its bound", async () => {
+      const stack = await startStack({ env: { RATE_LIMIT_READ_PER_MINUTE: "4" } });
+      try {
+        const job = (await postJob(stack.baseUrl, demo)).body as JobView & { token: string };
+        const statuses: number[] = [];
+        for (let i = 0; i < 9; i++)
+          statuses.push((await request(`${stack.baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).status);
+        expect(statuses).to.include(429);
+      } finally {
+        await stack.close();
+      }
+    });
+
+    it("a client may have at most MAX_JOBS_IN_FLIGHT unfinished jobs", async () => {
+      const stack = await startStack({ env: { MAX_JOBS_IN_FLIGHT: "2" } });
+      try {
+        const slow = { type: "demo", payload: { steps: 1, stepMs: 10_000 } };
+        const jobs = [await postJob(stack.baseUrl, slow), await postJob(stack.baseUrl, slow)];
+        expect(jobs.map((j) => j.status)).to.deep.equal([202, 202]);
+        const third = await postJob(stack.baseUrl, slow);
+        expect(third.status).to.equal(429);
+        expect((third.body as { type: string }).type).to.equal("urn:herald:problem:too-many-jobs-in-flight");
+        for (const j of jobs) {
+          const { id, token } = j.body as JobView & { token: string };
+          await request(`${stack.baseUrl}/jobs/${id}`, { method: "DELETE", headers: bearer(token) });
+        }
+        // Once they are canceled (terminal), the client may submit again.
+        let again = await postJob(stack.baseUrl, demo);
+        for (let i = 0; again.status === 429 && i < 50; i++) again = await postJob(stack.baseUrl, demo);
+        expect(again.status).to.equal(202);
+      } finally {
+        await stack.close();
+      }
+    });
+
+    it("past MAX_QUEUE_DEPTH, POST answers 503 queue-full instead of accepting", async () => {
+      const stack = await startStack({ workers: 0, env: { MAX_QUEUE_DEPTH: "3" } });
+      try {
+        const replies = [];
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const r = await postJob(stack.baseUrl, demo);
+          replies.push(r);
+          if (r.status !== 202) break;
+          await new Promise((resolve) => setTimeout(resolve, 100)); // pace: the depth is sampled once a second
+        }
+        const refused = replies.at(-1);
+        expect(refused?.status).to.equal(503);
+        expect((refused?.body as { type: string }).type).to.equal("urn:herald:problem:queue-full");
+        expect(refused?.headers.get("retry-after")).to.equal("5");
+        expect(await stack.apiQueue.depth()).to.be.at.least(3);
+      } finally {
+        await stack.close();
+      }
+    });
+
+    it("a socket that floods is refused, then disconnected; the instance keeps serving", async () => {
+      const stack = await startStack({ env: { SOCKET_EVENTS_PER_SECOND: "5" } });
+      try {
+        const socket = await connectSocket(stack.baseUrl);
+        const disconnected = new Promise<string>((resolve) => socket.on("disconnect", resolve));
+        const replies = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            socket.timeout(5_000).emitWithAck("subscribe", { jobId: crypto.randomUUID(), token: "t" }),
+          ),
+        );
+        const limited = replies.filter((r) => !r.ok && r.error.type === "urn:herald:problem:rate-limited");
+        expect(limited.length).to.be.at.least(5);
+        for (let i = 0; i < 80; i++) socket.emit("unsubscribe", { jobId: crypto.randomUUID() });
+        expect(await disconnected).to.equal("io server disconnect");
+        expect((await postJob(stack.baseUrl, demo)).status).to.equal(202);
+      } finally {
+        await stack.close();
+      }
+    });
+  });
+});
