@@ -3,7 +3,13 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Whole numbers written as decimal digits only: "", " ", "0x50" and "1e3" are errors, not 0 or 80.
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*\d+\s*$/, "expected a whole number")
+    .transform(Number)
+    .pipe(z.int().min(min).max(max));
 
 const schema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),

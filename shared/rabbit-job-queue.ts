@@ -126,7 +126,7 @@ export class RabbitJobQueue implements JobQueue {
     this.model = null;
     if (model) {
       try {
-        await model.close();
+        await settled(model, () => model.close());
       } catch (err) {
         this.opts.log.warn("closing the RabbitMQ connection failed", { error: String(err) });
       }
@@ -138,22 +138,31 @@ export class RabbitJobQueue implements JobQueue {
   private async open(): Promise<void> {
     const { url, log, names } = this.opts;
     const model = await amqp.connect(withHeartbeat(url, this.opts.heartbeatSeconds ?? 15));
+    let lost = false;
     // Listeners first: an 'error' with no listener kills the process.
     model.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
-    model.on("close", () => this.onConnectionLost(model));
+    model.on("close", () => {
+      lost = true;
+      this.onConnectionLost(model);
+    });
     try {
       const setup = await model.createChannel();
       setup.on("error", (err: Error) => log.warn("RabbitMQ setup channel error", { error: err.message }));
       await assertTopology(setup, names);
-      await setup.close();
+      await settled(setup, () => setup.close());
+      if (this.consumer) await this.startConsumer(model);
       if (this.closing) throw new Error("closing");
+      // Until it is this.model, a close is not handled by onConnectionLost (and amqplib may have
+      // settled nothing above): the caller's retry loop takes over.
+      if (lost) throw new Error("the RabbitMQ connection closed during setup");
       this.model = model;
       this.publishChannel = null;
-      if (this.consumer) await this.startConsumer(model);
+      // The consumer channel died in between (the connection lives): onConnectionLost did not see it.
+      if (this.consumer && !this.consumer.channel) this.restartConsumerSoon(model);
       log.info("connected to RabbitMQ", { url: redactUrl(url) });
     } catch (err) {
       if (this.model === model) this.model = null;
-      model.close().catch(() => {}); // the connection may already be gone; its 'error' is logged above
+      if (!lost) model.close().catch(() => {}); // its 'error' is logged above
       throw err;
     }
   }
@@ -270,6 +279,15 @@ export class RabbitJobQueue implements JobQueue {
       );
     }, 500);
   }
+}
+
+/** Closes a channel or connection. amqplib resolves close() only on the broker's CloseOk, so a
+ * connection that dies first would leave it pending forever: its 'close' event settles it too. */
+function settled(target: Channel | ChannelModel, close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    target.once("close", () => resolve());
+    close().then(resolve, reject);
+  });
 }
 
 function withHeartbeat(url: string, seconds: number): string {

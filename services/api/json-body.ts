@@ -25,7 +25,8 @@ export function jsonBody(limitBytes: number): Middleware {
     } catch (err) {
       throw fromParseError(err, limitBytes);
     }
-    if (ctx.request.body === undefined) throw new HttpProblem("invalidJson", "the body is empty");
+    // With jsonStrict off an empty body parses as "": say what it is.
+    if ((ctx.request.rawBody ?? "").trim() === "") throw new HttpProblem("invalidJson", "the body is empty");
     await next();
   };
 }

@@ -4,6 +4,7 @@ export function parseCsv(text: string, delimiter: string): string[][] {
   let row: string[] = [];
   let field = "";
   let quoted = false;
+  let wasQuoted = false; // the current field was quoted (so `""` is a field, not nothing)
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
@@ -13,19 +14,23 @@ export function parseCsv(text: string, delimiter: string): string[][] {
           i++;
         } else quoted = false;
       } else field += c;
-    } else if (c === '"' && field === "") quoted = true;
-    else if (c === delimiter) {
+    } else if (c === '"' && field === "") {
+      quoted = true;
+      wasQuoted = true;
+    } else if (c === delimiter) {
       row.push(field);
       field = "";
+      wasQuoted = false;
     } else if (c === "\n" || c === "\r") {
       if (c === "\r" && text[i + 1] === "\n") i++;
       row.push(field);
       rows.push(row);
       row = [];
       field = "";
+      wasQuoted = false;
     } else field += c;
   }
-  if (field !== "" || row.length > 0) {
+  if (field !== "" || wasQuoted || row.length > 0) {
     row.push(field);
     rows.push(row);
   }

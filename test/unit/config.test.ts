@@ -1,0 +1,136 @@
+// shared/config.ts: defaults, environment overrides, and fail-fast on nonsense.
+import { expect } from "chai";
+import { ConfigError, loadConfig, redactUrl } from "../../shared/config.ts";
+
+describe("unit: config", () => {
+  it("has working defaults for a bare environment", () => {
+    const c = loadConfig({});
+    expect(c).to.include({
+      host: "127.0.0.1",
+      port: 3000,
+      amqpUrl: "amqp://guest:guest@127.0.0.1:5672",
+      redisUrl: "redis://127.0.0.1:6379",
+      namespace: "herald",
+      bodyLimitBytes: 1024 * 1024,
+      resultLimitBytes: 1024 * 1024,
+      jobTtlSeconds: 24 * 3600,
+      workerPrefetch: 4,
+      connectTimeoutMs: 30_000,
+      publishTimeoutMs: 5_000,
+      retryAfterSeconds: 1,
+      retryAfterMaxSeconds: 30,
+      shutdownGraceMs: 10_000,
+      logLevel: "info",
+    });
+    expect(c.instanceId).to.be.a("string").and.not.equal("");
+    expect(Object.isFrozen(c)).to.equal(true);
+  });
+
+  it("takes every value from the environment, numbers parsed", () => {
+    const c = loadConfig({
+      HOST: "0.0.0.0",
+      PORT: "8080",
+      AMQP_URL: "amqps://u:p@mq.example:5671/vh",
+      REDIS_URL: "rediss://r.example:6380/2",
+      HERALD_NAMESPACE: "Tenant_1.a-b",
+      INSTANCE_ID: "api-7",
+      BODY_LIMIT_BYTES: "2048",
+      RESULT_LIMIT_BYTES: "4096",
+      JOB_TTL_SECONDS: "60",
+      WORKER_PREFETCH: "16",
+      CONNECT_TIMEOUT_MS: "1500",
+      PUBLISH_TIMEOUT_MS: "250",
+      RETRY_AFTER_SECONDS: "2",
+      RETRY_AFTER_MAX_SECONDS: "9",
+      SHUTDOWN_GRACE_MS: "500",
+      LOG_LEVEL: "debug",
+    });
+    expect(c).to.include({
+      host: "0.0.0.0",
+      port: 8080,
+      amqpUrl: "amqps://u:p@mq.example:5671/vh",
+      redisUrl: "rediss://r.example:6380/2",
+      namespace: "Tenant_1.a-b",
+      instanceId: "api-7",
+      bodyLimitBytes: 2048,
+      resultLimitBytes: 4096,
+      jobTtlSeconds: 60,
+      workerPrefetch: 16,
+      connectTimeoutMs: 1500,
+      publishTimeoutMs: 250,
+      retryAfterSeconds: 2,
+      retryAfterMaxSeconds: 9,
+      shutdownGraceMs: 500,
+      logLevel: "debug",
+    });
+  });
+
+  it("treats an empty variable as unset (the default applies)", () => {
+    const c = loadConfig({ PORT: "", LOG_LEVEL: "", HERALD_NAMESPACE: "" });
+    expect(c.port).to.equal(3000);
+    expect(c.logLevel).to.equal("info");
+    expect(c.namespace).to.equal("herald");
+  });
+
+  it("accepts 0 where 0 means something (any free port, no connect wait, no shutdown grace)", () => {
+    const c = loadConfig({ PORT: "0", CONNECT_TIMEOUT_MS: "0", SHUTDOWN_GRACE_MS: "0" });
+    expect(c.port).to.equal(0);
+    expect(c.connectTimeoutMs).to.equal(0);
+    expect(c.shutdownGraceMs).to.equal(0);
+  });
+
+  const nonsense: Record<string, string>[] = [
+    { PORT: "abc" },
+    { PORT: "3000abc" },
+    { PORT: "65536" },
+    { PORT: "-1" },
+    { PORT: "80.5" },
+    { PORT: "   " },
+    { BODY_LIMIT_BYTES: "0" },
+    { WORKER_PREFETCH: "0" },
+    { PUBLISH_TIMEOUT_MS: "0" },
+    { RETRY_AFTER_SECONDS: "0" },
+    { JOB_TTL_SECONDS: "forever" },
+    { LOG_LEVEL: "verbose" },
+    { AMQP_URL: "http://127.0.0.1:5672" },
+    { REDIS_URL: "127.0.0.1:6379" },
+    { HERALD_NAMESPACE: "has space" },
+    { HERALD_NAMESPACE: "a:b" },
+    { HERALD_NAMESPACE: "x".repeat(65) },
+  ];
+  for (const env of nonsense) {
+    it(`refuses ${JSON.stringify(env)} with a ConfigError naming the variable`, () => {
+      const name = Object.keys(env)[0] ?? "";
+      expect(() => loadConfig(env))
+        .to.throw(ConfigError)
+        .with.property("message")
+        .that.includes(name);
+    });
+  }
+
+  it("names every bad variable at once", () => {
+    try {
+      loadConfig({ PORT: "abc", LOG_LEVEL: "loud", WORKER_PREFETCH: "lots" });
+      expect.fail("loadConfig accepted nonsense");
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      const message = (err as Error).message;
+      for (const name of ["PORT", "LOG_LEVEL", "WORKER_PREFETCH"]) expect(message).to.include(name);
+    }
+  });
+
+  it("refuses RETRY_AFTER_MAX_SECONDS below RETRY_AFTER_SECONDS, accepts them equal", () => {
+    expect(() => loadConfig({ RETRY_AFTER_SECONDS: "10", RETRY_AFTER_MAX_SECONDS: "5" }))
+      .to.throw(ConfigError)
+      .with.property("message")
+      .that.includes("RETRY_AFTER_MAX_SECONDS");
+    expect(loadConfig({ RETRY_AFTER_SECONDS: "5", RETRY_AFTER_MAX_SECONDS: "5" }).retryAfterMaxSeconds).to.equal(5);
+  });
+
+  it("redactUrl hides the password and nothing else", () => {
+    expect(redactUrl("amqp://guest:guest@127.0.0.1:5672")).to.equal("amqp://guest:***@127.0.0.1:5672");
+    expect(redactUrl("redis://:s3cret@10.0.0.1:6379/0")).to.equal("redis://:***@10.0.0.1:6379/0");
+    expect(redactUrl("redis://127.0.0.1:6379")).to.equal("redis://127.0.0.1:6379");
+    expect(redactUrl("not a url")).to.not.include("not a url");
+  });
+});
