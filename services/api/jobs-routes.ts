@@ -55,7 +55,13 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     if (wait > 0) {
       ctx.set("Preference-Applied", `wait=${wait}`);
       if (!isTerminal(job.status)) {
-        const next = await waitFor(deps, job.id, (r) => r.version > job.version, wait * 1000, abortOnClose(ctx));
+        const next = await waitFor(
+          deps,
+          job.id,
+          (r) => r.version > job.version,
+          wait * 1000,
+          abortOnClose(ctx, deps.shutdown),
+        );
         current = next ?? job;
       }
     }

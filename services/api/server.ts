@@ -50,6 +50,7 @@ export async function startApiServer(
   const changes = new RedisJobChanges(conns.changesSub, n, log);
   const origins = originPolicy(settings.corsOrigins);
   let accepting = true;
+  const shutdown = new AbortController();
   const credentials = createCredentials(settings.apiKeys, settings.jwt);
   if (!credentials.required) log.warn("no API_KEYS or JWT_* configured: anyone may submit jobs");
   const app = createApp({
@@ -65,6 +66,7 @@ export async function startApiServer(
     rateLimiter: new RateLimiter(conns.redis, n),
     inFlight: new InFlightLimiter(conns.redis, n),
     accepting: () => accepting,
+    shutdown: shutdown.signal,
     instanceId: settings.instanceId,
     origins,
     trustProxy: settings.trustProxy,
@@ -112,6 +114,7 @@ export async function startApiServer(
     close() {
       closing ??= (async () => {
         accepting = false;
+        shutdown.abort(); // held long polls answer, SSE streams end: their clients go elsewhere
         // Closing the engine drops sockets without a "server disconnect", so clients reconnect
         // (through the balancer, to another instance) and resubscribe.
         io.engine.close();

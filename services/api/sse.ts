@@ -15,6 +15,8 @@ export interface SseDeps {
   changes: JobChangeFeed;
   log: Logger;
   heartbeatMs: number;
+  /** Fires at shutdown: streams end, and clients reconnect (with Last-Event-ID) elsewhere. */
+  shutdown: AbortSignal;
 }
 
 export function lastEventId(ctx: Context): number {
@@ -50,6 +52,8 @@ export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDep
   };
 
   ctx.res.on("close", finish);
+  deps.shutdown.addEventListener("abort", finish, { once: true });
+  ctx.res.on("close", () => deps.shutdown.removeEventListener("abort", finish));
   ctx.req.socket.setNoDelay(true);
   ctx.status = 200;
   ctx.type = "text/event-stream";

@@ -31,6 +31,8 @@ export interface SubmitDeps {
   rateLimiter: RateLimiter;
   inFlight: InFlightLimiter;
   accepting: () => boolean;
+  /** Fires when the instance starts shutting down: held requests answer now. */
+  shutdown: AbortSignal;
   limits: {
     longPollMaxSeconds: number;
     submitPerMinute: number;
@@ -137,7 +139,13 @@ export function submitJob(deps: SubmitDeps): Middleware {
     const wait = preferredWait(ctx.get("Prefer"), limits.longPollMaxSeconds);
     if (wait > 0) {
       ctx.set("Preference-Applied", `wait=${wait}`);
-      const final = await waitFor(deps, job.id, (r) => isTerminal(r.status), wait * 1000, abortOnClose(ctx)).catch(
+      const final = await waitFor(
+        deps,
+        job.id,
+        (r) => isTerminal(r.status),
+        wait * 1000,
+        abortOnClose(ctx, deps.shutdown),
+      ).catch(
         () => null, // the job is accepted: a failed wait falls back to the 202
       );
       if (final && isTerminal(final.status)) {
@@ -185,10 +193,10 @@ function depthGauge(queue: Pick<JobQueue, "depth">): () => Promise<number> {
   };
 }
 
-/** Aborts when the client goes away. (The response's 'close', not the request's: that one fires
- * as soon as a request body has been read.) */
-export function abortOnClose(ctx: { res: NodeJS.EventEmitter }): AbortSignal {
+/** Aborts when the client goes away or the instance shuts down, so a held request is answered at
+ * once. (The response's 'close', not the request's: that one fires as soon as a body was read.) */
+export function abortOnClose(ctx: { res: NodeJS.EventEmitter }, shutdown: AbortSignal): AbortSignal {
   const controller = new AbortController();
   ctx.res.once("close", () => controller.abort());
-  return controller.signal;
+  return AbortSignal.any([controller.signal, shutdown]);
 }

@@ -56,6 +56,11 @@ type Outcome =
   | { kind: "failed"; error: Problem; retryable: boolean }
   | { kind: "canceled" };
 
+/** Another worker's lease on a running job, in ms since the epoch. */
+interface Leased {
+  leasedUntil: number;
+}
+
 interface Running {
   abort: AbortController;
   done: Promise<void>;
@@ -119,16 +124,26 @@ export class Worker {
       return;
     }
 
-    let started: JobRecord | null;
+    let started: JobRecord | Leased | null;
     try {
       started = await this.begin(jobId, handler.type.retry);
     } catch (err) {
       return this.retryLater(d, jobId, err);
     }
+    if (started !== null && "leasedUntil" in started) {
+      // Another worker holds the job, or held it and died: RabbitMQ redelivers a dead consumer's
+      // messages at once, its lease lapses only later. Acking would lose the job in that case, so
+      // hand the message back once the lease is due: by then the job has finished (ack), its worker
+      // renewed the lease (wait again), or the lease lapsed (take the job over).
+      log.warn("job is leased by another worker; requeueing its message when the lease is due", { jobId });
+      await sleep(Math.min(this.leaseMs, Math.max(0, started.leasedUntil - Date.now())) + 100);
+      d.requeue();
+      return;
+    }
     if (started?.status !== "running") {
       if (started?.status === "failed")
         d.deadLetter(); // out of attempts: keep the message for an operator
-      else d.ack(); // finished, canceled, expired, or a duplicate of a live run
+      else d.ack(); // finished, canceled or expired
       return;
     }
 
@@ -140,8 +155,9 @@ export class Worker {
     await done;
   }
 
-  /** Takes the job for a new attempt, or says why not (null, or the state it ended in instead). */
-  private async begin(jobId: string, policy: RetryPolicy): Promise<JobRecord | null> {
+  /** Takes the job for a new attempt, or says why not: null, the state it ended in instead, or
+   * the live lease of the worker that runs it. */
+  private async begin(jobId: string, policy: RetryPolicy): Promise<JobRecord | Leased | null> {
     const { store, log } = this.deps;
     const current = await store.get(jobId);
     if (!current || isTerminal(current.status)) {
@@ -150,10 +166,7 @@ export class Worker {
     }
     if (current.status === "running") {
       const expires = await store.leaseExpiresAt(jobId);
-      if (expires !== null && expires > Date.now()) {
-        log.warn("skipping a duplicate delivery of a job another worker is running", { jobId });
-        return null;
-      }
+      if (expires !== null && expires > Date.now()) return { leasedUntil: expires };
     }
     await store.holdLease(jobId, this.leaseMs); // before `running`, so no one sees it running without a lease
     const now = new Date().toISOString();
