@@ -88,10 +88,8 @@ describe("e2e: rolling restart behind nginx", function () {
           }
         }),
       );
-      const byStatus = finals.reduce<Record<string, number>>(
-        (m, v) => ({ ...m, [v.status]: (m[v.status] ?? 0) + 1 }),
-        {},
-      );
+      const byStatus: Record<string, number> = {};
+      for (const v of finals) byStatus[v.status] = (byStatus[v.status] ?? 0) + 1;
       expect(byStatus, JSON.stringify({ byStatus, refused })).to.deep.equal({ succeeded: accepted.length });
       // Some job was handed back by a stopping worker and finished by another attempt.
       const handedBack = cluster.workers.some((w) => w.output().includes("job aborted by shutdown; requeueing"));
