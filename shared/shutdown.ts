@@ -27,7 +27,10 @@ export function exitOnSignals(steps: () => readonly Step[], log: Logger): void {
     }
     shuttingDown = true;
     log.info("shutting down", { signal });
-    runSteps(steps(), log).then(() => process.exit(0));
+    runSteps(steps(), log).then(() => {
+      log.info("stopped");
+      process.exit(0);
+    });
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
