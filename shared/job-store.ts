@@ -42,17 +42,20 @@ export type Change = (current: JobRecord) => Partial<JobRecord> | null;
 /**
  * Read-modify-write with retry on conflict. `change` sees the current record and returns the fields
  * to change, or null to leave the job as it is. Version and updatedAt are maintained here.
+ * `known` (a state this writer committed itself) skips the first read; a conflict falls back to it.
  * Returns the committed record, or null if the job is missing or `change` declined.
  */
 export async function transition(
   store: JobStore,
   id: string,
   change: Change,
-  opts: { result?: string; maxTries?: number } = {},
+  opts: { result?: string; maxTries?: number; known?: JobRecord } = {},
 ): Promise<JobRecord | null> {
   const maxTries = opts.maxTries ?? 20;
+  // A writer that just committed the job knows its state: try that first and save a read.
+  let current: JobRecord | null | undefined = opts.known;
   for (let i = 0; i < maxTries; i++) {
-    const current = await store.get(id);
+    current ??= await store.get(id);
     if (!current) return null;
     const fields = change(current);
     if (!fields) return null;
@@ -65,6 +68,7 @@ export async function transition(
     const outcome = await store.commit(next, opts.result);
     if (outcome === "committed") return next;
     if (outcome === "missing") return null;
+    current = undefined; // lost a race: read the winner's state and try again
   }
   throw new Error(`job ${id}: gave up after ${maxTries} conflicting writes`);
 }

@@ -203,6 +203,7 @@ export class Worker {
     );
     // Progress writes go one after another, so versions commit in the order they were reported.
     let writes: Promise<unknown> = Promise.resolve();
+    let latest = job; // the last state this attempt committed: its next write need not read first
     const ctx: HandlerContext = {
       jobId: job.id,
       attempt: job.attempts,
@@ -214,12 +215,17 @@ export class Worker {
           return;
         }
         writes = writes
-          .then(() =>
-            this.commit(job.id, (cur) => {
-              if (cur.cancelRequested) abort.abort(new CancelAbort("canceled")); // a missed control message
-              return cur.status === "running" && !cur.cancelRequested ? { progress: parsed.data } : null;
-            }),
-          )
+          .then(async () => {
+            const committed = await this.commit(
+              job.id,
+              (cur) => {
+                if (cur.cancelRequested) abort.abort(new CancelAbort("canceled")); // a missed control message
+                return cur.status === "running" && !cur.cancelRequested ? { progress: parsed.data } : null;
+              },
+              { known: latest },
+            );
+            if (committed) latest = committed;
+          })
           .catch((err: unknown) => log.warn("progress write failed", { jobId: job.id, error: String(err) }));
       },
     };
@@ -247,9 +253,9 @@ export class Worker {
 
     try {
       const retry = outcome.kind === "failed" && outcome.retryable && job.attempts < policy.maxAttempts;
-      if (retry && outcome.kind === "failed") await this.scheduleRetry(job, message, outcome.error, policy);
+      if (retry && outcome.kind === "failed") await this.scheduleRetry(latest, message, outcome.error, policy);
       else {
-        const ended = await this.finish(job.id, outcome);
+        const ended = await this.finish(latest, outcome);
         // Retries used up: the message goes to the dead-letter queue, where it can be replayed.
         if (ended?.status === "failed" && outcome.kind === "failed" && outcome.retryable) {
           await this.deps.store.releaseLease(job.id);
@@ -267,18 +273,24 @@ export class Worker {
   private async scheduleRetry(job: JobRecord, message: JobMessage, error: Problem, policy: RetryPolicy): Promise<void> {
     const delayMs = backoffDelay(job.attempts - 1, policy.backoffBaseMs, policy.backoffMaxMs);
     const retryAt = new Date(Date.now() + delayMs).toISOString();
-    const queued = await this.commit(job.id, (cur) => {
-      if (cur.status !== "running") return null;
-      if (cur.cancelRequested) return { status: "canceled", finishedAt: new Date().toISOString() };
-      return { status: "queued", error, retryAt };
-    });
+    const queued = await this.commit(
+      job.id,
+      (cur) => {
+        if (cur.status !== "running") return null;
+        if (cur.cancelRequested) return { status: "canceled", finishedAt: new Date().toISOString() };
+        return { status: "queued", error, retryAt };
+      },
+      { known: job },
+    );
     if (queued?.status !== "queued") return;
     // Committed first, published second: a crash in between redelivers the original message.
     await this.deps.queue.publish(message, { delayMs });
     this.deps.log.info("job will be retried", { jobId: job.id, attempt: job.attempts, delayMs });
   }
 
-  private finish(id: string, outcome: Outcome): Promise<JobRecord | null> {
+  /** Commits the final state; `known` is the last state this attempt committed. */
+  private finish(known: JobRecord, outcome: Outcome): Promise<JobRecord | null> {
+    const id = known.id;
     const finishedAt = new Date().toISOString();
     const committed = this.commit(
       id,
@@ -299,7 +311,10 @@ export class Worker {
             return { status: "canceled", finishedAt };
         }
       },
-      outcome.kind === "succeeded" && outcome.resultJson !== undefined ? { result: outcome.resultJson } : {},
+      {
+        known,
+        ...(outcome.kind === "succeeded" && outcome.resultJson !== undefined ? { result: outcome.resultJson } : {}),
+      },
     );
     return committed.then((r) => {
       this.deps.log.info("job finished", { jobId: id, status: r?.status ?? "unchanged" });
@@ -331,7 +346,11 @@ export class Worker {
   }
 
   /** Commits a change and announces it to the realtime channels. */
-  private async commit(id: string, change: Change, opts: { result?: string } = {}): Promise<JobRecord | null> {
+  private async commit(
+    id: string,
+    change: Change,
+    opts: { result?: string; known?: JobRecord } = {},
+  ): Promise<JobRecord | null> {
     const committed = await transition(this.deps.store, id, change, opts);
     if (committed) this.deps.events.publish(toView(committed));
     return committed;

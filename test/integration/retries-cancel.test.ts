@@ -275,7 +275,7 @@ describe("retries, dead letters, timeouts, cancellation", function () {
     const ghost = { ...record, id: crypto.randomUUID(), version: 1 };
     await store.create(ghost);
     await store.commit({ ...ghost, version: 2, status: "running", attempts: 1 });
-    await store.holdLease(ghost.id, 1);
+    await store.holdLease(ghost.id, -1_000); // its lease ran out a second ago
     const seen = await request<JobView>(`${stack.baseUrl}/jobs/${ghost.id}`, {
       headers: bearer(job.token), // the ghost shares the token hash
     });
