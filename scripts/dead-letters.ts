@@ -34,13 +34,7 @@ try {
     console.log(JSON.stringify({ queue: n.deadLetterQueue, count: letters.length, messages: letters }, null, 2));
   } else {
     const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs);
-    const queue = await RabbitJobQueue.connect({
-      url: config.amqpUrl,
-      names: n,
-      log,
-      connectTimeoutMs: config.connectTimeoutMs,
-      publishTimeoutMs: config.publishTimeoutMs,
-    });
+    const queue = await RabbitJobQueue.fromConfig(config, log);
     try {
       const only = args.includes("--all") ? null : new Set(args);
       const replayed = await replayDeadLetters(

@@ -3,10 +3,10 @@
 // restores neither channels nor consumers, and can throw uncaught during its setup callback.
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
-import { redactUrl } from "./config.ts";
+import { type Config, redactUrl } from "./config.ts";
 import { type Delivery, type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
 import type { Logger } from "./log.ts";
-import type { Names } from "./names.ts";
+import { type Names, names } from "./names.ts";
 import { assertTopology, retryTier } from "./queue-topology.ts";
 import type { JobMessage } from "./schemas.ts";
 
@@ -53,6 +53,20 @@ export class RabbitJobQueue implements JobQueue {
         }),
     });
     return q;
+  }
+
+  /** `connect` with the settings of a process's config. */
+  static fromConfig(
+    config: Pick<Config, "amqpUrl" | "namespace" | "connectTimeoutMs" | "publishTimeoutMs">,
+    log: Logger,
+  ): Promise<RabbitJobQueue> {
+    return RabbitJobQueue.connect({
+      url: config.amqpUrl,
+      names: names(config.namespace),
+      log,
+      connectTimeoutMs: config.connectTimeoutMs,
+      publishTimeoutMs: config.publishTimeoutMs,
+    });
   }
 
   isConnected(): boolean {

@@ -2,7 +2,6 @@
 import { loadConfig } from "../../shared/config.ts";
 import { builtinJobTypes } from "../../shared/job-types.ts";
 import { createLogger } from "../../shared/log.ts";
-import { names } from "../../shared/names.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
@@ -19,13 +18,7 @@ try {
     redisAt("adapter-pub"),
     redisAt("adapter-sub"),
   ]);
-  const queue = await RabbitJobQueue.connect({
-    url: config.amqpUrl,
-    names: names(config.namespace),
-    log,
-    connectTimeoutMs: config.connectTimeoutMs,
-    publishTimeoutMs: config.publishTimeoutMs,
-  });
+  const queue = await RabbitJobQueue.fromConfig(config, log);
   const api = await startApiServer(config, { redis, changesSub, adapterPub, adapterSub, queue }, builtinJobTypes, log);
   exitOnSignals(
     () => [

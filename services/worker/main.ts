@@ -18,13 +18,7 @@ try {
   const n = names(config.namespace);
   const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs, "store");
   const controlSub = await connectRedis(config.redisUrl, log, config.connectTimeoutMs, "control");
-  const queue = await RabbitJobQueue.connect({
-    url: config.amqpUrl,
-    names: n,
-    log,
-    connectTimeoutMs: config.connectTimeoutMs,
-    publishTimeoutMs: config.publishTimeoutMs,
-  });
+  const queue = await RabbitJobQueue.fromConfig(config, log);
   const worker = new Worker({
     queue,
     store: new RedisJobStore(redis, n, config.jobTtlSeconds),
