@@ -1,28 +1,29 @@
-// A real browser (Debian's Chromium) loads the demo page, which imports the client library the
-// API serves at /client.js, runs a job and shows its progress and result.
+// A real browser (Debian's Chromium) loads the demo page through nginx in front of two API
+// processes; the page imports the client library the API serves at /client.js, runs a job on a
+// separate worker process, and shows its progress and result as they arrive over the socket.
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "../helpers/browser.ts";
-import { type Stack, startStack } from "../helpers/stack.ts";
+import { type Cluster, startCluster } from "../helpers/cluster.ts";
 
 describe("e2e: browser client", function () {
   this.timeout(60_000);
-  let stack: Stack;
+  let cluster: Cluster;
   let browser: Browser;
   before(async () => {
-    stack = await startStack();
+    cluster = await startCluster({ apis: 2, workers: 1 });
     browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
-    await stack?.close();
+    await cluster?.stop();
   });
 
   it("the demo page runs a job over the socket and shows every step and the result", async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${stack.baseUrl}/demo`);
+    await page.goto(`${cluster.baseUrl}/demo`);
     await page.fill("#steps", "4");
     await page.fill("#stepMs", "150");
     await page.click("#run");

@@ -251,6 +251,28 @@ describe("realtime channels on one instance", () => {
     });
   });
 
+  describe("browser origins on HTTP and SSE", () => {
+    it("CORS headers go only to allowed origins; a foreign page cannot read the job", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
+      const url = `${stack.baseUrl}/jobs/${job.id}/events`;
+      const foreign = await readSse(url, { ...bearer(job.token), origin: "http://evil.example" });
+      expect(foreign.headers.get("access-control-allow-origin")).to.equal(null);
+      const allowed = await readSse(url, { ...bearer(job.token), origin: "http://allowed.example" });
+      expect(allowed.headers.get("access-control-allow-origin")).to.equal("http://allowed.example");
+      const preflight = await request(`${stack.baseUrl}/jobs`, {
+        method: "OPTIONS",
+        headers: { origin: "http://evil.example", "access-control-request-method": "POST" },
+      });
+      expect(preflight.headers.get("access-control-allow-origin")).to.equal(null);
+      const okPreflight = await request(`${stack.baseUrl}/jobs`, {
+        method: "OPTIONS",
+        headers: { origin: "http://allowed.example", "access-control-request-method": "POST" },
+      });
+      expect(okPreflight.status).to.equal(204);
+      expect(okPreflight.headers.get("access-control-allow-headers")).to.include("Authorization");
+    });
+  });
+
   describe("long polling", () => {
     it("GET with If-None-Match and Prefer: wait returns as soon as the version changes", async () => {
       const job = await submit(stack.baseUrl, "demo", { steps: 2, stepMs: 700 });
@@ -292,6 +314,25 @@ describe("realtime channels on one instance", () => {
       took = Date.now() - started;
       expect(plain.status).to.equal(304);
       expect(took).to.be.below(500);
+    });
+
+    it("a late long poll (an old ETag, Prefer: wait) on a finished job answers the final state at once", async () => {
+      const job = await submit(stack.baseUrl, "demo", { steps: 2, stepMs: 20 });
+      const first = await request(`${stack.baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) });
+      await pollToEnd(stack.baseUrl, job);
+      const started = Date.now();
+      const late = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, {
+        headers: { ...bearer(job.token), "if-none-match": first.headers.get("etag") ?? "", prefer: "wait=30" },
+      });
+      expect(late.status).to.equal(303);
+      expect(late.body.status).to.equal("succeeded");
+      expect(Date.now() - started).to.be.below(1_000);
+      // Holding the final ETag, there is nothing newer to wait for: 304 at once.
+      const current = await request(`${stack.baseUrl}/jobs/${job.id}`, {
+        headers: { ...bearer(job.token), "if-none-match": late.headers.get("etag") ?? "", prefer: "wait=30" },
+      });
+      expect(current.status).to.equal(304);
+      expect(Date.now() - started).to.be.below(2_000);
     });
 
     it("Prefer: wait is bounded by LONG_POLL_MAX_SECONDS", async () => {
