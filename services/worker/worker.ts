@@ -170,8 +170,14 @@ export class Worker {
     }
     await store.holdLease(jobId, this.leaseMs); // before `running`, so no one sees it running without a lease
     const now = new Date().toISOString();
+    let raced = false;
     const begun = await this.commit(jobId, (cur) => {
       if (isTerminal(cur.status)) return null;
+      // Started by another delivery since we read it (a redelivery raced us): that run goes on.
+      if (cur.status === "running" && cur.version !== current.version) {
+        raced = true;
+        return null;
+      }
       if (cur.cancelRequested) return { status: "canceled", finishedAt: now };
       if (cur.attempts >= policy.maxAttempts) {
         const detail = `gave up after ${cur.attempts} attempts; the last did not finish (its worker died?)`;
@@ -183,6 +189,8 @@ export class Worker {
       }
       return { status: "running", attempts: cur.attempts + 1, startedAt: now, retryAt: undefined };
     });
+    // The lease is the other run's now (one entry per job): keep it, and check back when it is due.
+    if (raced) return { leasedUntil: Date.now() + this.leaseMs };
     if (begun?.status !== "running") await store.releaseLease(jobId);
     return begun;
   }

@@ -1,0 +1,106 @@
+// Watches every committed change of a namespace's jobs from outside the processes, on the
+// channels the store publishes to atomically with each write (`${namespace}:job:<id>:changes`).
+// What it shows: how many `succeeded` commits a job got (compare-and-set allows at most one, so
+// more would be a real double completion) and which attempts started `running`.
+// Pub/sub is at-most-once: a gap is possible only if this subscriber's own connection drops, which
+// `disconnects` counts, so a caller can tell "none seen" from "not watched".
+import type { Names } from "../../shared/names.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
+import type { RedisClient } from "../../shared/redis-job-store.ts";
+import type { JobStatus } from "../../shared/schemas.ts";
+import { log } from "./stack.ts";
+
+export interface Change {
+  version: number;
+  status: JobStatus;
+  attempts: number;
+  percent: number;
+  at: number;
+}
+
+export interface JobHistory {
+  /** Every change seen per job id, in arrival order. */
+  readonly changes: ReadonlyMap<string, readonly Change[]>;
+  /** Distinct versions committed as `succeeded`. */
+  succeededCommits(id: string): number;
+  /** Distinct attempt numbers seen `running`. */
+  runningAttempts(id: string): number[];
+  /** The newest status seen (by version), if any. */
+  latest(id: string): Change | undefined;
+  /** How often the watching connection dropped (each drop may have lost messages). */
+  readonly disconnects: number;
+  close(): Promise<void>;
+}
+
+export async function watchJobHistory(redisUrl: string, n: Names): Promise<JobHistory> {
+  const client: RedisClient = await connectRedis(redisUrl, log, 5_000, "history");
+  const changes = new Map<string, Change[]>();
+  let disconnects = 0;
+  client.on("reconnecting", () => disconnects++);
+  const prefix = `${n.namespace}:job:`;
+  await client.pSubscribe(`${prefix}*:changes`, (message, channel) => {
+    const id = channel.slice(prefix.length, -":changes".length);
+    try {
+      const r = JSON.parse(message) as {
+        version: number;
+        status: JobStatus;
+        attempts: number;
+        progress?: { percent?: number };
+      };
+      const list = changes.get(id) ?? [];
+      const percent = r.progress?.percent ?? 0;
+      list.push({ version: r.version, status: r.status, attempts: r.attempts, percent, at: Date.now() });
+      changes.set(id, list);
+    } catch {
+      // not a record: nothing the store wrote
+    }
+  });
+  const of = (id: string) => changes.get(id) ?? [];
+  return {
+    changes,
+    succeededCommits: (id) =>
+      new Set(
+        of(id)
+          .filter((c) => c.status === "succeeded")
+          .map((c) => c.version),
+      ).size,
+    runningAttempts: (id) =>
+      [
+        ...new Set(
+          of(id)
+            .filter((c) => c.status === "running")
+            .map((c) => c.attempts),
+        ),
+      ].sort((a, b) => a - b),
+    latest: (id) => of(id).reduce<Change | undefined>((a, c) => (a && a.version >= c.version ? a : c), undefined),
+    get disconnects() {
+      return disconnects;
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+/** Handler runs that reached the final commit, per job id, from workers' JSON log lines ("job
+ * finished": `succeeded`, or `unchanged` when the job had already ended). A job with two of these
+ * ran to completion twice. A process's log is capped (cluster.ts keeps 512 KB), so this is a lower
+ * bound on a very long run. */
+export function completionsInLogs(outputs: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const output of outputs) {
+    for (const line of output.split("\n")) {
+      if (!line.includes('"job finished"')) continue;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; jobId?: string; status?: string };
+        if (entry.msg !== "job finished" || !entry.jobId) continue;
+        if (entry.status === "succeeded" || entry.status === "unchanged") {
+          counts.set(entry.jobId, (counts.get(entry.jobId) ?? 0) + 1);
+        }
+      } catch {
+        // a line cut by the log cap
+      }
+    }
+  }
+  return counts;
+}
