@@ -4,7 +4,8 @@ import { expect } from "chai";
 import { names } from "../../shared/names.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { bearer, pollToEnd, request, submit } from "../helpers/http.ts";
-import { exitWithin, freePort, killAll, type Spawned, spawnGroup, until } from "../helpers/processes.ts";
+import { freePort } from "../helpers/net.ts";
+import { exitWithin, killAll, type Spawned, spawnGroup, until } from "../helpers/processes.ts";
 import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
 
 describe("e2e: npm start", function () {

@@ -1,5 +1,6 @@
 // A scale-out Herald for end-to-end tests: N API processes and M worker processes, each a real
 // `node --import tsx` child with its own INSTANCE_ID, against the real local RabbitMQ and Redis under
+
 // one fresh namespace, behind a private nginx that balances them (see nginx.ts). stop() ends every
 // process, nginx, and removes the namespace.
 //
@@ -16,6 +17,7 @@ import { type Names, names as toNames } from "../../shared/names.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
+import { killOnExit } from "./processes.ts";
 import { AMQP_URL, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
 
 export {
@@ -282,7 +284,7 @@ class Managed implements ServiceProcess {
         resolve(this.exitInfo);
       });
     });
-    track(child);
+    killOnExit(child);
   }
 
   /** Waits until ready; an API whose port was taken meanwhile gets a new port (first start only). */
@@ -390,19 +392,5 @@ async function waitForConsumers(
     }
   } finally {
     await conn.close().catch(() => undefined);
-  }
-}
-
-// Safety net: if the test process exits without stop(), do not leave Herald processes behind.
-const live = new Set<ChildProcess>();
-let hooked = false;
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  if (!hooked) {
-    hooked = true;
-    process.once("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
   }
 }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "./net.ts";
+import { killOnExit } from "./processes.ts";
 
 export interface NginxConfigOptions {
   /** The prefix: config, pid, logs and temp folders all live here. */
@@ -200,7 +201,7 @@ async function startOnce(binary: string, port: number, opts: NginxOptions): Prom
     child.once("exit", (code, signal) => resolve({ code, signal }));
   });
   const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
-  track(child);
+  killOnExit(child);
 
   let stopped = false;
   const stop = async (graceMs = 3_000) => {
@@ -287,18 +288,4 @@ function canConnect(host: string, port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-// Safety net: if the test process exits without stop(), do not leave nginx holding its port.
-const live = new Set<ChildProcess>();
-let hooked = false;
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  if (!hooked) {
-    hooked = true;
-    process.once("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-  }
 }

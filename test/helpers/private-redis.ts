@@ -13,6 +13,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, pollUntil } from "./net.ts";
+import { killOnExit } from "./processes.ts";
 
 export interface PrivateRedis {
   readonly port: number;
@@ -73,7 +74,7 @@ export async function startPrivateRedis(
         resolve();
       });
     });
-    track(c);
+    killOnExit(c);
     await pollUntil(
       async () => {
         if (!alive) throw new Error(`redis-server exited:\n${log}`);
@@ -126,18 +127,4 @@ function ping(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-// Safety net: if the test process exits without stop(), do not leave redis-server running.
-const live = new Set<ChildProcess>();
-let hooked = false;
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  if (!hooked) {
-    hooked = true;
-    process.once("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-  }
 }

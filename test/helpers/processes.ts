@@ -4,7 +4,6 @@
 // tracked by pid and start time, so cleanup reaches them too and never hits a reused pid.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -157,18 +156,20 @@ export async function killAll(p: Spawned | undefined): Promise<void> {
   await until(async () => p.alive().length === 0, 5_000, "the killed processes to be gone");
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+/** Safety net: children still running when the test process exits are killed, so none is left
+ * holding a port or a broker connection when a test forgets (or fails) to stop it. */
+export function killOnExit(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  if (!hooked) {
+    hooked = true;
+    process.once("exit", () => {
+      for (const c of liveChildren) c.kill("SIGKILL");
     });
-  });
+  }
 }
+const liveChildren = new Set<ChildProcess>();
+let hooked = false;
 
 /** Polls `check` until it returns true or the deadline passes. */
 export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
