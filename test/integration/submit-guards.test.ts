@@ -1,8 +1,11 @@
 // Issue 4, API side, against the real brokers: submit credentials (API keys, JWT) and owner reads
 // on every channel, Idempotency-Key, Redis-backed rate limits across instances, the in-flight
 // bound, queue backpressure, and socket flood limits.
+
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { SignJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { JobView } from "../../shared/schemas.ts";
 import { bearer, postJob, request } from "../helpers/http.ts";
 import { connectSocket, readSse } from "../helpers/realtime.ts";
@@ -99,6 +102,66 @@ describe("submit guards", function () {
       const a = (await postJob(stack.baseUrl, demo, { "x-api-key": aliceKey, "idempotency-key": key })).body as JobView;
       const b = (await postJob(stack.baseUrl, demo, { "x-api-key": bobKey, "idempotency-key": key })).body as JobView;
       expect(a.id).to.not.equal(b.id);
+    });
+  });
+
+  describe("JWTs verified against a JWKS, with issuer and audience", () => {
+    let stack: Stack;
+    let jwks: Server;
+    let privateKey: CryptoKey;
+    before(async () => {
+      const pair = await generateKeyPair("ES256");
+      privateKey = pair.privateKey;
+      const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+      jwks = createServer((_, res) => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ keys: [jwk] }));
+      });
+      await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+      const { port } = jwks.address() as AddressInfo;
+      stack = await startStack({
+        env: {
+          JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json`,
+          JWT_ISSUER: "https://issuer.test",
+          JWT_AUDIENCE: "herald",
+        },
+      });
+    });
+    after(async () => {
+      await stack?.close();
+      jwks?.close();
+    });
+
+    const sign = (claims: { iss?: string; aud?: string; sub?: string }) => {
+      let jwt = new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuedAt().setExpirationTime("5m");
+      if (claims.sub) jwt = jwt.setSubject(claims.sub);
+      if (claims.iss) jwt = jwt.setIssuer(claims.iss);
+      if (claims.aud) jwt = jwt.setAudience(claims.aud);
+      return jwt.sign(privateKey);
+    };
+
+    it("accepts a token signed by a key of the JWKS with the right issuer and audience, and nothing else", async () => {
+      const good = await sign({ sub: "erin", iss: "https://issuer.test", aud: "herald" });
+      const accepted = await postJob(stack.baseUrl, demo, bearer(good));
+      expect(accepted.status).to.equal(202);
+      const id = (accepted.body as JobView).id;
+      expect((await request(`${stack.baseUrl}/jobs/${id}`, { headers: bearer(good) })).status).to.be.oneOf([200, 303]);
+      for (const bad of [
+        await sign({ sub: "erin", iss: "https://other.test", aud: "herald" }),
+        await sign({ sub: "erin", iss: "https://issuer.test", aud: "someone-else" }),
+        await sign({ iss: "https://issuer.test", aud: "herald" }), // no subject
+      ]) {
+        expect((await postJob(stack.baseUrl, demo, bearer(bad))).status).to.equal(401);
+      }
+      const otherKey = (await generateKeyPair("ES256")).privateKey;
+      const forged = await new SignJWT({})
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setSubject("erin")
+        .setIssuer("https://issuer.test")
+        .setAudience("herald")
+        .setExpirationTime("5m")
+        .sign(otherKey);
+      expect((await postJob(stack.baseUrl, demo, bearer(forged))).status).to.equal(401);
     });
   });
 
