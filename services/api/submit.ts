@@ -1,6 +1,5 @@
 // POST /jobs: who may submit, limits, validation, idempotency, then the durable hand-off
 // (record in Redis, publish with confirm) and the 202 — or, with Prefer: wait, the final status.
-import { randomUUID } from "node:crypto";
 import type { Context, Middleware } from "koa";
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
@@ -8,9 +7,9 @@ import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts"
 import type { JobCatalog } from "../../shared/job-types.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
+import { newJob } from "../../shared/new-job.ts";
 import { HttpProblem } from "../../shared/problems.ts";
 import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/schemas.ts";
-import { hashToken, newToken } from "../../shared/tokens.ts";
 import { submitter } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
@@ -89,20 +88,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
       return accepted(ctx, job, claim.token, hints);
     }
 
-    const now = new Date().toISOString();
-    const token = newToken();
-    const job: JobRecord = {
-      id: randomUUID(),
-      type: jobType.name,
-      status: "queued",
-      version: 1,
-      attempts: 0,
-      progress: { percent: 0 },
-      tokenHash: hashToken(token),
-      createdAt: now,
-      updatedAt: now,
-      ...(subject ? { owner: subject } : {}),
-    };
+    const { record: job, token } = newJob(jobType.name, subject ?? undefined);
     try {
       await available(() => deps.inFlight.check(client, limits.maxJobsInFlight));
       if (limits.maxQueueDepth > 0 && (await depth()) >= limits.maxQueueDepth) {

@@ -1,16 +1,11 @@
-// Issue 4, faults: the same job message delivered twice at once (a redelivery racing the first
-// delivery, e.g. when a worker's channel dies just after it took the message). Both workers see
-// the job queued and race to start it: compare-and-set lets one win, and the loser must leave the
-// job to the winner, not start a second run on top of it.
-import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { z } from "zod";
 import { handle, registry } from "../../services/worker/handlers.ts";
 import { sleep } from "../../shared/backoff.ts";
 import { defineJobType } from "../../shared/job-types.ts";
+import { newJob } from "../../shared/new-job.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobRecord, JobView } from "../../shared/schemas.ts";
-import { hashToken, newToken } from "../../shared/tokens.ts";
+import type { JobView } from "../../shared/schemas.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -43,19 +38,7 @@ describe("faults: one job message delivered twice at the same moment", function 
 
   /** A queued job recorded as the API would, with no message published yet. */
   async function createJob(): Promise<{ id: string; token: string }> {
-    const token = newToken();
-    const now = new Date().toISOString();
-    const record: JobRecord = {
-      id: randomUUID(),
-      type: "counted",
-      status: "queued",
-      version: 1,
-      attempts: 0,
-      progress: { percent: 0 },
-      tokenHash: hashToken(token),
-      createdAt: now,
-      updatedAt: now,
-    };
+    const { record, token } = newJob("counted");
     await new RedisJobStore(stack.redis, stack.names, 3600).create(record);
     return { id: record.id, token };
   }

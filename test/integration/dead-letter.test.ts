@@ -3,9 +3,9 @@
 import { randomUUID } from "node:crypto";
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
 import { expect } from "chai";
+import { newJob } from "../../shared/new-job.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobRecord, JobView } from "../../shared/schemas.ts";
-import { hashToken, newToken } from "../../shared/tokens.ts";
+import type { JobView } from "../../shared/schemas.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { AMQP_URL, type Stack, startStack } from "../helpers/stack.ts";
 
@@ -34,19 +34,7 @@ describe("dead-letter: messages that can never run", () => {
 
   /** A job record as the API would create it, with a token we know, so we can poll it over HTTP. */
   async function createJob(type: string): Promise<{ id: string; token: string }> {
-    const token = newToken();
-    const now = new Date().toISOString();
-    const record: JobRecord = {
-      id: randomUUID(),
-      type,
-      status: "queued",
-      version: 1,
-      attempts: 0,
-      progress: { percent: 0 },
-      tokenHash: hashToken(token),
-      createdAt: now,
-      updatedAt: now,
-    };
+    const { record, token } = newJob(type);
     await store.create(record);
     return { id: record.id, token };
   }
