@@ -4,9 +4,11 @@
 // answered at once when its instance stops.
 import { expect } from "chai";
 import { HeraldClient } from "../../shared/client/index.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
 import type { JobView } from "../../shared/schemas.ts";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { bearer, postJob, request, submit } from "../helpers/http.ts";
+import { log, REDIS_URL } from "../helpers/stack.ts";
 
 describe("e2e: rolling restart behind nginx", function () {
   this.timeout(120_000);
@@ -32,7 +34,18 @@ describe("e2e: rolling restart behind nginx", function () {
     const held = request(`${api.url}/jobs/${job.id}`, {
       headers: { ...bearer(job.token), "if-none-match": first.headers.get("etag") ?? "", prefer: "wait=30" },
     });
-    await new Promise((r) => setTimeout(r, 300)); // let the request reach its wait
+    // The held request subscribes to the job's changes channel: once Redis counts a subscriber,
+    // the request is waiting.
+    const redis = await connectRedis(REDIS_URL, log, 5_000);
+    try {
+      const channel = cluster.names.jobChangesChannel(job.id);
+      await pollUntil(async () => ((await redis.pubSubNumSub(channel))[channel] ?? 0) > 0, {
+        timeoutMs: 5_000,
+        what: "the long poll to be waiting",
+      });
+    } finally {
+      await redis.close();
+    }
     const exit = api.kill("SIGTERM");
     const reply = await held;
     expect(reply.status).to.be.oneOf([200, 304]);
@@ -68,7 +81,7 @@ describe("e2e: rolling restart behind nginx", function () {
       const watch = watcher.watch(watched);
       const exits = [];
       for (const p of [...cluster.workers, ...cluster.apis]) {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 500)); // pacing: let jobs flow between restarts
         exits.push({ id: p.id, exit: await p.kill("SIGTERM") });
         await p.restart();
       }
