@@ -49,6 +49,7 @@ const schema = z.object({
   MAX_JOBS_IN_FLIGHT: int(0, 10_000_000).default(1_000),
   SOCKET_EVENTS_PER_SECOND: int(1, 100_000).default(20),
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+  TRUST_PROXY_HOPS: int(1, 100).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -98,6 +99,9 @@ export interface Config {
   readonly socketEventsPerSecond: number;
   /** Trust X-Forwarded-For (behind a load balancer) for the client's address. */
   readonly trustProxy: boolean;
+  /** Proxies in front of the API (0 unless trustProxy): the client is the X-Forwarded-For entry
+   * this many from the right, the one the outermost trusted proxy wrote. */
+  readonly trustProxyHops: number;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -115,6 +119,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.RETRY_AFTER_MAX_SECONDS < e.RETRY_AFTER_SECONDS) {
     throw new ConfigError("invalid configuration: RETRY_AFTER_MAX_SECONDS is below RETRY_AFTER_SECONDS");
+  }
+  if (e.TRUST_PROXY_HOPS !== undefined && e.TRUST_PROXY !== "true") {
+    throw new ConfigError("invalid configuration: TRUST_PROXY_HOPS needs TRUST_PROXY=true");
   }
   return Object.freeze({
     host: e.HOST,
@@ -157,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxJobsInFlight: e.MAX_JOBS_IN_FLIGHT,
     socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
     trustProxy: e.TRUST_PROXY === "true",
+    trustProxyHops: e.TRUST_PROXY === "true" ? (e.TRUST_PROXY_HOPS ?? 1) : 0,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -8,14 +8,17 @@ import { problemMiddleware } from "./problem-middleware.ts";
 export interface AppDeps extends JobsRoutesDeps {
   instanceId: string;
   origins: OriginPolicy;
-  /** Trust X-Forwarded-For for the client address (behind a load balancer). */
-  trustProxy: boolean;
+  /** Proxies in front of the API whose X-Forwarded-For entries are trusted (0 = none). */
+  proxyHops: number;
   /** Which dependencies are reachable now, for /readyz. */
   readiness: () => Record<string, boolean>;
 }
 
 export function createApp(deps: AppDeps): Koa {
-  const app = new Koa({ proxy: deps.trustProxy });
+  // With `proxy`, ctx.ip is the first of X-Forwarded-For's last `maxIpsCount` entries: the one
+  // `proxyHops` from the right, which the outermost trusted proxy appended. Entries to its left
+  // are whatever the client wrote, and are ignored.
+  const app = new Koa({ proxy: deps.proxyHops > 0, maxIpsCount: deps.proxyHops });
   app.on("error", (err: unknown) => deps.log.error("koa error", { error: err instanceof Error ? err : String(err) }));
   app.use(async (ctx, next) => {
     ctx.set("X-Herald-Instance", deps.instanceId);

@@ -69,7 +69,7 @@ export async function startApiServer(
     shutdown: shutdown.signal,
     instanceId: settings.instanceId,
     origins,
-    trustProxy: settings.trustProxy,
+    proxyHops: settings.trustProxyHops,
     bodyLimitBytes: settings.bodyLimitBytes,
     hints: { retryAfterSeconds: settings.retryAfterSeconds, retryAfterMaxSeconds: settings.retryAfterMaxSeconds },
     sseHeartbeatMs: settings.sseHeartbeatMs,

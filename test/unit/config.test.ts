@@ -97,6 +97,7 @@ describe("unit: config", () => {
     { HERALD_NAMESPACE: "has space" },
     { HERALD_NAMESPACE: "a:b" },
     { HERALD_NAMESPACE: "x".repeat(65) },
+    { TRUST_PROXY_HOPS: "2" }, // without TRUST_PROXY=true
   ];
   for (const env of nonsense) {
     it(`refuses ${JSON.stringify(env)} with a ConfigError naming the variable`, () => {
@@ -125,6 +126,16 @@ describe("unit: config", () => {
       .with.property("message")
       .that.includes("RETRY_AFTER_MAX_SECONDS");
     expect(loadConfig({ RETRY_AFTER_SECONDS: "5", RETRY_AFTER_MAX_SECONDS: "5" }).retryAfterMaxSeconds).to.equal(5);
+  });
+
+  it("issue 7 item 10: TRUST_PROXY_HOPS is 1 by default behind a proxy, 0 without one, ≥ 1 when set", () => {
+    expect(loadConfig({}).trustProxyHops).to.equal(0);
+    expect(loadConfig({ TRUST_PROXY: "true" }).trustProxyHops).to.equal(1);
+    expect(loadConfig({ TRUST_PROXY: "true", TRUST_PROXY_HOPS: "2" }).trustProxyHops).to.equal(2);
+    expect(() => loadConfig({ TRUST_PROXY: "true", TRUST_PROXY_HOPS: "0" }))
+      .to.throw(ConfigError)
+      .with.property("message")
+      .that.includes("TRUST_PROXY_HOPS");
   });
 
   it("redactUrl hides the password and nothing else", () => {
