@@ -39,6 +39,7 @@ export {
   renderNginxConfig,
   startNginx,
 } from "./nginx.ts";
+export { renderShippedNginxConfig, SHIPPED_NGINX_CONF } from "./shipped-nginx.ts";
 
 /** The repository root (cwd of every child process). */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));

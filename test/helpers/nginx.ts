@@ -9,8 +9,15 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "./net.ts";
 import { killOnExit } from "./processes.ts";
+import { renderShippedNginxConfig } from "./shipped-nginx.ts";
 
 export interface NginxConfigOptions {
+  /**
+   * `harness` (default): the config below, written for tests. `shipped`: deploy/nginx.conf itself
+   * with only upstreams, listen address and log paths substituted (see shipped-nginx.ts); the
+   * options below that tune the harness config must then be left unset.
+   */
+  config?: "harness" | "shipped";
   /** The prefix: config, pid, logs and temp folders all live here. */
   dir: string;
   /** nginx listens on host:port (loopback). */
@@ -59,6 +66,14 @@ export function nginxBinary(): string {
   if (process.env.NGINX_BIN) return process.env.NGINX_BIN;
   if (existsSync("/usr/sbin/nginx")) return "/usr/sbin/nginx";
   return "nginx";
+}
+
+/** The config `o` asks for: the harness's own, or the shipped one made local. */
+export function nginxConfigFor(o: NginxConfigOptions): string {
+  if ((o.config ?? "harness") === "harness") return renderNginxConfig(o);
+  const tuned = (["readTimeoutSeconds", "failTimeoutSeconds", "sticky"] as const).filter((k) => o[k] !== undefined);
+  if (tuned.length > 0) throw new Error(`${tuned.join(", ")}: not settable with the shipped nginx config`);
+  return renderShippedNginxConfig(o);
 }
 
 export function renderNginxConfig(o: NginxConfigOptions): string {
@@ -171,7 +186,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
 async function startOnce(binary: string, port: number, opts: NginxOptions): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), "herald-nginx-"));
   const configPath = join(dir, "nginx.conf");
-  const config = renderNginxConfig({ ...opts, dir, port });
+  const config = nginxConfigFor({ ...opts, dir, port });
   writeFileSync(configPath, config);
   const host = opts.host ?? "127.0.0.1";
   const read = (file: string) => {
@@ -260,7 +275,7 @@ export function checkNginxConfig(opts: Omit<NginxConfigOptions, "dir">, binary =
   const dir = mkdtempSync(join(tmpdir(), "herald-nginx-t-"));
   try {
     const configPath = join(dir, "nginx.conf");
-    writeFileSync(configPath, renderNginxConfig({ ...opts, dir }));
+    writeFileSync(configPath, nginxConfigFor({ ...opts, dir }));
     const r = spawnSync(
       binary,
       ["-t", "-p", `${dir}/`, "-c", configPath, "-e", join(dir, "error.log"), "-g", `pid ${dir}/nginx.pid;`],
