@@ -60,15 +60,24 @@ export async function authorisedJob(
   return job;
 }
 
+/** The subject of the first credential (API key or JWT) in the request that holds, or null. A
+ * job token is no credential: its holder is known only by its address. */
+export async function requester(ctx: Context, credentials: Credentials): Promise<string | null> {
+  if (!credentials.required) return null;
+  for (const s of presentedSecrets(ctx)) {
+    const subject = await credentials.subjectOf(s);
+    if (subject) return subject;
+  }
+  return null;
+}
+
 /** The submitting subject: null when credentials are not required; throws 401 when they are and
  * the request has none that holds. */
 export async function submitter(ctx: Context, credentials: Credentials): Promise<string | null> {
   if (!credentials.required) return null;
+  const subject = await requester(ctx, credentials);
+  if (subject) return subject;
   const secrets = presentedSecrets(ctx);
-  for (const s of secrets) {
-    const subject = await credentials.subjectOf(s);
-    if (subject) return subject;
-  }
   throw new HttpProblem(
     "unauthorized",
     secrets.length === 0 ? "submitting needs a credential: X-API-Key or a Bearer JWT" : "the credential is not valid",

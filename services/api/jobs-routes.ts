@@ -7,12 +7,13 @@ import { type JobStore, type LeaseStore, transition } from "../../shared/job-sto
 import { etagOf, toView } from "../../shared/job-view.ts";
 import { HttpProblem } from "../../shared/problems.ts";
 import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
-import { authorisedJob } from "./access.ts";
+import { authorisedJob, requester } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
+import { clientOf } from "./limits.ts";
 import { preferredWait } from "./prefer.ts";
 import { streamJobEvents } from "./sse.ts";
 import { sendStatus } from "./status-response.ts";
-import { abortOnClose, clientOf, type SubmitDeps, submitJob } from "./submit.ts";
+import { abortOnClose, type SubmitDeps, submitJob } from "./submit.ts";
 import { waitFor } from "./wait-for-change.ts";
 
 export interface JobsRoutesDeps extends SubmitDeps {
@@ -30,14 +31,15 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
 
   router.post("/jobs", jsonBody(deps.bodyLimitBytes), submitJob(deps));
 
-  // Reads (status, result, events) count against the client's read rate limit.
+  // Reads (status, result, events) count against the requester's read rate limit, before anything
+  // else: 401/404 probes count too, and nobody is charged for someone else's reads of its jobs.
   const authorisedRead = async (ctx: Context): Promise<JobRecord> => {
-    const job = await authorisedJob(ctx, store, deps.credentials, ctx.params.id ?? "");
-    await deps.rateLimiter.hit("read", clientOf(ctx, job.owner ?? null), deps.limits.readPerMinute).catch((err) => {
+    const client = clientOf(ctx, await requester(ctx, deps.credentials));
+    await deps.rateLimiter.hit("read", client, deps.limits.readPerMinute).catch((err) => {
       if (err instanceof HttpProblem) throw err;
       log.warn("read rate limit unavailable", { error: String(err) });
     });
-    return job;
+    return authorisedJob(ctx, store, deps.credentials, ctx.params.id ?? "");
   };
 
   router.get("/jobs/:id", async (ctx) => {

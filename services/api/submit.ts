@@ -13,7 +13,7 @@ import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "
 import { submitter } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
-import type { InFlightLimiter, RateLimiter } from "./limits.ts";
+import { clientOf, type InFlightLimiter, type RateLimiter } from "./limits.ts";
 import { preferredWait } from "./prefer.ts";
 import { type PollingHints, sendStatus } from "./status-response.ts";
 import { waitFor } from "./wait-for-change.ts";
@@ -40,9 +40,6 @@ export interface SubmitDeps {
     jobTtlSeconds: number;
   };
 }
-
-/** The client a limit applies to: its credential's subject, else its address. */
-export const clientOf = (ctx: Context, subject: string | null): string => (subject ? `sub:${subject}` : `ip:${ctx.ip}`);
 
 export function submitJob(deps: SubmitDeps): Middleware {
   const { store, queue, catalog, log, hints, limits } = deps;
