@@ -58,6 +58,10 @@ export const problemKinds = {
   attemptsExhausted: { type: `${base}attempts-exhausted`, title: "The job did not finish within its attempts" },
   workerLost: { type: `${base}worker-lost`, title: "The worker running the job stopped responding" },
   resultTooLarge: { type: `${base}result-too-large`, title: "The job's result is larger than allowed" },
+  invalidResource: {
+    type: `${base}invalid-resource`,
+    title: "The job's handler returned a resource URI that is not allowed",
+  },
   unknownJobTypeAtWorker: { type: `${base}unknown-job-type`, title: "No worker handles this job type" },
   invalidMessage: { type: `${base}invalid-message`, title: "The queued message for this job is invalid" },
 } as const;

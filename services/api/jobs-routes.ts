@@ -11,6 +11,7 @@ import { authorisedJob, requester } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
 import { clientOf } from "./limits.ts";
 import { preferredWait } from "./prefer.ts";
+import { servedResource } from "./served-resource.ts";
 import { streamJobEvents } from "./sse.ts";
 import { sendStatus } from "./status-response.ts";
 import { abortOnClose, type SubmitDeps, submitJob } from "./submit.ts";
@@ -99,7 +100,11 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   });
 
   router.get("/jobs/:id/events", async (ctx) =>
-    streamJobEvents(ctx, await authorisedRead(ctx), { ...deps, heartbeatMs: deps.sseHeartbeatMs }),
+    streamJobEvents(ctx, await authorisedRead(ctx), {
+      ...deps,
+      heartbeatMs: deps.sseHeartbeatMs,
+      resourceOrigins: hints.resourceOrigins,
+    }),
   );
 
   router.get("/jobs/:id/result", async (ctx) => {
@@ -112,8 +117,13 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       });
     }
     if (job.result?.kind === "resource") {
+      const uri = servedResource(job.result.uri, hints.resourceOrigins);
+      if (typeof uri !== "string") {
+        log.warn("not serving a stored resource URI", { jobId: job.id, reason: uri.message });
+        throw new HttpProblem("invalidResource", uri.message, { status: 409 });
+      }
       ctx.status = 303;
-      ctx.set("Location", job.result.uri);
+      ctx.set("Location", uri);
       return;
     }
     const result = await store.getResult(job.id);

@@ -71,7 +71,11 @@ export async function startApiServer(
     origins,
     proxyHops: settings.trustProxyHops,
     bodyLimitBytes: settings.bodyLimitBytes,
-    hints: { retryAfterSeconds: settings.retryAfterSeconds, retryAfterMaxSeconds: settings.retryAfterMaxSeconds },
+    hints: {
+      retryAfterSeconds: settings.retryAfterSeconds,
+      retryAfterMaxSeconds: settings.retryAfterMaxSeconds,
+      resourceOrigins: settings.resourceOrigins,
+    },
     sseHeartbeatMs: settings.sseHeartbeatMs,
     limits: {
       longPollMaxSeconds: settings.longPollMaxSeconds,

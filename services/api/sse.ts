@@ -6,15 +6,17 @@ import { PassThrough } from "node:stream";
 import type { Context } from "koa";
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobStore } from "../../shared/job-store.ts";
-import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
+import { servedView } from "./served-resource.ts";
 
 export interface SseDeps {
   store: JobStore;
   changes: JobChangeFeed;
   log: Logger;
   heartbeatMs: number;
+  /** RESOURCE_ORIGINS, for the events' resultUrl (see served-resource.ts). */
+  resourceOrigins: readonly string[];
   /** Fires at shutdown: streams end, and clients reconnect (with Last-Event-ID) elsewhere. */
   shutdown: AbortSignal;
 }
@@ -46,7 +48,7 @@ export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDep
     if (!r) return finish(); // expired
     if (r.version > sent) {
       sent = r.version;
-      stream.write(`id: ${r.version}\nevent: job\ndata: ${JSON.stringify(toView(r))}\n\n`);
+      stream.write(`id: ${r.version}\nevent: job\ndata: ${JSON.stringify(servedView(r, deps.resourceOrigins))}\n\n`);
     }
     if (isTerminal(r.status)) finish();
   };

@@ -1,0 +1,27 @@
+// What the API shows of a succeeded job's resource URI. Workers check it when the handler returns
+// it, but a record written before that check (or before RESOURCE_ORIGINS was narrowed) must still
+// never become an off-list redirect or a header Node refuses (a 500): such a URI is not served,
+// and the job's result link points at its own /result, which answers `invalid-resource`.
+import { resultPath, toView } from "../../shared/job-view.ts";
+import { InvalidResourceError, normalizeResourceUri } from "../../shared/resource-uri.ts";
+import type { JobRecord, JobView } from "../../shared/schemas.ts";
+
+/** The encoded URI to send a client to, or the reason it may not be served. */
+export function servedResource(uri: string, allowedOrigins: readonly string[]): string | InvalidResourceError {
+  try {
+    return normalizeResourceUri(uri, allowedOrigins);
+  } catch (err) {
+    if (err instanceof InvalidResourceError) return err;
+    throw err;
+  }
+}
+
+/** toView, with `resultUrl` as the API serves it. */
+export function servedView(r: JobRecord, allowedOrigins: readonly string[], opts: { stalled?: boolean } = {}): JobView {
+  const view = toView(r, opts);
+  if (r.result?.kind === "resource") {
+    const uri = servedResource(r.result.uri, allowedOrigins);
+    view.resultUrl = typeof uri === "string" ? uri : resultPath(r.id);
+  }
+  return view;
+}
