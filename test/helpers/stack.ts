@@ -41,8 +41,31 @@ export interface StackOptions {
   socketMaxJobs?: number;
   leaseMs?: number;
   stallTimeoutMs?: number;
+  /** Queue watchdog (shared/sweeper.ts), for API and workers. Default 10 min. */
+  queueWatchdogMs?: number;
+  /** JOB_TTL_SECONDS of the API and the workers. Default 3600. */
+  jobTtlSeconds?: number;
+  /** RabbitMQ URL of the API's queue connection only (e.g. through a test proxy); workers use AMQP_URL. */
+  apiAmqpUrl?: string;
+  /** The API's wait for a publisher confirm. Default 2000. */
+  publishTimeoutMs?: number;
   /** More API settings, as environment variables (see shared/config.ts). */
   env?: Record<string, string>;
+}
+
+/** API settings that switch the per-client limits off: for tests that do not test limits, so that
+ * many reads or submits from one address (every test client is 127.0.0.1) are never refused. */
+export const noLimits: Readonly<Record<string, string>> = Object.freeze({
+  RATE_LIMIT_READ_PER_MINUTE: "0",
+  RATE_LIMIT_SUBMIT_PER_MINUTE: "0",
+  MAX_JOBS_IN_FLIGHT: "0",
+});
+
+/** One more worker of a stack, with its own connections. */
+export interface StackWorker {
+  worker: Worker;
+  /** Stops the worker (running jobs finish within its grace) and closes its connections. Idempotent. */
+  stop(): Promise<void>;
 }
 
 export interface Stack {
@@ -52,6 +75,8 @@ export interface Stack {
   apiQueue: RabbitJobQueue;
   api: ApiServer;
   workers: Worker[];
+  /** Starts another worker on this namespace (default: the stack's handlers of worker 0); close() stops it. */
+  addWorker(opts?: { handlers?: HandlerRegistry }): Promise<StackWorker>;
   close(): Promise<void>;
 }
 
@@ -60,78 +85,139 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const n = names(ns);
   const handlersFor = opts.handlersFor ?? (() => opts.handlers ?? builtinHandlers);
   const catalog: JobCatalog = toCatalog([...handlersFor(0).values()].map((h) => h.type));
-  const redis = await connectRedis(REDIS_URL, log, 5_000);
+  const ttlSeconds = opts.jobTtlSeconds ?? 3600;
   const queueOpts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
-  const apiQueue = await RabbitJobQueue.connect(queueOpts);
+  // Everything opened so far, closed in reverse order if a later step fails: a half-built stack
+  // must not leave connections (or a namespace) behind.
+  const opened: (() => Promise<unknown>)[] = [];
+  const workers: StackWorker[] = [];
+  const addWorker = async (handlers: HandlerRegistry): Promise<StackWorker> => {
+    const w = await startWorker(n, handlers, { ...opts, ttlSeconds }, queueOpts);
+    workers.push(w);
+    return w;
+  };
+  try {
+    const redis = await connectRedis(REDIS_URL, log, 5_000);
+    opened.push(async () => {
+      await removeNamespace(n, redis).catch(() => undefined);
+      await redis.close();
+    });
+    const apiQueue = await RabbitJobQueue.connect({
+      ...queueOpts,
+      url: opts.apiAmqpUrl ?? AMQP_URL,
+      publishTimeoutMs: opts.publishTimeoutMs ?? 2_000,
+    });
+    opened.push(() => apiQueue.close());
+    opened.push(async () => {
+      for (const w of workers) await w.stop();
+    });
+    for (let i = 0; i < (opts.workers ?? 1); i++) await addWorker(handlersFor(i));
 
-  const workerParts: { worker: Worker; queue: RabbitJobQueue; redis: RedisClient; control: RedisClient }[] = [];
-  for (let i = 0; i < (opts.workers ?? 1); i++) {
+    const changesSub = await connectRedis(REDIS_URL, log, 5_000);
+    opened.push(() => changesSub.close());
+    const adapterPub = await connectRedis(REDIS_URL, log, 5_000);
+    opened.push(() => adapterPub.close());
+    const adapterSub = await connectRedis(REDIS_URL, log, 5_000);
+    opened.push(() => adapterSub.close());
+    const env: Record<string, string> = {
+      HOST: "127.0.0.1",
+      PORT: "0",
+      HERALD_NAMESPACE: ns,
+      INSTANCE_ID: opts.instanceId ?? `test-${ns}`,
+      CORS_ORIGINS: (opts.corsOrigins ?? []).join(","),
+      BODY_LIMIT_BYTES: String(opts.bodyLimitBytes ?? 1024 * 1024),
+      JOB_TTL_SECONDS: String(ttlSeconds),
+      LONG_POLL_MAX_SECONDS: String(opts.longPollMaxSeconds ?? 60),
+      SSE_HEARTBEAT_MS: String(opts.sseHeartbeatMs ?? 15_000),
+      SOCKET_MAX_JOBS: String(opts.socketMaxJobs ?? 100),
+      SHUTDOWN_GRACE_MS: "2000",
+      ...(opts.queueWatchdogMs !== undefined ? { QUEUE_WATCHDOG_MS: String(opts.queueWatchdogMs) } : {}),
+      ...opts.env,
+    };
+    const api = await startApiServer(
+      loadConfig(env),
+      { redis, changesSub, adapterPub, adapterSub, queue: apiQueue },
+      catalog,
+      log,
+    );
+    const port = api.port;
+
+    let closing: Promise<void> | undefined;
+    return {
+      baseUrl: `http://127.0.0.1:${port}`,
+      names: n,
+      redis,
+      apiQueue,
+      api,
+      get workers() {
+        return workers.map((w) => w.worker);
+      },
+      addWorker: (more = {}) => addWorker(more.handlers ?? handlersFor(0)),
+      close() {
+        closing ??= (async () => {
+          api.server.closeAllConnections();
+          await api.close();
+          await Promise.all([changesSub, adapterPub, adapterSub].map((c) => c.close()));
+          for (const w of workers) await w.stop();
+          await apiQueue.close();
+          await removeNamespace(n, redis);
+          await redis.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startWorker(
+  n: Names,
+  handlers: HandlerRegistry,
+  opts: StackOptions & { ttlSeconds: number },
+  queueOpts: Parameters<typeof RabbitJobQueue.connect>[0],
+): Promise<StackWorker> {
+  const opened: { close(): Promise<unknown> }[] = [];
+  try {
     const wRedis = await connectRedis(REDIS_URL, log, 5_000);
+    opened.push(wRedis);
     const wControl = await connectRedis(REDIS_URL, log, 5_000);
+    opened.push(wControl);
     const wQueue = await RabbitJobQueue.connect(queueOpts);
+    opened.push(wQueue);
     const worker = new Worker({
       queue: wQueue,
-      store: new RedisJobStore(wRedis, n, 3600),
+      store: new RedisJobStore(wRedis, n, opts.ttlSeconds),
       events: new SocketIoJobEvents(wRedis, n),
       control: new RedisJobControlSubscriber(wControl, n, log),
       leaseMs: opts.leaseMs ?? 30_000,
       stallTimeoutMs: opts.stallTimeoutMs ?? 300_000,
-      handlers: handlersFor(i),
+      handlers,
       log,
       prefetch: opts.prefetch ?? 4,
       resultLimitBytes: opts.resultLimitBytes ?? 1024 * 1024,
       shutdownGraceMs: 2_000,
+      ...(opts.queueWatchdogMs !== undefined ? { queueWatchdogMs: opts.queueWatchdogMs } : {}),
     });
     await worker.start();
-    workerParts.push({ worker, queue: wQueue, redis: wRedis, control: wControl });
+    let stopping: Promise<void> | undefined;
+    return {
+      worker,
+      stop() {
+        stopping ??= (async () => {
+          await worker.stop();
+          await wQueue.close();
+          await wRedis.close();
+          await wControl.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    for (const c of opened.reverse()) await c.close().catch(() => undefined);
+    throw err;
   }
-
-  const connect = () => connectRedis(REDIS_URL, log, 5_000);
-  const [changesSub, adapterPub, adapterSub] = await Promise.all([connect(), connect(), connect()]);
-  const env: Record<string, string> = {
-    HOST: "127.0.0.1",
-    PORT: "0",
-    HERALD_NAMESPACE: ns,
-    INSTANCE_ID: opts.instanceId ?? `test-${ns}`,
-    CORS_ORIGINS: (opts.corsOrigins ?? []).join(","),
-    BODY_LIMIT_BYTES: String(opts.bodyLimitBytes ?? 1024 * 1024),
-    JOB_TTL_SECONDS: "3600",
-    LONG_POLL_MAX_SECONDS: String(opts.longPollMaxSeconds ?? 60),
-    SSE_HEARTBEAT_MS: String(opts.sseHeartbeatMs ?? 15_000),
-    SOCKET_MAX_JOBS: String(opts.socketMaxJobs ?? 100),
-    SHUTDOWN_GRACE_MS: "2000",
-    ...opts.env,
-  };
-  const api = await startApiServer(
-    loadConfig(env),
-    { redis, changesSub, adapterPub, adapterSub, queue: apiQueue },
-    catalog,
-    log,
-  );
-  const port = api.port;
-
-  return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    names: n,
-    redis,
-    apiQueue,
-    api,
-    workers: workerParts.map((w) => w.worker),
-    async close() {
-      api.server.closeAllConnections();
-      await api.close();
-      await Promise.all([changesSub, adapterPub, adapterSub].map((c) => c.close()));
-      for (const w of workerParts) {
-        await w.worker.stop();
-        await w.queue.close();
-        await w.redis.close();
-        await w.control.close();
-      }
-      await apiQueue.close();
-      await removeNamespace(n, redis);
-      await redis.close();
-    },
-  };
 }
 
 /** Deletes every queue, exchange and key of a test namespace. */
