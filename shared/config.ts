@@ -33,6 +33,7 @@ const schema = z.object({
   STALL_TIMEOUT_MS: int(1_000, 24 * 3_600_000).default(5 * 60_000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
   CORS_ORIGINS: z.string().default(""),
+  RESOURCE_ORIGINS: z.string().default(""),
   LONG_POLL_MAX_SECONDS: int(0, 3600).default(60),
   RESOURCE_ORIGINS: z.string().default(""),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
@@ -79,6 +80,8 @@ export interface Config {
   readonly stallTimeoutMs: number;
   /** Origins allowed besides the API's own (browsers' CORS and Socket.IO's Origin check); "*" allows any. */
   readonly corsOrigins: readonly string[];
+  /** Origins (besides this API's own paths) a handler's resource(uri) may send clients to. */
+  readonly resourceOrigins: readonly string[];
   /** Upper bound of `Prefer: wait=N` on POST and GET. */
   readonly longPollMaxSeconds: number;
   readonly sseHeartbeatMs: number;
@@ -149,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .map((o) => o.trim())
         .filter(Boolean),
     ),
+    resourceOrigins: parseOrigins("RESOURCE_ORIGINS", e.RESOURCE_ORIGINS),
     longPollMaxSeconds: e.LONG_POLL_MAX_SECONDS,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     socketMaxJobs: e.SOCKET_MAX_JOBS,
@@ -189,6 +193,25 @@ function parseApiKeys(raw: string): ReadonlyMap<string, string> {
     map.set(key, subject);
   }
   return map;
+}
+
+/** `"https://a.example,http://b.example:8080"` → normalised origins; anything else is an error. */
+function parseOrigins(name: string, raw: string): readonly string[] {
+  const origins = raw
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean)
+    .map((o) => {
+      let url: URL | null = null;
+      try {
+        url = new URL(o);
+      } catch {}
+      // Only scheme, host and port: a path, query or credentials would be ignored, so refuse them.
+      if (!url || !/^https?:$/.test(url.protocol) || url.href !== `${url.origin}/`)
+        throw new ConfigError(`invalid configuration: ${name} entries are http(s) origins, got "${o}"`);
+      return url.origin;
+    });
+  return Object.freeze(origins);
 }
 
 /** Hides the password in a broker URL before it is logged. */
