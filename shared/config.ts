@@ -35,7 +35,6 @@ const schema = z.object({
   CORS_ORIGINS: z.string().default(""),
   RESOURCE_ORIGINS: z.string().default(""),
   LONG_POLL_MAX_SECONDS: int(0, 3600).default(60),
-  RESOURCE_ORIGINS: z.string().default(""),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   SOCKET_MAX_JOBS: int(1, 100_000).default(100),
   SOCKET_MAX_BUFFER_BYTES: int(1024, 64 * 1024 * 1024).default(16 * 1024),
@@ -85,8 +84,6 @@ export interface Config {
   /** Upper bound of `Prefer: wait=N` on POST and GET. */
   readonly longPollMaxSeconds: number;
   readonly sseHeartbeatMs: number;
-  /** Origins (besides this API's own paths) a handler's resource(uri) may send clients to. */
-  readonly resourceOrigins: readonly string[];
   /** How many jobs one socket may subscribe to at once. */
   readonly socketMaxJobs: number;
   /** Socket.IO's maxHttpBufferSize: the largest message a client may send. */
@@ -157,7 +154,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     socketMaxJobs: e.SOCKET_MAX_JOBS,
     socketMaxBufferBytes: e.SOCKET_MAX_BUFFER_BYTES,
-    resourceOrigins: parseOrigins("RESOURCE_ORIGINS", e.RESOURCE_ORIGINS),
     apiKeys: parseApiKeys(e.API_KEYS),
     jwt: Object.freeze({
       ...(e.JWT_SECRET ? { secret: e.JWT_SECRET } : {}),
@@ -218,25 +214,6 @@ function parseOrigins(name: string, raw: string): readonly string[] {
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-/** `"https://a.example,http://b.example:8080"` → normalised origins; anything else is an error. */
-function parseOrigins(name: string, raw: string): readonly string[] {
-  const origins = raw
-    .split(",")
-    .map((o) => o.trim())
-    .filter(Boolean)
-    .map((o) => {
-      let url: URL | null = null;
-      try {
-        url = new URL(o);
-      } catch {}
-      // Only scheme, host and port: a path, query or credentials would be ignored, so refuse them.
-      if (!url || !/^https?:$/.test(url.protocol) || url.href !== `${url.origin}/`)
-        throw new ConfigError(`invalid configuration: ${name} entries are http(s) origins, got "${o}"`);
-      return url.origin;
-    });
-  return Object.freeze(origins);
-}
-
     if (u.password) u.password = "***";
     return u.toString();
   } catch {
