@@ -44,6 +44,7 @@ const schema = z.object({
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
   IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
+  HERALD_SECRET: z.string().min(32, "at least 32 characters").optional(),
   MAX_QUEUE_DEPTH: int(0, 100_000_000).default(10_000),
   RATE_LIMIT_SUBMIT_PER_MINUTE: int(0, 10_000_000).default(600),
   RATE_LIMIT_READ_PER_MINUTE: int(0, 10_000_000).default(6_000),
@@ -92,6 +93,8 @@ export interface Config {
   readonly apiKeys: ReadonlyMap<string, string>;
   readonly jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   readonly idempotencyTtlSeconds: number;
+  /** Server secret (the same on every API instance) for the HMACs and seals of Idempotency-Key records. */
+  readonly heraldSecret?: string;
   /** POST answers 503 while the jobs queue holds more messages than this; 0 = no bound. */
   readonly maxQueueDepth: number;
   /** Per client (credential subject, else IP) and minute; 0 = no limit. */
@@ -162,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.JWT_AUDIENCE ? { audience: e.JWT_AUDIENCE } : {}),
     }),
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    ...(e.HERALD_SECRET ? { heraldSecret: e.HERALD_SECRET } : {}),
     maxQueueDepth: e.MAX_QUEUE_DEPTH,
     rateLimitSubmitPerMinute: e.RATE_LIMIT_SUBMIT_PER_MINUTE,
     rateLimitReadPerMinute: e.RATE_LIMIT_READ_PER_MINUTE,

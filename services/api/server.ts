@@ -13,7 +13,7 @@ import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { createApp } from "./app.ts";
 import { createCredentials } from "./credentials.ts";
-import { IdempotencyStore } from "./idempotency.ts";
+import { defaultSecret, IdempotencyStore } from "./idempotency.ts";
 import { InFlightLimiter, RateLimiter } from "./limits.ts";
 import { originPolicy } from "./origins.ts";
 import { attachRealtime, type RealtimeServer } from "./realtime.ts";
@@ -53,6 +53,9 @@ export async function startApiServer(
   const shutdown = new AbortController();
   const credentials = createCredentials(settings.apiKeys, settings.jwt);
   if (!credentials.required) log.warn("no API_KEYS or JWT_* configured: anyone may submit jobs");
+  if (!settings.heraldSecret) {
+    log.warn("HERALD_SECRET is unset: Idempotency-Key records are only as secret as the keys (see README)");
+  }
   const app = createApp({
     store,
     changes,
@@ -62,7 +65,11 @@ export async function startApiServer(
     catalog,
     log,
     credentials,
-    idempotency: new IdempotencyStore(conns.redis, n, settings.idempotencyTtlSeconds),
+    idempotency: new IdempotencyStore(conns.redis, n, {
+      ttlSeconds: settings.idempotencyTtlSeconds,
+      secret: settings.heraldSecret ?? defaultSecret,
+      log,
+    }),
     rateLimiter: new RateLimiter(conns.redis, n),
     inFlight: new InFlightLimiter(conns.redis, n),
     accepting: () => accepting,

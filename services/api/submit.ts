@@ -74,9 +74,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
 
     const idempotencyKey = ctx.get("Idempotency-Key");
     const claim = idempotencyKey
-      ? await available(() =>
-          deps.idempotency.claim(subject ?? "anonymous", idempotencyKey, JSON.stringify(ctx.request.body)),
-        )
+      ? await available(() => deps.idempotency.claim(client, idempotencyKey, JSON.stringify(ctx.request.body)))
       : null;
     if (claim?.kind === "replay") {
       const job = await store.get(claim.jobId);

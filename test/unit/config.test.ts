@@ -98,6 +98,7 @@ describe("unit: config", () => {
     { HERALD_NAMESPACE: "a:b" },
     { HERALD_NAMESPACE: "x".repeat(65) },
     { TRUST_PROXY_HOPS: "2" }, // without TRUST_PROXY=true
+    { HERALD_SECRET: "too-short" },
   ];
   for (const env of nonsense) {
     it(`refuses ${JSON.stringify(env)} with a ConfigError naming the variable`, () => {
