@@ -43,6 +43,7 @@ const schema = z.object({
   JWT_JWKS_URL: z.url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
+  JWT_ALGORITHMS: z.string().optional(),
   IDEMPOTENCY_TTL_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
   HERALD_SECRET: z.string().min(32, "at least 32 characters").optional(),
   MAX_QUEUE_DEPTH: int(0, 100_000_000).default(10_000),
@@ -91,7 +92,14 @@ export interface Config {
   readonly socketMaxBufferBytes: number;
   /** `subject:key` pairs that may submit; each subject reads its own jobs with its key. */
   readonly apiKeys: ReadonlyMap<string, string>;
-  readonly jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  readonly jwt: {
+    secret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    /** Accepted `alg`s (HMAC ones with a secret, public-key ones with a JWKS); empty without either. */
+    algorithms: readonly string[];
+  };
   readonly idempotencyTtlSeconds: number;
   /** Server secret (the same on every API instance) for the HMACs and seals of Idempotency-Key records. */
   readonly heraldSecret?: string;
@@ -163,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.JWT_JWKS_URL ? { jwksUrl: e.JWT_JWKS_URL } : {}),
       ...(e.JWT_ISSUER ? { issuer: e.JWT_ISSUER } : {}),
       ...(e.JWT_AUDIENCE ? { audience: e.JWT_AUDIENCE } : {}),
+      algorithms: parseJwtAlgorithms(e.JWT_ALGORITHMS, e.JWT_SECRET ? "secret" : e.JWT_JWKS_URL ? "jwks" : null),
     }),
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     ...(e.HERALD_SECRET ? { heraldSecret: e.HERALD_SECRET } : {}),
@@ -212,6 +221,38 @@ function parseOrigins(name: string, raw: string): readonly string[] {
       return url.origin;
     });
   return Object.freeze(origins);
+}
+
+const jwtAlgorithms = {
+  secret: { allowed: ["HS256", "HS384", "HS512"], default: ["HS256"], by: "JWT_SECRET" },
+  jwks: {
+    allowed: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"],
+    default: ["RS256", "ES256"],
+    by: "JWT_JWKS_URL",
+  },
+} as const;
+
+/** `JWT_ALGORITHMS="RS256,ES256"` → the `alg`s a JWT may use: only HMAC ones with JWT_SECRET, only
+ * public-key ones with JWT_JWKS_URL (never a mix, so no key can be used as the other kind). */
+function parseJwtAlgorithms(raw: string | undefined, source: keyof typeof jwtAlgorithms | null): readonly string[] {
+  if (source === null) {
+    if (raw) throw new ConfigError("invalid configuration: JWT_ALGORITHMS needs JWT_SECRET or JWT_JWKS_URL");
+    return Object.freeze([]);
+  }
+  const { allowed, by } = jwtAlgorithms[source];
+  const list = raw
+    ? raw
+        .split(",")
+        .map((a) => a.trim())
+        .filter(Boolean)
+    : [...jwtAlgorithms[source].default];
+  const wrong = list.filter((a) => !(allowed as readonly string[]).includes(a));
+  if (list.length === 0 || wrong.length > 0) {
+    throw new ConfigError(
+      `invalid configuration: JWT_ALGORITHMS with ${by} takes ${allowed.join(", ")}; got "${raw ?? ""}"`,
+    );
+  }
+  return Object.freeze(list);
 }
 
 /** Hides the password in a broker URL before it is logged. */

@@ -1,6 +1,8 @@
 // Who is calling: a submitter credential (an API key from API_KEYS, or a JWT verified against
 // JWT_SECRET or JWT_JWKS_URL) names a subject. The subject owns the jobs it submits and may read
 // them all with the same credential. With no credential configured, submitting is open.
+// A JWT must use one of JWT_ALGORITHMS (pinned: never whatever its header asks for) and carry
+// `exp`, so no token is valid for ever.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "../../shared/config.ts";
@@ -23,6 +25,8 @@ export function createCredentials(apiKeys: Config["apiKeys"], jwt: Config["jwt"]
       ? createRemoteJWKSet(new URL(jwt.jwksUrl))
       : null;
   const options = {
+    algorithms: [...jwt.algorithms],
+    requiredClaims: ["exp"],
     ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
     ...(jwt.audience ? { audience: jwt.audience } : {}),
   };

@@ -139,6 +139,28 @@ describe("unit: config", () => {
       .that.includes("TRUST_PROXY_HOPS");
   });
 
+  it("issue 7 item 13: JWT_ALGORITHMS defaults by key source and takes only algorithms of that kind", () => {
+    const secret = { JWT_SECRET: "s".repeat(32) };
+    const jwks = { JWT_JWKS_URL: "https://issuer.example/jwks.json" };
+    expect(loadConfig({}).jwt.algorithms).to.deep.equal([]);
+    expect(loadConfig(secret).jwt.algorithms).to.deep.equal(["HS256"]);
+    expect(loadConfig(jwks).jwt.algorithms).to.deep.equal(["RS256", "ES256"]);
+    expect(loadConfig({ ...secret, JWT_ALGORITHMS: "HS384, HS512" }).jwt.algorithms).to.deep.equal(["HS384", "HS512"]);
+    expect(loadConfig({ ...jwks, JWT_ALGORITHMS: "EdDSA" }).jwt.algorithms).to.deep.equal(["EdDSA"]);
+    for (const env of [
+      { ...secret, JWT_ALGORITHMS: "RS256" },
+      { ...jwks, JWT_ALGORITHMS: "HS256" },
+      { ...jwks, JWT_ALGORITHMS: "none" },
+      { ...jwks, JWT_ALGORITHMS: " , " },
+      { JWT_ALGORITHMS: "HS256" }, // no key source
+    ]) {
+      expect(() => loadConfig(env), JSON.stringify(env))
+        .to.throw(ConfigError)
+        .with.property("message")
+        .that.includes("JWT_ALGORITHMS");
+    }
+  });
+
   it("redactUrl hides the password and nothing else", () => {
     expect(redactUrl("amqp://guest:guest@127.0.0.1:5672")).to.equal("amqp://guest:***@127.0.0.1:5672");
     expect(redactUrl("redis://:s3cret@10.0.0.1:6379/0")).to.equal("redis://:***@10.0.0.1:6379/0");
