@@ -31,6 +31,7 @@ const schema = z.object({
   RETRY_AFTER_MAX_SECONDS: int(1, 3600).default(30),
   LEASE_MS: int(300, 3_600_000).default(30_000),
   STALL_TIMEOUT_MS: int(1_000, 24 * 3_600_000).default(5 * 60_000),
+  QUEUE_WATCHDOG_MS: int(1_000, 7 * 24 * 3_600_000).default(10 * 60_000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
   CORS_ORIGINS: z.string().default(""),
   RESOURCE_ORIGINS: z.string().default(""),
@@ -79,6 +80,8 @@ export interface Config {
   readonly leaseMs: number;
   /** A running job whose lease expired this long ago ends `failed` (worker-lost). */
   readonly stallTimeoutMs: number;
+  /** A queued job overdue this long has its message published again (a lost message). */
+  readonly queueWatchdogMs: number;
   /** Origins allowed besides the API's own (browsers' CORS and Socket.IO's Origin check); "*" allows any. */
   readonly corsOrigins: readonly string[];
   /** Origins (besides this API's own paths) a handler's resource(uri) may send clients to. */
@@ -155,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     leaseMs: e.LEASE_MS,
     stallTimeoutMs: e.STALL_TIMEOUT_MS,
+    queueWatchdogMs: e.QUEUE_WATCHDOG_MS,
     corsOrigins: Object.freeze(
       e.CORS_ORIGINS.split(",")
         .map((o) => o.trim())

@@ -7,30 +7,55 @@ export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
 }
 
-export type CommitOutcome = "committed" | "conflict" | "missing";
+/** `guarded`: the commit's lease condition did not hold (the lease was renewed meanwhile). */
+export type CommitOutcome = "committed" | "conflict" | "missing" | "guarded";
+
+export interface CommitOptions {
+  /** JSON text of the result, stored if `next` is `succeeded`. */
+  result?: string;
+  /** For a `queued` record: when it is due (ms since epoch), for the queue watchdog. */
+  queuedDueMs?: number;
+  /** Commit only if the job's lease expired before this (ms since epoch), or it has none. */
+  leaseExpiredBefore?: number;
+  /** The job's payload, stored anew (a job put back in the queue after it ended). */
+  payload?: unknown;
+}
 
 export interface JobStore {
-  /** Records a new job (version 1). */
-  create(record: JobRecord): Promise<void>;
+  /** Records a new job (version 1, queued) with the payload its message carries. */
+  create(record: JobRecord, opts?: { payload?: unknown }): Promise<void>;
   get(id: string): Promise<JobRecord | null>;
   /**
    * Compare-and-set: stores `next` only if the stored version is `next.version - 1`, so a late or
-   * duplicate writer can never move a job backwards. `result` (JSON text) is stored alongside.
-   * A committed change is published to the job's changes channel in the same atomic step.
+   * duplicate writer can never move a job backwards. A committed change is published to the job's
+   * changes channel in the same atomic step; a job that ends loses its stored payload.
    */
-  commit(next: JobRecord, result?: string): Promise<CommitOutcome>;
+  commit(next: JobRecord, opts?: CommitOptions): Promise<CommitOutcome>;
   getResult(id: string): Promise<string | null>;
+  /** The payload of a job that has not ended (JSON value), or null. */
+  getPayload(id: string): Promise<unknown>;
   /** Removes a job that was never accepted (publish failed). */
   delete(id: string): Promise<void>;
+  /** Queued jobs due before `before` (ms since epoch), oldest first. */
+  overdueQueued(before: number, limit: number): Promise<string[]>;
+  /** Drops a queue-watchdog entry whose job is gone, or moves it to `dueMs`. */
+  resetQueued(id: string, dueMs: number | null): Promise<void>;
 }
 
-/** Leases of running jobs: a worker holds one per job and renews it; an expired lease means the
- * worker crashed or hangs. */
+/** Leases of running jobs: an attempt holds one per job and renews it; an expired lease means the
+ * worker crashed, hangs or lost Redis. Ownership is the record's `attemptId` (the fencing token). */
 export interface LeaseStore {
   holdLease(id: string, ttlMs: number): Promise<void>;
-  /** Extends the leases this worker still holds (never resurrects a released one). */
-  renewLeases(ids: readonly string[], ttlMs: number): Promise<void>;
-  releaseLease(id: string): Promise<void>;
+  /**
+   * Extends the leases of jobs that are still `running` under the given attempt (re-adding one that
+   * went missing). Returns the ids of those jobs whose record asks for cancellation.
+   */
+  renewLeases(attempts: readonly { id: string; attemptId: string }[], ttlMs: number): Promise<{ cancel: string[] }>;
+  /** Removes the lease if it is still this attempt's (or the job has ended). */
+  releaseLease(id: string, attemptId: string): Promise<void>;
+  /** Removes a lease entry only if it expired before `before` (ms): a sweeper's clean-up that
+   * never races a new attempt's fresh lease. */
+  dropExpiredLease(id: string, before: number): Promise<void>;
   /** Expiry in ms since the epoch, or null when no lease is held. */
   leaseExpiresAt(id: string): Promise<number | null>;
   /** Jobs whose lease expired more than `graceMs` ago. */
@@ -49,7 +74,7 @@ export async function transition(
   store: JobStore,
   id: string,
   change: Change,
-  opts: { result?: string; maxTries?: number; known?: JobRecord } = {},
+  opts: CommitOptions & { maxTries?: number; known?: JobRecord } = {},
 ): Promise<JobRecord | null> {
   const maxTries = opts.maxTries ?? 20;
   // A writer that just committed the job knows its state: try that first and save a read.
@@ -65,10 +90,20 @@ export async function transition(
       version: current.version + 1,
       updatedAt: new Date().toISOString(),
     };
-    const outcome = await store.commit(next, opts.result);
+    const outcome = await store.commit(next, {
+      ...(opts.result !== undefined ? { result: opts.result } : {}),
+      ...(opts.leaseExpiredBefore !== undefined ? { leaseExpiredBefore: opts.leaseExpiredBefore } : {}),
+      ...(opts.payload !== undefined ? { payload: opts.payload } : {}),
+      ...(next.status === "queued" ? { queuedDueMs: opts.queuedDueMs ?? dueOf(next) } : {}),
+    });
     if (outcome === "committed") return next;
-    if (outcome === "missing") return null;
+    if (outcome === "missing" || outcome === "guarded") return null;
     current = undefined; // lost a race: read the winner's state and try again
   }
   throw new Error(`job ${id}: gave up after ${maxTries} conflicting writes`);
+}
+
+/** When a queued job should reach a worker: its retry time, else now. */
+function dueOf(r: JobRecord): number {
+  return r.retryAt ? Date.parse(r.retryAt) : Date.now();
 }

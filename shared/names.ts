@@ -9,8 +9,13 @@ export interface Names {
   resultKey(id: string): string;
   /** Redis channel: every committed change of a job's record, published atomically with it. */
   jobChangesChannel(id: string): string;
+  /** Redis string: a queued or running job's payload (JSON), kept until the job ends so a lost
+   * message can be published again. */
+  payloadKey(id: string): string;
   /** Redis sorted set: running jobs' lease expiry (ms since epoch), renewed by their worker. */
   readonly leasesKey: string;
+  /** Redis sorted set: queued jobs by when they are due (ms since epoch), for the queue watchdog. */
+  readonly queuedKey: string;
   /** Redis channel: control messages to workers (cancel). */
   readonly controlChannel: string;
   /** Redis string: an Idempotency-Key's record. */
@@ -43,8 +48,10 @@ export function names(namespace: string): Names {
     jobKey: (id: string) => `${ns}:job:${id}`,
     resultKey: (id: string) => `${ns}:job:${id}:result`,
     jobChangesChannel: (id: string) => `${ns}:job:${id}:changes`,
+    payloadKey: (id: string) => `${ns}:job:${id}:payload`,
     jobRoom: (id: string) => `job:${id}`,
     leasesKey: `${ns}:leases`,
+    queuedKey: `${ns}:queued`,
     controlChannel: `${ns}:control`,
     idempotencyKey: (scope: string, key: string) => `${ns}:idem:${scope}:${key}`,
     rateLimitKey: (bucket: string, subject: string, window: number) => `${ns}:rate:${bucket}:${subject}:${window}`,

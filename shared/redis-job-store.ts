@@ -1,21 +1,87 @@
-// JobStore on Redis: one JSON string per job, compare-and-set in a Lua script that also
-// publishes the committed record on the job's changes channel (atomically with the write).
+// JobStore on Redis: one JSON string per job, compare-and-set in a Lua script that also publishes
+// the committed record on the job's changes channel (atomically with the write), keeps the queue
+// watchdog's index of queued jobs, and drops the stored payload once the job has ended.
+// Leases live in one sorted set; whose lease it is comes from the record's `attemptId`.
 import type { createClient } from "redis";
-import { type CommitOutcome, type JobStore, type LeaseStore, StoreUnavailableError } from "./job-store.ts";
+import {
+  type CommitOptions,
+  type CommitOutcome,
+  type JobStore,
+  type LeaseStore,
+  StoreUnavailableError,
+} from "./job-store.ts";
 import type { Names } from "./names.ts";
-import { JobRecord } from "./schemas.ts";
+import { JobRecord, terminalStatuses } from "./schemas.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
 
-// KEYS: record, result, changes channel. ARGV: next JSON, next version, ttl seconds, result JSON or "".
+// KEYS: record, queued index, payload. ARGV: record JSON, ttl s, due ms, id, payload JSON or "".
+const CREATE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[2]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1
+`;
+
+// KEYS: record, result, changes channel, queued index, payload, leases.
+// ARGV: next JSON, next version, ttl s, result JSON or "", queued due ms or "",
+//       lease-expired-before ms or "", next status, id, "1" if the next status is terminal,
+//       payload JSON or "" (stored anew, for a job put back in the queue).
 const COMMIT = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 'missing' end
-if cjson.decode(cur)['version'] ~= tonumber(ARGV[2]) - 1 then return 'conflict' end
+local c = cjson.decode(cur)
+if c['version'] ~= tonumber(ARGV[2]) - 1 then return 'conflict' end
+if ARGV[6] ~= '' then
+  local s = redis.call('ZSCORE', KEYS[6], ARGV[8])
+  if s and tonumber(s) >= tonumber(ARGV[6]) then return 'guarded' end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[3]) end
+if ARGV[4] ~= '' and ARGV[7] == 'succeeded' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[3]) end
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[8])
+elseif c['status'] == 'queued' then redis.call('ZREM', KEYS[4], ARGV[8]) end
+if ARGV[9] == '1' then redis.call('DEL', KEYS[5])
+elseif ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[3])
+else redis.call('EXPIRE', KEYS[5], ARGV[3]) end
 redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 'committed'
+`;
+
+// KEYS: leases, then one record key per job. ARGV: expiry ms, then id, attemptId pairs.
+// Returns the ids whose record asks for cancellation.
+const RENEW = `
+local cancel = {}
+for i = 2, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    local r = cjson.decode(raw)
+    local id = ARGV[2 * i - 2]
+    if r['status'] == 'running' and r['attemptId'] == ARGV[2 * i - 1] then
+      redis.call('ZADD', KEYS[1], ARGV[1], id)
+      if r['cancelRequested'] then cancel[#cancel + 1] = id end
+    end
+  end
+end
+return cancel
+`;
+
+// KEYS: leases, record. ARGV: id, attemptId. The lease goes if the job is gone or ended, or if
+// the record still names this attempt; a newer attempt's lease is left alone.
+const RELEASE = `
+local raw = redis.call('GET', KEYS[2])
+if raw then
+  local r = cjson.decode(raw)
+  local ended = r['status'] == 'succeeded' or r['status'] == 'failed' or r['status'] == 'canceled'
+  if not ended and r['attemptId'] ~= ARGV[2] then return 0 end
+end
+return redis.call('ZREM', KEYS[1], ARGV[1])
+`;
+
+// KEYS: a sorted set. ARGV: member, before ms.
+const DROP_IF_BEFORE = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) < tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
 `;
 
 export class RedisJobStore implements JobStore, LeaseStore {
@@ -25,14 +91,21 @@ export class RedisJobStore implements JobStore, LeaseStore {
     private readonly ttlSeconds: number,
   ) {}
 
-  async create(record: JobRecord): Promise<void> {
-    const ok = await this.call(() =>
-      this.redis.set(this.names.jobKey(record.id), JSON.stringify(record), {
-        condition: "NX",
-        expiration: { type: "EX", value: this.ttlSeconds },
+  async create(record: JobRecord, opts: { payload?: unknown } = {}): Promise<void> {
+    const n = this.names;
+    const created = await this.call(() =>
+      this.redis.eval(CREATE, {
+        keys: [n.jobKey(record.id), n.queuedKey, n.payloadKey(record.id)],
+        arguments: [
+          JSON.stringify(record),
+          String(this.ttlSeconds),
+          String(Date.parse(record.createdAt)),
+          record.id,
+          opts.payload === undefined ? "" : JSON.stringify(opts.payload),
+        ],
       }),
     );
-    if (ok !== "OK") throw new Error(`job ${record.id} exists already`);
+    if (created !== 1) throw new Error(`job ${record.id} exists already`);
   }
 
   async get(id: string): Promise<JobRecord | null> {
@@ -40,12 +113,24 @@ export class RedisJobStore implements JobStore, LeaseStore {
     return raw === null ? null : JobRecord.parse(JSON.parse(raw));
   }
 
-  async commit(next: JobRecord, result?: string): Promise<CommitOutcome> {
+  async commit(next: JobRecord, opts: CommitOptions = {}): Promise<CommitOutcome> {
     const id = next.id;
+    const n = this.names;
     const outcome = await this.call(() =>
       this.redis.eval(COMMIT, {
-        keys: [this.names.jobKey(id), this.names.resultKey(id), this.names.jobChangesChannel(id)],
-        arguments: [JSON.stringify(next), String(next.version), String(this.ttlSeconds), result ?? ""],
+        keys: [n.jobKey(id), n.resultKey(id), n.jobChangesChannel(id), n.queuedKey, n.payloadKey(id), n.leasesKey],
+        arguments: [
+          JSON.stringify(next),
+          String(next.version),
+          String(this.ttlSeconds),
+          opts.result ?? "",
+          opts.queuedDueMs === undefined ? "" : String(Math.round(opts.queuedDueMs)),
+          opts.leaseExpiredBefore === undefined ? "" : String(Math.round(opts.leaseExpiredBefore)),
+          next.status,
+          id,
+          terminalStatuses.has(next.status) ? "1" : "",
+          opts.payload === undefined ? "" : JSON.stringify(opts.payload),
+        ],
       }),
     );
     return outcome as CommitOutcome;
@@ -55,28 +140,65 @@ export class RedisJobStore implements JobStore, LeaseStore {
     return this.call(() => this.redis.get(this.names.resultKey(id)));
   }
 
+  async getPayload(id: string): Promise<unknown> {
+    const raw = await this.call(() => this.redis.get(this.names.payloadKey(id)));
+    return raw === null ? null : (JSON.parse(raw) as unknown);
+  }
+
   async delete(id: string): Promise<void> {
-    await this.call(() => this.redis.del([this.names.jobKey(id), this.names.resultKey(id)]));
+    const n = this.names;
+    await this.call(() =>
+      this.redis
+        .multi()
+        .del([n.jobKey(id), n.resultKey(id), n.payloadKey(id)])
+        .zRem(n.queuedKey, id)
+        .exec(),
+    );
+  }
+
+  async overdueQueued(before: number, limit: number): Promise<string[]> {
+    return this.call(() =>
+      this.redis.zRangeByScore(this.names.queuedKey, 0, before, { LIMIT: { offset: 0, count: limit } }),
+    );
+  }
+
+  async resetQueued(id: string, dueMs: number | null): Promise<void> {
+    const key = this.names.queuedKey;
+    await this.call(() =>
+      dueMs === null
+        ? this.redis.zRem(key, id)
+        : this.redis.zAdd(key, { score: Math.round(dueMs), value: id }, { condition: "XX" }),
+    );
   }
 
   async holdLease(id: string, ttlMs: number): Promise<void> {
     await this.call(() => this.redis.zAdd(this.names.leasesKey, { score: Date.now() + ttlMs, value: id }));
   }
 
-  async renewLeases(ids: readonly string[], ttlMs: number): Promise<void> {
-    if (ids.length === 0) return;
-    const score = Date.now() + ttlMs;
-    await this.call(() =>
-      this.redis.zAdd(
-        this.names.leasesKey,
-        ids.map((value) => ({ score, value })),
-        { condition: "XX" },
-      ),
+  async renewLeases(
+    attempts: readonly { id: string; attemptId: string }[],
+    ttlMs: number,
+  ): Promise<{ cancel: string[] }> {
+    if (attempts.length === 0) return { cancel: [] };
+    const n = this.names;
+    const cancel = await this.call(() =>
+      this.redis.eval(RENEW, {
+        keys: [n.leasesKey, ...attempts.map((a) => n.jobKey(a.id))],
+        arguments: [String(Date.now() + ttlMs), ...attempts.flatMap((a) => [a.id, a.attemptId])],
+      }),
     );
+    return { cancel: cancel as string[] };
   }
 
-  async releaseLease(id: string): Promise<void> {
-    await this.call(() => this.redis.zRem(this.names.leasesKey, id));
+  async releaseLease(id: string, attemptId: string): Promise<void> {
+    const n = this.names;
+    await this.call(() => this.redis.eval(RELEASE, { keys: [n.leasesKey, n.jobKey(id)], arguments: [id, attemptId] }));
+  }
+
+  async dropExpiredLease(id: string, before: number): Promise<void> {
+    await this.call(() =>
+      this.redis.eval(DROP_IF_BEFORE, { keys: [this.names.leasesKey], arguments: [id, String(Math.round(before))] }),
+    );
   }
 
   async leaseExpiresAt(id: string): Promise<number | null> {

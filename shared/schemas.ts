@@ -44,6 +44,9 @@ export const JobRecord = z.object({
   /** Grows by one on every committed change; the one cursor for ETags and events. */
   version: z.number().int().min(1),
   attempts: z.number().int().min(0),
+  /** Fencing token of the current (or last) attempt: every write of an attempt, and the release of
+   * its lease, is conditional on it, so an attempt that lost the job can change nothing. */
+  attemptId: z.string().optional(),
   progress: Progress,
   tokenHash: z.string(),
   createdAt: z.iso.datetime(),

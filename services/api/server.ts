@@ -11,6 +11,7 @@ import { RedisJobChanges } from "../../shared/redis-job-changes.ts";
 import { RedisJobControlPublisher } from "../../shared/redis-job-control.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { Sweeper, sweepIntervalMs } from "../../shared/sweeper.ts";
 import { createApp } from "./app.ts";
 import { createCredentials } from "./credentials.ts";
 import { defaultSecret, IdempotencyStore } from "./idempotency.ts";
@@ -47,6 +48,18 @@ export async function startApiServer(
 ): Promise<ApiServer> {
   const n = names(settings.namespace);
   const store = new RedisJobStore(conns.redis, n, settings.jobTtlSeconds);
+  const events = new SocketIoJobEvents(conns.redis, n);
+  // Runs here too (not only in workers), so stalled jobs end and lost messages are republished
+  // even while no worker runs.
+  const sweeper = new Sweeper({
+    store,
+    queue: conns.queue,
+    events,
+    log,
+    stallTimeoutMs: settings.stallTimeoutMs,
+    queueWatchdogMs: settings.queueWatchdogMs,
+    intervalMs: sweepIntervalMs(settings.leaseMs, settings.queueWatchdogMs),
+  });
   const changes = new RedisJobChanges(conns.changesSub, n, log);
   const origins = originPolicy(settings.corsOrigins);
   let accepting = true;
@@ -59,7 +72,7 @@ export async function startApiServer(
   const app = createApp({
     store,
     changes,
-    events: new SocketIoJobEvents(conns.redis, n),
+    events,
     control: new RedisJobControlPublisher(conns.redis, n),
     queue: conns.queue,
     catalog,
@@ -113,6 +126,7 @@ export async function startApiServer(
     server.listen(settings.port, settings.host, resolve);
   });
   const { port } = server.address() as AddressInfo;
+  sweeper.start();
 
   let closing: Promise<void> | null = null;
   return {
@@ -125,6 +139,7 @@ export async function startApiServer(
     close() {
       closing ??= (async () => {
         accepting = false;
+        sweeper.stop();
         shutdown.abort(); // held long polls answer, SSE streams end: their clients go elsewhere
         // Closing the engine drops sockets without a "server disconnect", so clients reconnect
         // (through the balancer, to another instance) and resubscribe.

@@ -5,7 +5,7 @@ import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
 import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
-import { toView } from "../../shared/job-view.ts";
+import { etagOf, toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import { newJob } from "../../shared/new-job.ts";
 import { HttpProblem } from "../../shared/problems.ts";
@@ -15,7 +15,8 @@ import type { Credentials } from "./credentials.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import { clientOf, type InFlightLimiter, type RateLimiter } from "./limits.ts";
 import { preferredWait } from "./prefer.ts";
-import { type PollingHints, sendStatus } from "./status-response.ts";
+import { servedView } from "./served-resource.ts";
+import type { PollingHints } from "./status-response.ts";
 import { waitFor } from "./wait-for-change.ts";
 
 export interface SubmitDeps {
@@ -92,9 +93,17 @@ export function submitJob(deps: SubmitDeps): Middleware {
         });
       }
       // Record first, so a worker never meets a message without a job; publish second, confirm awaited.
-      await store.create(job);
+      // The payload is kept with the record until the job ends: if this process dies before the
+      // publish is confirmed, the queue watchdog (shared/sweeper.ts) publishes the job itself.
+      const message = {
+        v: 1 as const,
+        jobId: job.id,
+        type: job.type,
+        payload: payload.data as Record<string, unknown>,
+      };
+      await store.create(job, { payload: message.payload });
       try {
-        await queue.publish({ v: 1, jobId: job.id, type: job.type, payload: payload.data as Record<string, unknown> });
+        await queue.publish(message);
       } catch (err) {
         log.warn("publish failed; refusing the job", { jobId: job.id, error: String(err) });
         await store
@@ -130,9 +139,14 @@ export function submitJob(deps: SubmitDeps): Middleware {
         () => null, // the job is accepted: a failed wait falls back to the 202
       );
       if (final && isTerminal(final.status)) {
-        sendStatus(ctx, final, hints);
-        ctx.set("Content-Location", toView(final).statusUrl);
-        ctx.body = { ...toView(final), token } satisfies AcceptedJob;
+        // 200 with the final status, never the status monitor's 303: a client that follows
+        // redirects would be sent to /result without its token, and lose the token (shown only here).
+        const view = servedView(final, hints.resourceOrigins);
+        ctx.status = 200;
+        ctx.set("Content-Location", view.statusUrl);
+        ctx.set("ETag", etagOf(final));
+        ctx.set("Cache-Control", "no-store");
+        ctx.body = { ...view, token } satisfies AcceptedJob;
         return;
       }
     }

@@ -31,6 +31,8 @@ try {
     shutdownGraceMs: config.shutdownGraceMs,
     leaseMs: config.leaseMs,
     stallTimeoutMs: config.stallTimeoutMs,
+    queueWatchdogMs: config.queueWatchdogMs,
+    resourceOrigins: config.resourceOrigins,
   });
   exitOnSignals(
     () => [
