@@ -153,13 +153,14 @@ describe("retries, dead letters, timeouts, cancellation", function () {
     expect(await deadLetterIds(stack)).to.not.include(job.id);
   });
 
-  it("a PermanentError fails the job at once: no retry, no dead letter", async () => {
+  it("a PermanentError fails the job at once: no retry; its message is kept as a dead letter", async () => {
     const job = await submit(stack.baseUrl, "permanent", {});
     const end = (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
     expect(end.status).to.equal("failed");
     expect(end.attempts).to.equal(1);
     expect(runs.get(job.id)).to.equal(1);
-    expect(await deadLetterIds(stack)).to.not.include(job.id);
+    // Every failed job keeps its message in the dead-letter queue, so an operator can replay it.
+    expect(await deadLetterIds(stack)).to.include(job.id);
   });
 
   it("a handler over its timeoutMs is aborted and the attempt counts as failed", async () => {

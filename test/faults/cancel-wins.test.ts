@@ -1,0 +1,70 @@
+// Issue 7 item 4: a cancel request wins at the final write. The control message (Redis pub/sub,
+// at most once) can be lost: here the worker's control connection is cut when DELETE publishes it.
+// The job still ends `canceled`, never `succeeded`, and no result is kept.
+import { expect } from "chai";
+import { z } from "zod";
+import { handle, registry } from "../../services/worker/handlers.ts";
+import { defineJobType } from "../../shared/job-types.ts";
+import { RedisJobStore } from "../../shared/redis-job-store.ts";
+import { type FaultWorker, latch, startFaultWorker } from "../helpers/fault-worker.ts";
+import { bearer, request, submit } from "../helpers/http.ts";
+import { pollUntil } from "../helpers/net.ts";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+const quiet = defineJobType({
+  name: "quiet",
+  description: "test: reports no progress, ignores its signal, finishes when the test says",
+  payload: z.strictObject({}),
+});
+
+describe("issue 7 item 4: cancellation wins at the final write", function () {
+  this.timeout(60_000);
+  let started = 0;
+  const release = latch();
+  let stack: Stack | undefined;
+  let worker: FaultWorker | undefined;
+  before(async () => {
+    const handlers = registry([
+      handle(quiet, async () => {
+        started++;
+        await release.promise; // deaf to ctx.signal: it would finish `succeeded` if allowed
+        return { finished: true };
+      }),
+    ]);
+    stack = await startStack({ workers: 0, handlers });
+    // Its Redis (commands and control subscription) goes through a proxy the test cuts. A long
+    // lease: renewals (which also notice cancellation) do not come round during the test.
+    worker = await startFaultWorker({ names: stack.names, handlers, proxyRedis: true, leaseMs: 600_000 });
+  });
+  after(async () => {
+    release.open();
+    await worker?.close();
+    await stack?.close();
+  });
+
+  it("a cancel whose control message is lost still ends the job canceled, not succeeded", async () => {
+    if (!stack || !worker) throw new Error("setup failed");
+    const store = new RedisJobStore(stack.redis, stack.names, 3600);
+    const job = await submit(stack.baseUrl, "quiet", {});
+    await pollUntil(() => started === 1, { timeoutMs: 15_000, what: "the job to start" });
+
+    await worker.redisProxy?.cut(); // the cancel message published now never reaches this worker
+    const del = await request(`${stack.baseUrl}/jobs/${job.id}`, { method: "DELETE", headers: bearer(job.token) });
+    expect(del.status).to.equal(202);
+    worker.redisProxy?.resume();
+    await pollUntil(() => worker?.store.get(job.id).then(() => true), { timeoutMs: 20_000, what: "Redis again" });
+    release.open();
+
+    const end = await pollUntil(
+      async () => {
+        const r = await store.get(job.id);
+        return r && ["succeeded", "failed", "canceled"].includes(r.status) ? r : null;
+      },
+      { timeoutMs: 20_000, what: "the job to end" },
+    );
+    expect(end.status).to.equal("canceled");
+    expect(await store.getResult(job.id), "a canceled job keeps no result").to.equal(null);
+    const result = await request(`${stack.baseUrl}/jobs/${job.id}/result`, { headers: bearer(job.token) });
+    expect(result.status).to.equal(409);
+  });
+});

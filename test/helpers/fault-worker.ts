@@ -1,0 +1,144 @@
+// A worker in the test process with connections of its own, each optionally through a TCP proxy, so
+// a test can cut this one worker off Redis and/or RabbitMQ (a partition) while everything else
+// goes on. Its log lines are kept, so a test can wait for what the worker says it did.
+import type { HandlerRegistry } from "../../services/worker/handlers.ts";
+import { Worker } from "../../services/worker/worker.ts";
+import type { Logger } from "../../shared/log.ts";
+import type { Names } from "../../shared/names.ts";
+import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
+import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
+import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
+import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { pollUntil } from "./net.ts";
+import { log as silent } from "./stack.ts";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every line (and prints nothing). */
+export function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
+  const at =
+    (level: string) =>
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, msg, fields });
+  const logger: Logger & { lines: LogLine[] } = {
+    lines,
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: () => logger,
+  };
+  return logger;
+}
+
+export interface FaultWorkerOptions {
+  names: Names;
+  handlers: HandlerRegistry;
+  redisPort?: number;
+  amqpPort?: number;
+  /** Put Redis (all three connections) and/or RabbitMQ behind a proxy this test can cut. */
+  proxyRedis?: boolean;
+  proxyAmqp?: boolean;
+  /** Without it the worker has no cancel subscriber (lease renewals still notice cancellation). */
+  control?: boolean;
+  leaseMs?: number;
+  stallTimeoutMs?: number;
+  queueWatchdogMs?: number;
+  shutdownGraceMs?: number;
+  prefetch?: number;
+}
+
+export interface FaultWorker {
+  worker: Worker;
+  log: Logger & { lines: LogLine[] };
+  redisProxy: TcpProxy | null;
+  amqpProxy: TcpProxy | null;
+  store: RedisJobStore;
+  /** Resolves once the worker has logged `msg` (for `jobId`, if given). */
+  logged(msg: string, jobId?: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWorker> {
+  const redisPort = o.redisPort ?? 6379;
+  const amqpPort = o.amqpPort ?? 5672;
+  const parts: { close(): Promise<unknown> }[] = [];
+  try {
+    const redisProxy = o.proxyRedis ? await startTcpProxy({ port: redisPort }) : null;
+    if (redisProxy) parts.push(redisProxy);
+    const amqpProxy = o.proxyAmqp ? await startTcpProxy({ port: amqpPort }) : null;
+    if (amqpProxy) parts.push(amqpProxy);
+    const redisUrl = `redis://127.0.0.1:${redisProxy?.port ?? redisPort}`;
+    const amqpUrl = `amqp://guest:guest@127.0.0.1:${amqpProxy?.port ?? amqpPort}`;
+    const log = recordingLogger();
+    const redis: RedisClient = await connectRedis(redisUrl, silent, 5_000);
+    parts.push({ close: () => redis.close() });
+    const controlSub = o.control === false ? null : await connectRedis(redisUrl, silent, 5_000);
+    if (controlSub) parts.push({ close: () => controlSub.close() });
+    const queue = await RabbitJobQueue.connect({
+      url: amqpUrl,
+      names: o.names,
+      log,
+      connectTimeoutMs: 5_000,
+      publishTimeoutMs: 2_000,
+      heartbeatSeconds: 5,
+    });
+    parts.push(queue);
+    const store = new RedisJobStore(redis, o.names, 3600);
+    const worker = new Worker({
+      queue,
+      store,
+      events: new SocketIoJobEvents(redis, o.names),
+      ...(controlSub ? { control: new RedisJobControlSubscriber(controlSub, o.names, log) } : {}),
+      handlers: o.handlers,
+      log,
+      prefetch: o.prefetch ?? 4,
+      resultLimitBytes: 1024 * 1024,
+      shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
+      leaseMs: o.leaseMs ?? 30_000,
+      stallTimeoutMs: o.stallTimeoutMs ?? 300_000,
+      queueWatchdogMs: o.queueWatchdogMs ?? 600_000,
+    });
+    await worker.start();
+    let closed = false;
+    return {
+      worker,
+      log,
+      redisProxy,
+      amqpProxy,
+      store,
+      logged: async (msg, jobId, timeoutMs = 20_000) => {
+        await pollUntil(async () => log.lines.some((l) => l.msg === msg && (!jobId || l.fields.jobId === jobId)), {
+          timeoutMs,
+          what: `the worker to log "${msg}"`,
+        });
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        redisProxy?.resume();
+        amqpProxy?.resume();
+        await worker.stop();
+        for (const p of parts.reverse()) await p.close().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const p of parts.reverse()) await p.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A promise with its resolve function outside, for handlers a test releases. */
+export function latch<T = void>(): { promise: Promise<T>; open(value: T): void } {
+  let open: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
