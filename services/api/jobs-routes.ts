@@ -10,7 +10,7 @@ import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
 import { authorisedJob, requester } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
 import { clientOf } from "./limits.ts";
-import { preferredWait } from "./prefer.ts";
+import { preferredWait, prefersRepresentation } from "./prefer.ts";
 import { servedResource } from "./served-resource.ts";
 import { streamJobEvents } from "./sse.ts";
 import { sendStatus } from "./status-response.ts";
@@ -45,12 +45,13 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
 
   router.get("/jobs/:id", async (ctx) => {
     const job = await authorisedRead(ctx);
+    const representation = prefersRepresentation(ctx.get("Prefer"));
     const etag = etagOf(job);
     if (!etagListMatches(ctx.get("If-None-Match"), etag)) {
       // A running job whose worker stopped renewing its lease is shown as stalled.
       const lease = job.status === "running" ? await store.leaseExpiresAt(job.id) : null;
       const stalled = job.status === "running" && (lease === null || lease < Date.now());
-      return sendStatus(ctx, job, hints, { stalled });
+      return sendStatus(ctx, job, hints, { stalled, representation });
     }
     // The client has this version: long-poll for the next one if asked to, else 304.
     let current = job;
@@ -68,7 +69,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
         current = next ?? job;
       }
     }
-    if (current.version !== job.version) return sendStatus(ctx, current, hints);
+    if (current.version !== job.version) return sendStatus(ctx, current, hints, { representation });
     ctx.status = 304;
     ctx.set("ETag", etag);
     ctx.set("Cache-Control", "no-store");

@@ -20,7 +20,15 @@ export function retryAfter(job: JobRecord, hints: Omit<PollingHints, "resourceOr
   return Math.min(hints.retryAfterMaxSeconds, Math.max(1, Math.ceil(eta)));
 }
 
-export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints, opts: { stalled?: boolean } = {}): void {
+export interface StatusOptions {
+  /** Its worker stopped renewing the lease (see README, Leases). */
+  stalled?: boolean;
+  /** `Prefer: return=representation`: a succeeded job answers 200 with itself, not 303. A browser's
+   * fetch cannot read a 303 without following it (and following it leaves the job behind). */
+  representation?: boolean;
+}
+
+export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints, opts: StatusOptions = {}): void {
   const view = servedView(job, hints.resourceOrigins, opts);
   ctx.set("Cache-Control", "no-store");
   ctx.set("ETag", etagOf(job));
@@ -31,6 +39,11 @@ export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints, op
       ctx.set("Retry-After", String(retryAfter(job, hints)));
       break;
     case "succeeded":
+      if (opts.representation) {
+        ctx.status = 200;
+        preferenceApplied(ctx, "return=representation");
+        break;
+      }
       ctx.status = 303;
       if (view.resultUrl) ctx.set("Location", view.resultUrl);
       break;
@@ -40,4 +53,10 @@ export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints, op
       break;
   }
   ctx.body = view;
+}
+
+/** Adds to Preference-Applied (a long poll may have set `wait=N` already). */
+export function preferenceApplied(ctx: Context, preference: string): void {
+  const before = ctx.response.get("Preference-Applied");
+  ctx.set("Preference-Applied", before ? `${before}, ${preference}` : preference);
 }

@@ -48,7 +48,8 @@ export class HeraldClient {
     this.channels = opts.channels ?? ["socket", "sse", "polling"];
   }
 
-  /** POST /jobs. `wait` (seconds) asks the server to answer with the final state if it comes in time. */
+  /** POST /jobs. `wait` (seconds) asks the server to answer with the final state (200, with the
+   * token) if it comes in time; else the job as accepted (202). */
   async submit(type: string, payload: unknown, opts: { wait?: number } = {}): Promise<AcceptedJob> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (opts.wait) headers.prefer = `wait=${opts.wait}`;
@@ -56,8 +57,9 @@ export class HeraldClient {
       method: "POST",
       headers,
       body: JSON.stringify({ type, payload }),
-      redirect: "manual",
+      redirect: "manual", // a redirect followed would leave the token (shown once) behind
     });
+    if (res.type === "opaqueredirect") throw new Error("POST /jobs answered a redirect this fetch cannot read");
     const body: unknown = await res.json();
     if (res.status >= 400) throw new HeraldRequestError(res.status, body as Problem);
     return AcceptedJob.parse(body);

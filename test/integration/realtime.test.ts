@@ -352,7 +352,7 @@ describe("realtime channels on one instance", () => {
       }
     });
 
-    it("POST with Prefer: wait answers the final status (303) when the job ends in time", async () => {
+    it("POST with Prefer: wait answers 200 with the final status (never a 303) when the job ends in time", async () => {
       const started = Date.now();
       const res = await postJob(
         stack.baseUrl,
@@ -361,10 +361,11 @@ describe("realtime channels on one instance", () => {
       );
       const took = Date.now() - started;
       const body = res.body as JobView & { token: string };
-      expect(res.status).to.equal(303);
+      expect(res.status).to.equal(200);
       expect(res.headers.get("preference-applied")).to.equal("wait=10");
-      expect(res.headers.get("location")).to.equal(`/jobs/${body.id}/result`);
+      expect(res.headers.get("location")).to.equal(null);
       expect(res.headers.get("content-location")).to.equal(`/jobs/${body.id}`);
+      expect(body.resultUrl).to.equal(`/jobs/${body.id}/result`);
       expect(body.status).to.equal("succeeded");
       expect(took).to.be.below(3_000);
       const result = await request(`${stack.baseUrl}/jobs/${body.id}/result`, { headers: bearer(body.token) });
