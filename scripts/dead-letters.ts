@@ -37,7 +37,7 @@ try {
     const queue = await RabbitJobQueue.fromConfig(config, log);
     try {
       const only = args.includes("--all") ? null : new Set(args);
-      const replayed = await replayDeadLetters(
+      const report = await replayDeadLetters(
         {
           ch,
           names: n,
@@ -47,7 +47,7 @@ try {
         },
         only,
       );
-      console.log(JSON.stringify({ replayed }, null, 2));
+      console.log(JSON.stringify(report, null, 2));
     } finally {
       await queue.close();
       await redis.close();

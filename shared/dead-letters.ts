@@ -6,7 +6,7 @@ import type { JobQueue } from "./job-queue.ts";
 import { type JobStore, transition } from "./job-store.ts";
 import { toView } from "./job-view.ts";
 import type { Names } from "./names.ts";
-import { isTerminal, JobMessage } from "./schemas.ts";
+import { JobMessage } from "./schemas.ts";
 
 export interface DeadLetter {
   jobId: string | null;
@@ -35,45 +35,98 @@ export interface ReplayDeps {
   events: JobEventPublisher;
 }
 
-/** Replays dead letters whose job id is in `only` (or all, when `only` is null). Messages that are
- * not job messages, or whose job is gone, stay in the queue. Returns the replayed job ids. */
+export interface ReplayReport {
+  /** Jobs reset to `queued` with a fresh set of attempts, their message back on the jobs queue. */
+  replayed: string[];
+  /** Dead letters left in the queue, and why. */
+  kept: { jobId: string | null; reason: string }[];
+  /** Further copies of a replayed job's message, dropped (a job is replayed once). */
+  dropped: string[];
+}
+
+/**
+ * Replays dead letters whose job id is in `only` (or all, when `only` is null). Only a `failed` job
+ * is replayed, and once: further copies of its message are dropped. The job is reset first and its
+ * message published second (a worker that met the message before the reset would skip a failed
+ * job); if the publish fails, the reset is undone and the letter stays. Anything else stays too.
+ */
 export async function replayDeadLetters(
   deps: ReplayDeps,
   only: ReadonlySet<string> | null,
   max = 1000,
-): Promise<string[]> {
-  const replayed: string[] = [];
+): Promise<ReplayReport> {
+  const report: ReplayReport = { replayed: [], kept: [], dropped: [] };
   const keep: GetMessage[] = [];
-  for (let i = 0; i < max; i++) {
-    const msg = await deps.ch.get(deps.names.deadLetterQueue, { noAck: false });
-    if (!msg) break;
-    const parsed = JobMessage.safeParse(safeJson(msg.content.toString("utf8")));
-    if (!parsed.success || (only && !only.has(parsed.data.jobId))) {
-      keep.push(msg);
-      continue;
+  const keepBecause = (msg: GetMessage, jobId: string | null, reason: string) => {
+    keep.push(msg);
+    report.kept.push({ jobId, reason });
+  };
+  const replayedNow = new Set<string>();
+  try {
+    for (let i = 0; i < max; i++) {
+      const msg = await deps.ch.get(deps.names.deadLetterQueue, { noAck: false });
+      if (!msg) break;
+      const parsed = JobMessage.safeParse(safeJson(msg.content.toString("utf8")));
+      if (!parsed.success) {
+        keepBecause(msg, null, "not a job message");
+        continue;
+      }
+      const jobId = parsed.data.jobId;
+      if (only && !only.has(jobId)) {
+        keep.push(msg);
+        continue;
+      }
+      if (replayedNow.has(jobId)) {
+        deps.ch.ack(msg);
+        report.dropped.push(jobId);
+        continue;
+      }
+      const failed = await deps.store.get(jobId);
+      if (failed?.status !== "failed") {
+        keepBecause(msg, jobId, failed ? `the job is ${failed.status}, not failed` : "the job is gone");
+        continue;
+      }
+      const reset = await transition(
+        deps.store,
+        jobId,
+        (cur) =>
+          cur.version === failed.version
+            ? {
+                status: "queued",
+                attempts: 0,
+                error: undefined,
+                finishedAt: undefined,
+                retryAt: undefined,
+                cancelRequested: undefined,
+                progress: { percent: 0 },
+              }
+            : null,
+        { payload: parsed.data.payload }, // so the queue watchdog can publish it if all below fails
+      );
+      if (!reset) {
+        keepBecause(msg, jobId, "the job changed while it was being replayed");
+        continue;
+      }
+      try {
+        await deps.queue.publish(parsed.data);
+      } catch (err) {
+        // Undo the reset (unless something moved the job on meanwhile), and keep the letter.
+        const undone = await transition(deps.store, jobId, (cur) =>
+          cur.version === reset.version ? { ...failed, version: cur.version, updatedAt: cur.updatedAt } : null,
+        ).catch(() => null);
+        if (undone) deps.events.publish(toView(undone));
+        keepBecause(msg, jobId, `publishing failed: ${String(err)}`);
+        continue;
+      }
+      deps.events.publish(toView(reset));
+      deps.ch.ack(msg);
+      replayedNow.add(jobId);
+      report.replayed.push(jobId);
     }
-    const jobId = parsed.data.jobId;
-    // A fresh set of attempts; terminal or stuck states go back to `queued`.
-    const reset = await transition(deps.store, jobId, (cur) => ({
-      status: "queued",
-      attempts: 0,
-      error: undefined,
-      finishedAt: undefined,
-      retryAt: undefined,
-      cancelRequested: undefined,
-      progress: isTerminal(cur.status) ? { percent: 0 } : cur.progress,
-    }));
-    if (!reset) {
-      keep.push(msg);
-      continue;
-    }
-    deps.events.publish(toView(reset));
-    await deps.queue.publish(parsed.data);
-    deps.ch.ack(msg);
-    replayed.push(jobId);
+  } finally {
+    for (const msg of keep) deps.ch.nack(msg, false, true);
   }
-  for (const msg of keep) deps.ch.nack(msg, false, true);
-  return replayed;
+  return report;
 }
 
 function describe(msg: GetMessage): DeadLetter {

@@ -1,0 +1,159 @@
+// Issue 7 item 5: dead-letter replay never moves a job backwards. Only a `failed` job is replayed,
+// once however many copies of its message the dead-letter queue holds, and a publish that fails
+// after the reset puts the job back as it was (failed) with its letter kept.
+import { spawn } from "node:child_process";
+import amqp from "amqplib";
+import { expect } from "chai";
+import { z } from "zod";
+import { handle, registry } from "../../services/worker/handlers.ts";
+import { replayDeadLetters } from "../../shared/dead-letters.ts";
+import { defineJobType } from "../../shared/job-types.ts";
+import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
+import { RedisJobStore } from "../../shared/redis-job-store.ts";
+import type { JobMessage, JobView } from "../../shared/schemas.ts";
+import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { pollToEnd, submit } from "../helpers/http.ts";
+import { repoRoot } from "../helpers/processes.ts";
+import { AMQP_URL, log, REDIS_URL, type Stack, startStack } from "../helpers/stack.ts";
+import { startTcpProxy } from "../helpers/tcp-proxy.ts";
+
+const runs = new Map<string, number>();
+let broken = true;
+const switchable = defineJobType({
+  name: "switchable",
+  description: "test: fails while `broken` is set (one attempt only)",
+  payload: z.strictObject({ n: z.int().default(0) }),
+  retry: { maxAttempts: 1 },
+});
+
+/** Every dead letter's job id, left in the queue. */
+async function deadLetterIds(stack: Stack): Promise<string[]> {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    const ch = await conn.createChannel();
+    const ids: string[] = [];
+    for (;;) {
+      const msg = await ch.get(stack.names.deadLetterQueue, { noAck: false });
+      if (!msg) break;
+      ids.push((JSON.parse(msg.content.toString()) as JobMessage).jobId);
+    }
+    await ch.close(); // unacked: they go back
+    return ids;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Puts a copy of a job's message in the dead-letter queue, as a second rejection would. */
+async function deadLetterCopy(stack: Stack, message: JobMessage): Promise<void> {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    const ch = await conn.createConfirmChannel();
+    ch.publish(stack.names.deadLetterExchange, "", Buffer.from(JSON.stringify(message)), { persistent: true });
+    await ch.waitForConfirms();
+  } finally {
+    await conn.close();
+  }
+}
+
+function replayAll(namespace: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/dead-letters.ts", "replay", "--all"], {
+      cwd: repoRoot,
+      env: { ...process.env, HERALD_NAMESPACE: namespace, AMQP_URL, REDIS_URL, LOG_LEVEL: "error" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, once", function () {
+  this.timeout(60_000);
+  let stack: Stack | undefined;
+  before(async () => {
+    stack = await startStack({
+      workers: 1,
+      handlers: registry([
+        handle(switchable, async (_, ctx) => {
+          runs.set(ctx.jobId, (runs.get(ctx.jobId) ?? 0) + 1);
+          if (broken) throw new Error("broken");
+          return { ok: true };
+        }),
+      ]),
+    });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it("`replay --all` replays a failed job once although its letter is there twice, and leaves a succeeded job's letter alone", async () => {
+    if (!stack) throw new Error("setup failed");
+    broken = true;
+    const failed = await submit(stack.baseUrl, "switchable", { n: 1 });
+    expect(((await pollToEnd(stack.baseUrl, failed)).at(-1)?.body as JobView).status).to.equal("failed");
+    await deadLetterCopy(stack, { v: 1, jobId: failed.id, type: "switchable", payload: { n: 1 } });
+    broken = false;
+    const done = await submit(stack.baseUrl, "switchable", { n: 2 });
+    expect(((await pollToEnd(stack.baseUrl, done)).at(-1)?.body as JobView).status).to.equal("succeeded");
+    await deadLetterCopy(stack, { v: 1, jobId: done.id, type: "switchable", payload: { n: 2 } });
+    const before = await deadLetterIds(stack);
+    expect(before.filter((id) => id === failed.id)).to.have.length(2);
+
+    const replay = await replayAll(stack.names.namespace);
+    expect(replay.code, replay.stderr).to.equal(0);
+    const report = JSON.parse(replay.stdout) as { replayed: string[]; dropped: string[]; kept: { jobId: string }[] };
+    expect(report.replayed).to.deep.equal([failed.id]);
+    expect(report.dropped).to.deep.equal([failed.id]);
+    expect(report.kept.map((k) => k.jobId)).to.deep.equal([done.id]);
+
+    const revived = (await pollToEnd(stack.baseUrl, failed)).at(-1)?.body as JobView;
+    expect(revived.status).to.equal("succeeded");
+    expect(runs.get(failed.id), "the failed job ran once more, not twice").to.equal(2);
+    expect(runs.get(done.id), "the succeeded job did not run again").to.equal(1);
+    const after = await deadLetterIds(stack);
+    expect(after).to.deep.equal([done.id]);
+  });
+
+  it("a publish that fails after the reset puts the job back to failed and keeps its letter", async () => {
+    if (!stack) throw new Error("setup failed");
+    broken = true;
+    const job = await submit(stack.baseUrl, "switchable", { n: 3 });
+    const failedView = (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
+    expect(failedView.status).to.equal("failed");
+    const store = new RedisJobStore(stack.redis, stack.names, 3600);
+
+    // The replay's queue connection goes through a proxy that is cut before it publishes.
+    const proxy = await startTcpProxy({ port: 5672 });
+    const queue = await RabbitJobQueue.connect({
+      url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+      names: stack.names,
+      log,
+      connectTimeoutMs: 5_000,
+      publishTimeoutMs: 1_000,
+    });
+    const conn = await amqp.connect(AMQP_URL);
+    try {
+      await proxy.cut();
+      const ch = await conn.createChannel();
+      const report = await replayDeadLetters(
+        { ch, names: stack.names, queue, store, events: new SocketIoJobEvents(stack.redis, stack.names) },
+        new Set([job.id]),
+      );
+      await ch.close();
+      expect(report.replayed).to.deep.equal([]);
+      expect(report.kept.map((k) => k.jobId)).to.deep.equal([job.id]);
+      const after = await store.get(job.id);
+      expect(after?.status).to.equal("failed");
+      expect(after?.error?.detail).to.equal("broken");
+      expect(after?.attempts).to.equal(1);
+      expect(await deadLetterIds(stack)).to.include(job.id);
+    } finally {
+      await conn.close();
+      await queue.close();
+      await proxy.close();
+    }
+  });
+});
