@@ -26,6 +26,8 @@ const switchable = defineJobType({
   retry: { maxAttempts: 1 },
 });
 
+const endOf = async (stack: Stack, job: { id: string; token: string }): Promise<JobView> => await endOf(stack, job);
+
 /** Every dead letter's job id, left in the queue. */
 async function deadLetterIds(stack: Stack): Promise<string[]> {
   const conn = await amqp.connect(AMQP_URL);
@@ -93,11 +95,11 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
     if (!stack) throw new Error("setup failed");
     broken = true;
     const failed = await submit(stack.baseUrl, "switchable", { n: 1 });
-    expect(((await pollToEnd(stack.baseUrl, failed)).at(-1)?.body as JobView).status).to.equal("failed");
+    expect((await endOf(stack, failed)).status).to.equal("failed");
     await deadLetterCopy(stack, { v: 1, jobId: failed.id, type: "switchable", payload: { n: 1 } });
     broken = false;
     const done = await submit(stack.baseUrl, "switchable", { n: 2 });
-    expect(((await pollToEnd(stack.baseUrl, done)).at(-1)?.body as JobView).status).to.equal("succeeded");
+    expect((await endOf(stack, done)).status).to.equal("succeeded");
     await deadLetterCopy(stack, { v: 1, jobId: done.id, type: "switchable", payload: { n: 2 } });
     const before = await deadLetterIds(stack);
     expect(before.filter((id) => id === failed.id)).to.have.length(2);
@@ -109,7 +111,7 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
     expect(report.dropped).to.deep.equal([failed.id]);
     expect(report.kept.map((k) => k.jobId)).to.deep.equal([done.id]);
 
-    const revived = (await pollToEnd(stack.baseUrl, failed)).at(-1)?.body as JobView;
+    const revived = await endOf(stack, failed);
     expect(revived.status).to.equal("succeeded");
     expect(runs.get(failed.id), "the failed job ran once more, not twice").to.equal(2);
     expect(runs.get(done.id), "the succeeded job did not run again").to.equal(1);
@@ -121,7 +123,7 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
     if (!stack) throw new Error("setup failed");
     broken = true;
     const job = await submit(stack.baseUrl, "switchable", { n: 3 });
-    const failedView = (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
+    const failedView = await endOf(stack, job);
     expect(failedView.status).to.equal("failed");
     const store = new RedisJobStore(stack.redis, stack.names, 3600);
 
