@@ -26,7 +26,8 @@ const switchable = defineJobType({
   retry: { maxAttempts: 1 },
 });
 
-const endOf = async (stack: Stack, job: { id: string; token: string }): Promise<JobView> => await endOf(stack, job);
+const endOf = async (stack: Stack, job: { id: string; token: string }): Promise<JobView> =>
+  (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
 
 /** Every dead letter's job id, left in the queue. */
 async function deadLetterIds(stack: Stack): Promise<string[]> {
