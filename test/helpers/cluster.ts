@@ -1,7 +1,7 @@
 // A scale-out Herald for end-to-end tests: N API processes and M worker processes, each a real
 // `node --import tsx` child with its own INSTANCE_ID, against the real local RabbitMQ and Redis under
-
-// one fresh namespace, behind a private nginx that balances them (see nginx.ts). stop() ends every
+// one fresh namespace, behind a private nginx that balances them: by default deploy/nginx.conf
+// itself (see shipped-nginx.ts), or the harness's own config (nginx.ts). stop() ends every
 // process, nginx, and removes the namespace.
 //
 //   const cluster = await startCluster({ apis: 2, workers: 1 });
@@ -59,7 +59,7 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** SIGTERM → SIGKILL bound in stop(). Default 5 s. */
   stopGraceMs?: number;
-  /** Passed to startNginx (not the upstreams). */
+  /** Passed to startNginx (not the upstreams). Default `config: "shipped"`: deploy/nginx.conf itself. */
   nginx?: Omit<NginxOptions, "upstreams">;
   /** Copy every child's output to this process's stderr, prefixed. Default: $HERALD_CLUSTER_ECHO === "1". */
   echo?: boolean;
@@ -204,7 +204,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     for (const p of [...apis, ...workers]) p.spawn();
     await Promise.all(apis.map((a) => a.awaitStart(deadline)));
     if (workers.length > 0) await workersReady(deadline, workers);
-    nginx = await startNginx({ ...opts.nginx, upstreams: apis.map((a) => a.port as number) });
+    nginx = await startNginx({ config: "shipped", ...opts.nginx, upstreams: apis.map((a) => a.port as number) });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

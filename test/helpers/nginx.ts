@@ -120,7 +120,7 @@ ${servers}
 
   map $http_upgrade $connection_upgrade {
     default upgrade;
-    ''      close;
+    ''      '';
   }
 
   server {
@@ -132,6 +132,9 @@ ${servers}
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+    # A location with a proxy_set_header of its own would inherit none of these: keep them here.
 
     # SSE (text/event-stream) and long polling: no response buffering and long read timeouts.
     # proxy_buffering cannot be switched on a response's Content-Type, so it is off for every
@@ -152,13 +155,10 @@ ${servers}
 
     location /socket.io/ {
       proxy_pass http://herald_sticky;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
     }
 
     location / {
       proxy_pass http://herald_api;
-      proxy_set_header Connection "";
     }
   }
 }
