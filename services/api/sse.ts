@@ -1,7 +1,8 @@
 // Server-Sent Events: GET /jobs/{id}/events. The first event is the current state, then one
 // event per change; `id:` is the version, so Last-Event-ID resumes; the stream ends after the
-// terminal state. Comment heartbeats keep proxies from closing it, and each heartbeat re-reads
-// the store, which repairs a change lost by pub/sub.
+// terminal state, and a reconnect that has it already gets 204 (EventSource stops). Comment
+// heartbeats keep proxies from closing it, and each heartbeat re-reads the store, which repairs a
+// change lost by pub/sub.
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
@@ -31,6 +32,13 @@ export function lastEventId(ctx: Context): number {
 export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDeps): Promise<void> {
   const id = job.id;
   let sent = lastEventId(ctx);
+  if (isTerminal(job.status) && sent >= job.version) {
+    // The client has the end already. A 200 stream that ends makes a browser's EventSource
+    // reconnect every `retry` ms for ever; a 204 makes it stop for good.
+    ctx.status = 204;
+    ctx.set("Cache-Control", "no-store");
+    return;
+  }
 
   const stream = new PassThrough();
   let open = true;

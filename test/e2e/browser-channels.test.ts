@@ -3,8 +3,9 @@
 // redirect it does not follow, and its EventSource reconnects whenever a 200 stream ends.
 import { expect } from "chai";
 import type { Browser, Page } from "playwright-core";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
 import { launchChromium } from "../helpers/browser.ts";
+import { pollToEnd, submit } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 /** One request the API answered: what a browser really sent, counted at the server. */
@@ -98,6 +99,63 @@ describe("e2e: client channels in a real browser (Chromium)", function () {
       expect(out).to.include({ status: 200, redirected: false, contentLocation: `/jobs/${body.id}` });
       expect(body.status).to.equal("succeeded");
       expect(body.token).to.be.a("string").with.length.above(20);
+    });
+  });
+
+  describe("issue 7 item 17: an EventSource stops after the terminal event", () => {
+    /** Opens an EventSource on the page; resolves with the events it got once it is CLOSED. */
+    async function followInBrowser(job: { id: string; token: string }): Promise<{ events: JobView[]; state: number }> {
+      return page.evaluate(
+        ({ id, token }) =>
+          new Promise<{ events: JobView[]; state: number }>((resolve) => {
+            const events: JobView[] = [];
+            const source = new EventSource(`/jobs/${id}/events?access_token=${token}`);
+            source.addEventListener("job", (e) => events.push(JSON.parse((e as MessageEvent).data)));
+            // CLOSED: the browser gave up for good. Still reconnecting long after the end (its retry is
+            // 2 s): report that instead. (No named functions here: tsx would wrap them in __name.)
+            const startedAt = Date.now();
+            const timer = setInterval(() => {
+              if (source.readyState !== EventSource.CLOSED && Date.now() - startedAt < 15_000) return;
+              clearInterval(timer);
+              const state = source.readyState;
+              source.close();
+              resolve({ events, state });
+            }, 100);
+          }),
+        job,
+      );
+    }
+    const requestsFor = (id: string) =>
+      seen
+        .filter((r) => r.url.startsWith(`/jobs/${id}/events`))
+        .map(({ lastEventId, status }) => ({ lastEventId, status }));
+
+    it("following a job to its end: one stream, then one reconnect answered 204, and the EventSource is CLOSED", async () => {
+      const job = await submit(stack?.baseUrl ?? "", "demo", { steps: 3, stepMs: 150 });
+      const got = await followInBrowser(job);
+      expect(got.events.at(-1)?.status).to.equal("succeeded");
+      expect(got.state).to.equal(2, "EventSource.CLOSED");
+      const last = got.events.at(-1)?.version ?? 0;
+      const expected = [
+        { lastEventId: undefined, status: 200 },
+        { lastEventId: String(last), status: 204 },
+      ];
+      expect(requestsFor(job.id)).to.deep.equal(expected);
+      // Nothing to await for "no more requests": watch for longer than the 2 s retry interval.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      expect(requestsFor(job.id)).to.deep.equal(expected);
+    });
+
+    it("a fresh request for a finished job gets the one final event, then 204 on the reconnect", async () => {
+      const job = await submit(stack?.baseUrl ?? "", "demo", { steps: 1, stepMs: 0 });
+      const final = (await pollToEnd(stack?.baseUrl ?? "", job)).at(-1)?.body as JobView;
+      const got = await followInBrowser(job);
+      expect(got.events.map((v) => [v.version, v.status])).to.deep.equal([[final.version, "succeeded"]]);
+      expect(got.state).to.equal(2, "EventSource.CLOSED");
+      expect(requestsFor(job.id)).to.deep.equal([
+        { lastEventId: undefined, status: 200 },
+        { lastEventId: String(final.version), status: 204 },
+      ]);
     });
   });
 });

@@ -68,6 +68,7 @@ export async function readSse(
   try {
     const res = await fetch(url, { headers: { accept: "text/event-stream", ...headers }, signal: abort.signal });
     const reading: SseReading = { status: res.status, headers: res.headers, events: [], comments: 0, ended: false };
+    if (res.status === 204) return reading; // no stream (the client has the terminal event)
     if (!res.ok || !res.body) {
       reading.body = await res.json();
       return reading;
