@@ -119,7 +119,8 @@ describe("issue 7 item 12: Idempotency-Keys scoped by client, names and seals un
     });
 
     it("replay works across two API instances with the same HERALD_SECRET, not with another", async () => {
-      stacks.push(await startStack({ namespace, env: { HERALD_SECRET: secret } }));
+      // No workers: the first stack closed removes the shared namespace's queues.
+      stacks.push(await startStack({ namespace, workers: 0, env: { HERALD_SECRET: secret } }));
       stacks.push(await startStack({ namespace, workers: 0, env: { HERALD_SECRET: secret } }));
       stacks.push(await startStack({ namespace, workers: 0, env: { HERALD_SECRET: `other-${secret}` } }));
       const [a, b, other] = stacks;
