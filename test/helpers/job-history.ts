@@ -83,7 +83,8 @@ export async function watchJobHistory(redisUrl: string, n: Names): Promise<JobHi
 }
 
 /** Handler runs that reached the final commit, per job id, from workers' JSON log lines ("job
- * finished": `succeeded`, or `unchanged` when the job had already ended). A job with two of these
+ * finished": `succeeded`, or `fenced` when the attempt had lost the job to another attempt or an
+ * ending). A job with two of these
  * ran to completion twice. A process's log is capped (cluster.ts keeps 512 KB), so this is a lower
  * bound on a very long run. */
 export function completionsInLogs(outputs: readonly string[]): Map<string, number> {
@@ -94,7 +95,7 @@ export function completionsInLogs(outputs: readonly string[]): Map<string, numbe
       try {
         const entry = JSON.parse(line) as { msg?: string; jobId?: string; status?: string };
         if (entry.msg !== "job finished" || !entry.jobId) continue;
-        if (entry.status === "succeeded" || entry.status === "unchanged") {
+        if (entry.status === "succeeded" || entry.status === "fenced") {
           counts.set(entry.jobId, (counts.get(entry.jobId) ?? 0) + 1);
         }
       } catch {
