@@ -6,7 +6,11 @@ import type { JobRecord } from "./schemas.ts";
 export type ChangeListener = (record: JobRecord) => void;
 
 export interface JobChangeFeed {
-  /** Resolves once the subscription is live; the returned function unsubscribes. */
+  /**
+   * Resolves once the subscription is live; the returned function unsubscribes. Rejects with a
+   * StoreUnavailableError when it cannot subscribe (Redis unreachable), leaving nothing behind:
+   * the next watch() of that job tries again. A live subscription survives a reconnect.
+   */
   watch(jobId: string, listener: ChangeListener): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

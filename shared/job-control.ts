@@ -8,6 +8,12 @@ export interface JobControlPublisher {
 }
 
 export interface JobControlSubscriber {
-  /** Resolves once listening. */
+  /** Resolves once listening. While the broker is unreachable it keeps trying (it rejects only
+   * when its connection has been closed for good). */
   onCancel(listener: CancelListener): Promise<void>;
+  /**
+   * Called each time the subscription is back after a lost connection. Messages sent in the gap
+   * are lost: the listener should re-check `cancelRequested` of the jobs it runs.
+   */
+  onResubscribed(listener: () => void): void;
 }

@@ -1,56 +1,101 @@
 // JobChangeFeed on Redis pub/sub: one subscriber connection per process, one SUBSCRIBE per job
-// that has local watchers (reference counted). node-redis resubscribes after a reconnect.
+// that has local watchers (reference counted). node-redis resubscribes live subscriptions after a
+// reconnect (test/faults/redis-resubscribe.test.ts checks it); a SUBSCRIBE that fails leaves no
+// entry here, so the next watcher of that job subscribes again instead of waiting on nothing.
 import type { ChangeListener, JobChangeFeed } from "./job-changes.ts";
+import { StoreUnavailableError } from "./job-store.ts";
 import type { Logger } from "./log.ts";
 import type { Names } from "./names.ts";
 import type { RedisClient } from "./redis-job-store.ts";
 import { JobRecord } from "./schemas.ts";
 
+/** A channel's local watchers and its SUBSCRIBE (pending, live, or failed). */
+interface Subscription {
+  readonly listeners: Set<ChangeListener>;
+  readonly live: Promise<void>;
+}
+
 export class RedisJobChanges implements JobChangeFeed {
-  private readonly listeners = new Map<string, Set<ChangeListener>>();
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly channels = new Map<string, Subscription>();
+  /** Channels whose UNSUBSCRIBE failed: node-redis still holds (and resubscribes) them. */
+  private readonly orphans = new Set<string>();
+  // One function for every channel, so node-redis never holds two listeners for one channel.
+  private readonly onMessage = (message: string, channel: string) => this.dispatch(channel, message);
+  private readonly onReady = () => this.dropOrphans();
 
   /** `subscriber` must be a dedicated connection (a subscribed client can run nothing else). */
   constructor(
     private readonly subscriber: RedisClient,
     private readonly names: Names,
     private readonly log: Logger,
-  ) {}
+  ) {
+    subscriber.on("ready", this.onReady);
+  }
 
   async watch(jobId: string, listener: ChangeListener): Promise<() => Promise<void>> {
     const channel = this.names.jobChangesChannel(jobId);
-    let set = this.listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      const subscribed = this.subscriber.subscribe(channel, (message) => this.dispatch(channel, message));
-      this.pending.set(channel, subscribed);
-      subscribed.finally(() => this.pending.delete(channel)).catch(() => {});
+    let sub = this.channels.get(channel);
+    if (!sub) {
+      const created: Subscription = { listeners: new Set(), live: this.subscribe(channel) };
+      // A failed SUBSCRIBE leaves nothing behind: the next watch() of this job subscribes anew.
+      created.live.catch(() => {
+        if (this.channels.get(channel) === created) this.channels.delete(channel);
+      });
+      this.channels.set(channel, created);
+      this.orphans.delete(channel);
+      sub = created;
     }
-    set.add(listener);
-    await this.pending.get(channel);
+    sub.listeners.add(listener);
+    try {
+      await sub.live;
+    } catch (err) {
+      sub.listeners.delete(listener);
+      throw new StoreUnavailableError(`cannot watch job ${jobId}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const watched = sub;
     let done = false;
     return async () => {
       if (done) return;
       done = true;
-      const current = this.listeners.get(channel);
-      current?.delete(listener);
-      if (current && current.size === 0) {
-        this.listeners.delete(channel);
-        await this.subscriber.unsubscribe(channel).catch((err: unknown) => {
-          this.log.warn("unsubscribe failed", { channel, error: String(err) });
-        });
-      }
+      watched.listeners.delete(listener);
+      if (watched.listeners.size > 0 || this.channels.get(channel) !== watched) return;
+      this.channels.delete(channel);
+      await this.unsubscribe(channel);
     };
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.subscriber.off("ready", this.onReady);
+    this.channels.clear();
+    this.orphans.clear();
+  }
+
+  private async subscribe(channel: string): Promise<void> {
+    // node-redis would queue a SUBSCRIBE while disconnected (and fail it at its next reconnect
+    // attempt); a watcher had better hear at once that Redis is not there.
+    if (!this.subscriber.isReady) throw new Error("Redis is not connected");
+    await this.subscriber.subscribe(channel, this.onMessage);
+  }
+
+  private async unsubscribe(channel: string): Promise<void> {
+    try {
+      await this.subscriber.unsubscribe(channel, this.onMessage);
+    } catch (err) {
+      // Still subscribed in node-redis (and again after its reconnect): drop it when Redis is back.
+      this.orphans.add(channel);
+      this.log.warn("unsubscribe failed; retrying once Redis is back", { channel, error: String(err) });
+    }
+  }
+
+  private dropOrphans(): void {
+    const channels = [...this.orphans].filter((c) => !this.channels.has(c));
+    this.orphans.clear();
+    for (const channel of channels) void this.unsubscribe(channel); // unsubscribe() never rejects
   }
 
   private dispatch(channel: string, message: string): void {
-    const set = this.listeners.get(channel);
-    if (!set) return;
+    const sub = this.channels.get(channel);
+    if (!sub) return;
     let record: JobRecord;
     try {
       record = JobRecord.parse(JSON.parse(message));
@@ -58,6 +103,13 @@ export class RedisJobChanges implements JobChangeFeed {
       this.log.warn("ignoring a malformed change message", { channel, error: String(err) });
       return;
     }
-    for (const l of set) l(record);
+    for (const l of sub.listeners) {
+      // This runs inside node-redis's socket reader: a throwing listener must not reach it.
+      try {
+        l(record);
+      } catch (err) {
+        this.log.warn("a change listener failed", { channel, error: String(err) });
+      }
+    }
   }
 }

@@ -1,5 +1,8 @@
-// Job control over one Redis channel per namespace.
+// Job control over one Redis channel per namespace. node-redis resubscribes the channel after a
+// reconnect (then 'ready' fires, and onResubscribed listeners with it); a SUBSCRIBE that fails
+// while Redis is down is retried here, since node-redis forgets a subscription that never began.
 import { z } from "zod";
+import { backoffDelay, sleep } from "./backoff.ts";
 import type { CancelListener, JobControlPublisher, JobControlSubscriber } from "./job-control.ts";
 import type { Logger } from "./log.ts";
 import type { Names } from "./names.ts";
@@ -20,22 +23,62 @@ export class RedisJobControlPublisher implements JobControlPublisher {
 }
 
 export class RedisJobControlSubscriber implements JobControlSubscriber {
+  private readonly resubscribed = new Set<() => void>();
+  private listening = false;
+
   /** `subscriber` must be a dedicated connection. */
   constructor(
     private readonly subscriber: RedisClient,
     private readonly names: Names,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // 'ready' comes after node-redis has resubscribed, so the channel is live again by then.
+    subscriber.on("ready", () => {
+      if (!this.listening) return;
+      this.log.info("control channel subscription restored");
+      for (const l of this.resubscribed) this.notify(l);
+    });
+  }
 
   async onCancel(listener: CancelListener): Promise<void> {
-    await this.subscriber.subscribe(this.names.controlChannel, (raw) => {
+    const onMessage = (raw: string) => {
       const parsed = ControlMessage.safeParse(safeJson(raw));
       if (!parsed.success) {
         this.log.warn("ignoring a malformed control message");
         return;
       }
-      listener(parsed.data.jobId);
-    });
+      try {
+        listener(parsed.data.jobId);
+      } catch (err) {
+        this.log.warn("a cancel listener failed", { jobId: parsed.data.jobId, error: String(err) });
+      }
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!this.subscriber.isReady) throw new Error("Redis is not connected");
+        await this.subscriber.subscribe(this.names.controlChannel, onMessage);
+        this.listening = true;
+        return;
+      } catch (err) {
+        if (!this.subscriber.isOpen) throw err; // closed for good (shutdown): nothing to wait for
+        if (attempt === 1 || attempt % 20 === 0) {
+          this.log.warn("cannot subscribe to the control channel yet; retrying", { attempt, error: String(err) });
+        }
+        await sleep(backoffDelay(attempt, 100, 2_000));
+      }
+    }
+  }
+
+  onResubscribed(listener: () => void): void {
+    this.resubscribed.add(listener);
+  }
+
+  private notify(listener: () => void): void {
+    try {
+      listener();
+    } catch (err) {
+      this.log.warn("an onResubscribed listener failed", { error: String(err) });
+    }
   }
 }
 
