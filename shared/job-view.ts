@@ -26,5 +26,7 @@ export function toView(r: JobRecord, opts: { stalled?: boolean } = {}): JobView 
   return view;
 }
 
-/** Strong ETag of a job's state: changes exactly when `version` does. */
-export const etagOf = (r: Pick<JobRecord, "id" | "version">): string => `"${r.id}.${r.version}"`;
+/** Strong ETag of what a representation shows: `"<id>.<version>"`, and `.s` while it is shown
+ * `stalled`, which changes without a new version (a lease lapses, or is renewed late). */
+export const etagOf = (r: { id: string; version: number; stalled?: boolean }): string =>
+  `"${r.id}.${r.version}${r.stalled ? ".s" : ""}"`;

@@ -43,36 +43,49 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return authorisedJob(ctx, store, deps.credentials, ctx.params.id ?? "");
   };
 
-  router.get("/jobs/:id", async (ctx) => {
-    const job = await authorisedRead(ctx);
-    const representation = prefersRepresentation(ctx.get("Prefer"));
-    const etag = etagOf(job);
-    if (!etagListMatches(ctx.get("If-None-Match"), etag)) {
-      // A running job whose worker stopped renewing its lease is shown as stalled.
-      const lease = job.status === "running" ? await store.leaseExpiresAt(job.id) : null;
-      const stalled = job.status === "running" && (lease === null || lease < Date.now());
-      return sendStatus(ctx, job, hints, { stalled, representation });
+  /** What the status monitor shows of a record: a running job whose worker stopped renewing its
+   * lease is shown stalled, and the ETag covers that too. */
+  const showing = async (job: JobRecord): Promise<Shown> => {
+    const lease = job.status === "running" ? await store.leaseExpiresAt(job.id) : null;
+    const stalled = job.status === "running" && (lease === null || lease < Date.now());
+    return { job, stalled, lease, etag: etagOf({ ...job, stalled }) };
+  };
+
+  /** Holds a long poll until what it would show changes: a new version, or `stalled` once the lease
+   * lapses (no version marks that: the hold wakes at the lease's expiry to look), or time is up. */
+  const holdWhileUnchanged = async (from: Shown, ms: number, signal: AbortSignal): Promise<Shown> => {
+    const deadline = Date.now() + ms;
+    let now = from;
+    while (now.etag === from.etag && !isTerminal(now.job.status) && !signal.aborted) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const untilLapse = now.stalled || now.lease === null ? left : now.lease - Date.now() + 1;
+      const version = now.job.version;
+      const next = await waitFor(deps, from.job.id, (r) => r.version > version, clamp(untilLapse, 1, left), signal);
+      now = await showing(next ?? now.job);
     }
-    // The client has this version: long-poll for the next one if asked to, else 304.
-    let current = job;
-    const wait = preferredWait(ctx.get("Prefer"), deps.limits.longPollMaxSeconds);
-    if (wait > 0) {
-      ctx.set("Preference-Applied", `wait=${wait}`);
-      if (!isTerminal(job.status)) {
-        const next = await waitFor(
-          deps,
-          job.id,
-          (r) => r.version > job.version,
-          wait * 1000,
-          abortOnClose(ctx, deps.shutdown),
-        );
-        current = next ?? job;
+    return now;
+  };
+
+  router.get("/jobs/:id", async (ctx) => {
+    const representation = prefersRepresentation(ctx.get("Prefer"));
+    const ifNoneMatch = ctx.get("If-None-Match");
+    let shown = await showing(await authorisedRead(ctx));
+    if (etagListMatches(ifNoneMatch, shown.etag)) {
+      // The client has what we would show: long-poll for a change if asked to, else 304.
+      const wait = preferredWait(ctx.get("Prefer"), deps.limits.longPollMaxSeconds);
+      if (wait > 0) {
+        ctx.set("Preference-Applied", `wait=${wait}`);
+        shown = await holdWhileUnchanged(shown, wait * 1000, abortOnClose(ctx, deps.shutdown));
+      }
+      if (etagListMatches(ifNoneMatch, shown.etag)) {
+        ctx.status = 304;
+        ctx.set("ETag", shown.etag);
+        ctx.set("Cache-Control", "no-store");
+        return;
       }
     }
-    if (current.version !== job.version) return sendStatus(ctx, current, hints, { representation });
-    ctx.status = 304;
-    ctx.set("ETag", etag);
-    ctx.set("Cache-Control", "no-store");
+    sendStatus(ctx, shown.job, hints, { stalled: shown.stalled, representation });
   });
 
   // Cancellation: a queued job ends `canceled` now (its message is skipped when dequeued); a
@@ -117,6 +130,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
         extensions: { jobStatus: job.status, statusUrl: toView(job).statusUrl },
       });
     }
+    ctx.set("ETag", etagOf(job)); // a succeeded job's result never changes: the job's version names it
     if (job.result?.kind === "resource") {
       const uri = servedResource(job.result.uri, hints.resourceOrigins);
       if (typeof uri !== "string") {
@@ -135,6 +149,17 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
 
   return router;
 }
+
+/** A job as the status monitor shows it. */
+interface Shown {
+  job: JobRecord;
+  stalled: boolean;
+  /** Lease expiry (ms since the epoch) of a running job, if it has one. */
+  lease: number | null;
+  etag: string;
+}
+
+const clamp = (n: number, min: number, max: number): number => Math.min(max, Math.max(min, n));
 
 /** If-None-Match holds `*` or a list of (possibly weak) entity tags. */
 export function etagListMatches(header: string, etag: string): boolean {

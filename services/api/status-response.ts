@@ -31,7 +31,7 @@ export interface StatusOptions {
 export function sendStatus(ctx: Context, job: JobRecord, hints: PollingHints, opts: StatusOptions = {}): void {
   const view = servedView(job, hints.resourceOrigins, opts);
   ctx.set("Cache-Control", "no-store");
-  ctx.set("ETag", etagOf(job));
+  ctx.set("ETag", etagOf(view));
   switch (job.status) {
     case "queued":
     case "running":

@@ -174,7 +174,10 @@ class Watch implements JobWatch {
   }
 
   private apply(view: JobView): void {
-    if (view.id !== this.job.id || (this.latest && view.version <= this.latest.version)) return;
+    if (view.id !== this.job.id || (this.latest && view.version < this.latest.version)) return;
+    // The same version again is news only if `stalled` changed (the status monitor shows it, and
+    // its ETag, which the polling channel sends back, covers it).
+    if (this.latest && view.version === this.latest.version && !view.stalled === !this.latest.stalled) return;
     const progressed = !this.latest || JSON.stringify(this.latest.progress) !== JSON.stringify(view.progress);
     this.latest = view;
     this.queue.push(view);
