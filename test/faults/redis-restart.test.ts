@@ -58,7 +58,7 @@ describe("faults: Redis killed (-9) mid-job and restarted", function () {
     expect(post.status).to.equal(503);
     expect((post.body as ProblemBody).type).to.equal("urn:herald:problem:store-unavailable");
     // Keep Redis down until the handler has finished and its final commit failed: the worst moment.
-    await pollUntil(() => worker.output().includes('"msg":"state store write failed; requeueing the job"'), {
+    await pollUntil(() => worker.output().includes('"msg":"final write failed; retrying until Redis is back"'), {
       timeoutMs: 10_000,
       what: "the worker failing to commit the job's end",
     });
@@ -76,6 +76,7 @@ describe("faults: Redis killed (-9) mid-job and restarted", function () {
     expect(view.version).to.be.above(running.version);
     const result = await request(`${cluster.baseUrl}/jobs/${job.id}/result`, { headers: bearer(job.token) });
     expect(result.body).to.deep.equal({ steps: 5 });
+    expect(view.attempts, "the outcome was kept through the outage, not run again").to.equal(1);
 
     // Both processes recovered by themselves: a new job runs end to end.
     const next = await submit(cluster.baseUrl, "demo", { steps: 2, stepMs: 10 });
