@@ -106,7 +106,7 @@ export interface Config {
   readonly idempotencyTtlSeconds: number;
   /** Server secret (the same on every API instance) for the HMACs and seals of Idempotency-Key records. */
   readonly heraldSecret?: string;
-  /** POST answers 503 while the jobs queue holds more messages than this; 0 = no bound. */
+  /** POST answers 503 while the jobs queue holds this many messages or more; 0 = no bound. */
   readonly maxQueueDepth: number;
   /** Per client (credential subject, else IP) and minute; 0 = no limit. */
   readonly rateLimitSubmitPerMinute: number;

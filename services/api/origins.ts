@@ -25,8 +25,20 @@ export function originPolicy(allowed: readonly string[]): OriginPolicy {
 export const isAllowedRequest = (policy: OriginPolicy, req: IncomingMessage): boolean =>
   policy(req.headers.origin, req.headers.host);
 
-const allowHeaders = "Authorization, Content-Type, Prefer, If-None-Match, Last-Event-ID, Idempotency-Key";
-const exposeHeaders = "Location, ETag, Retry-After, Preference-Applied, Content-Location, X-Herald-Instance";
+// Every request header the README documents, and every response header it names that is not
+// readable cross-origin by default (test/e2e/cross-origin.test.ts drives a browser through them).
+const allowHeaders = "Authorization, X-API-Key, Content-Type, Prefer, If-None-Match, Last-Event-ID, Idempotency-Key";
+const exposeHeaders = [
+  "Location",
+  "ETag",
+  "Retry-After",
+  "Preference-Applied",
+  "Content-Location",
+  "Idempotent-Replayed",
+  "WWW-Authenticate",
+  "Allow",
+  "X-Herald-Instance",
+].join(", ");
 
 /** CORS for allowed origins; preflights answered here. Other origins get no CORS headers. */
 export function cors(policy: OriginPolicy): Middleware {

@@ -88,7 +88,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
     try {
       await available(() => deps.inFlight.check(client, limits.maxJobsInFlight));
       if (limits.maxQueueDepth > 0 && (await depth()) >= limits.maxQueueDepth) {
-        throw new HttpProblem("queueFull", `more than ${limits.maxQueueDepth} jobs are waiting`, {
+        throw new HttpProblem("queueFull", `${limits.maxQueueDepth} or more jobs are waiting`, {
           headers: { "Retry-After": "5" },
         });
       }
@@ -160,6 +160,7 @@ function accepted(ctx: Context, job: JobRecord, token: string, hints: PollingHin
   ctx.set("Location", body.statusUrl);
   ctx.set("Retry-After", String(hints.retryAfterSeconds));
   ctx.set("Cache-Control", "no-store");
+  ctx.set("ETag", etagOf(job));
   ctx.body = body;
 }
 
