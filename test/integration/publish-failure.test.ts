@@ -3,15 +3,17 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import { expect } from "chai";
+import { clientSends, type FreezeProxy, startFreezeProxy } from "../helpers/freeze-proxy.ts";
 import { pollToEnd, postJob, type Reply, request } from "../helpers/http.ts";
+import { pollUntil } from "../helpers/net.ts";
 import { jobKeys } from "../helpers/redis-keys.ts";
-import { AMQP_URL, type Stack, startStack } from "../helpers/stack.ts";
+import { AMQP_URL, noLimits, type Stack, startStack } from "../helpers/stack.ts";
 
 const run = promisify(execFile);
 const rabbitmqctl = (...args: string[]) => run("rabbitmqctl", ["-q", ...args], { timeout: 20_000 });
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
 
-function expectBrokerUnavailable(reply: Reply, elapsedMs: number): void {
+function expectBrokerUnavailable(reply: Reply, elapsedMs: number, withinMs = 3_000): void {
   expect(reply.status, JSON.stringify(reply.body)).to.equal(503);
   expect(reply.contentType).to.match(/^application\/problem\+json/);
   expect((reply.body as { type: string }).type).to.equal("urn:herald:problem:broker-unavailable");
@@ -19,7 +21,7 @@ function expectBrokerUnavailable(reply: Reply, elapsedMs: number): void {
     .to.be.a("number")
     .and.be.greaterThan(0);
   expect(reply.headers.get("location")).to.equal(null);
-  expect(elapsedMs).to.be.below(3_000);
+  expect(elapsedMs).to.be.below(withinMs);
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -122,5 +124,83 @@ describe("publish failure: the API's queue connection is closed", () => {
     const ready = await request<{ checks: Record<string, boolean> }>(`${stack.baseUrl}/readyz`);
     expect(ready.status).to.equal(503);
     expect(ready.body.checks.rabbitmq).to.equal(false);
+  });
+});
+
+describe("publish failure: the broker stays connected but its confirm never comes", function () {
+  this.timeout(60_000);
+  const publishTimeoutMs = 3_000;
+  let proxy: FreezeProxy | undefined;
+  // APIs whose queue link goes through the proxy: one without the queue-depth bound (only the
+  // publish waits on the broker), one with the default bound (a depth probe precedes the publish),
+  // and one that has not published yet (its first publish must open a channel first).
+  let plain: Stack | undefined;
+  let bounded: Stack | undefined;
+  let cold: Stack | undefined;
+  before(async () => {
+    proxy = await startFreezeProxy({ port: Number(new URL(AMQP_URL).port || 5672) });
+    const apiAmqpUrl = `amqp://guest:guest@127.0.0.1:${proxy.port}`;
+    plain = await startStack({ apiAmqpUrl, publishTimeoutMs, env: { ...noLimits, MAX_QUEUE_DEPTH: "0" } });
+    bounded = await startStack({ apiAmqpUrl, publishTimeoutMs, env: noLimits });
+    cold = await startStack({ apiAmqpUrl, publishTimeoutMs, env: { ...noLimits, MAX_QUEUE_DEPTH: "0" } });
+    // Warm: each API has published once (its confirm channel is open) before the broker stalls.
+    for (const s of [plain, bounded]) await acceptedAndRun(s);
+  });
+  after(async () => {
+    proxy?.thaw(); // let the APIs' connections close cleanly
+    await plain?.close();
+    await bounded?.close();
+    await cold?.close();
+    await proxy?.close();
+  });
+
+  async function acceptedAndRun(s: Stack): Promise<void> {
+    // Right after a stall the API may still be reconnecting (a long stall trips the heartbeat).
+    const reply = await pollUntil(
+      async () => {
+        const r = await postJob(s.baseUrl, { type: "demo", payload: { steps: 1, stepMs: 0 } });
+        return r.status === 202 ? r : undefined;
+      },
+      { timeoutMs: 30_000, everyMs: 200, what: "a submit to be accepted" },
+    );
+    const job = reply.body as { id: string; token: string };
+    expect((await pollToEnd(s.baseUrl, job)).at(-1)?.status).to.equal(303);
+  }
+
+  async function submitWhileStalled(s: Stack, steps: number): Promise<void> {
+    const p = proxy as FreezeProxy;
+    p.freeze(); // the link stays up; nothing the broker sends reaches the APIs any more
+    try {
+      const [reply, ms] = await timed(() => postJob(s.baseUrl, { type: "demo", payload: { steps, stepMs: 0 } }));
+      expectBrokerUnavailable(reply, ms, publishTimeoutMs + 10_000);
+      expect(ms).to.be.at.least(publishTimeoutMs - 100, "it waited for the confirm");
+    } finally {
+      p.thaw();
+    }
+  }
+
+  it("POST answers 503 once PUBLISH_TIMEOUT_MS has passed without a confirm, and keeps no job record", async () => {
+    const s = plain as Stack;
+    const before = await jobKeys(s.redis, s.names);
+    const sent = clientSends(proxy as FreezeProxy, '"steps":7'); // the job's message reaches the broker…
+    await submitWhileStalled(s, 7);
+    await sent; // …but its confirm never came back: the API may not call it accepted
+    expect(await jobKeys(s.redis, s.names)).to.deep.equal(before, "no orphan job record");
+    await acceptedAndRun(s);
+  });
+
+  it("with the default MAX_QUEUE_DEPTH too: the queue-depth probe does not wait for ever", async () => {
+    const s = bounded as Stack;
+    const before = await jobKeys(s.redis, s.names);
+    await submitWhileStalled(s, 8);
+    expect(await jobKeys(s.redis, s.names)).to.deep.equal(before, "no orphan job record");
+    await acceptedAndRun(s);
+  });
+
+  it("an API's first publish too: opening its publish channel counts against PUBLISH_TIMEOUT_MS", async () => {
+    const s = cold as Stack;
+    await submitWhileStalled(s, 9);
+    expect(await jobKeys(s.redis, s.names)).to.deep.equal([], "no orphan job record");
+    await acceptedAndRun(s);
   });
 });
