@@ -1,6 +1,8 @@
 // Small HTTP helpers for tests: real fetch against a real server, redirects never followed.
+// Every loop here has a deadline.
 import { setTimeout as delay } from "node:timers/promises";
 import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import { pollUntil } from "./net.ts";
 
 export interface Reply<T = unknown> {
   status: number;
@@ -53,3 +55,24 @@ export async function pollToEnd(
   }
   throw new Error(`job ${job.id} not finished within ${timeoutMs} ms; last: ${JSON.stringify(seen.at(-1)?.body)}`);
 }
+
+/** Polls the status monitor until `wanted` holds for a reply (e.g. the job is running), or throws
+ * at the deadline with the last reply. */
+export function waitForStatus(
+  base: string,
+  job: { id: string; token: string },
+  wanted: (reply: Reply<JobView>) => boolean,
+  { everyMs = 50, timeoutMs = 20_000, what = "the wanted status" } = {},
+): Promise<Reply<JobView>> {
+  return pollUntil(
+    async () => {
+      const reply = await getStatus(base, job);
+      if (wanted(reply)) return reply;
+      throw new Error(`${reply.status} ${JSON.stringify(reply.body)}`);
+    },
+    { everyMs, timeoutMs, what: `job ${job.id}: ${what}` },
+  );
+}
+
+/** Status `running` (not yet finished). */
+export const isRunning = (reply: Reply<JobView>): boolean => reply.body.status === "running";

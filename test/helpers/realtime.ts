@@ -2,7 +2,9 @@
 import { io, type ManagerOptions, type SocketOptions } from "socket.io-client";
 import type { ClientSocket } from "../../shared/client/socket-channel.ts";
 import { SseParser } from "../../shared/client/sse-parser.ts";
+import type { RedisClient } from "../../shared/redis-job-store.ts";
 import { isTerminal, type JobView } from "../../shared/schemas.ts";
+import { pollUntil } from "./net.ts";
 
 export async function connectSocket(
   baseUrl: string,
@@ -57,11 +59,20 @@ export interface SseReading {
   body?: unknown;
 }
 
-/** Reads an SSE stream until the server ends it, `stopAfter` events arrive, or the timeout. */
+export type SseEvent = SseReading["events"][number];
+
+/** Reads an SSE stream until the server ends it, `stopAfter` events arrive, or the timeout.
+ * `onEvent` sees each event as it arrives (e.g. to act between the first event and the next),
+ * `onComment` each comment (heartbeat). */
 export async function readSse(
   url: string,
   headers: Record<string, string>,
-  opts: { stopAfter?: number; timeoutMs?: number } = {},
+  opts: {
+    stopAfter?: number;
+    timeoutMs?: number;
+    onEvent?: (event: SseEvent) => void;
+    onComment?: () => void;
+  } = {},
 ): Promise<SseReading> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 15_000);
@@ -84,9 +95,13 @@ export async function readSse(
           break;
         }
         const text = decoder.decode(value, { stream: true });
-        reading.comments += text.split(/\n/).filter((l) => l.startsWith(":")).length;
+        const comments = text.split(/\n/).filter((l) => l.startsWith(":")).length;
+        reading.comments += comments;
+        for (let i = 0; i < comments; i++) opts.onComment?.();
         for (const ev of parser.push(text)) {
-          reading.events.push({ ...(ev.id ? { id: ev.id } : {}), event: ev.event, view: JSON.parse(ev.data) });
+          const event: SseEvent = { ...(ev.id ? { id: ev.id } : {}), event: ev.event, view: JSON.parse(ev.data) };
+          reading.events.push(event);
+          opts.onEvent?.(event);
         }
         if (opts.stopAfter !== undefined && reading.events.length >= opts.stopAfter) {
           abort.abort();
@@ -100,4 +115,14 @@ export async function readSse(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Resolves once Redis counts a subscriber on `channel`: e.g. a held long poll or an SSE stream
+ * is now waiting for the job's next change (they subscribe to its changes channel). */
+export function subscribed(redis: RedisClient, channel: string, timeoutMs = 10_000): Promise<true> {
+  return pollUntil(async () => ((await redis.pubSubNumSub(channel))[channel] ?? 0) > 0 || undefined, {
+    timeoutMs,
+    everyMs: 20,
+    what: `a subscriber on ${channel}`,
+  });
 }
