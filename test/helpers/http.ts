@@ -1,5 +1,6 @@
 // Small HTTP helpers for tests: real fetch against a real server, redirects never followed.
 // Every loop here has a deadline.
+import { request as httpRequest } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
 import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
 import { pollUntil } from "./net.ts";
@@ -76,3 +77,57 @@ export function waitForStatus(
 
 /** Status `running` (not yet finished). */
 export const isRunning = (reply: Reply<JobView>): boolean => reply.body.status === "running";
+
+/**
+ * A POST whose body is held back: `continued` resolves once the server has read the request's
+ * headers (Node's server answers `Expect: 100-continue` with `100 Continue` as it does so), and
+ * `send()` then sends the body and resolves with the reply. A request in flight, on demand.
+ */
+export function postWithHeldBody(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): { continued: Promise<void>; send(): Promise<Reply> } {
+  const req = httpRequest(url, {
+    method: "POST",
+    agent: false,
+    headers: {
+      "content-type": "application/json",
+      ...headers,
+      "content-length": String(Buffer.byteLength(body)),
+      expect: "100-continue",
+    },
+  });
+  const reply = new Promise<Reply>((resolve, reject) => {
+    req.once("error", reject);
+    req.once("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => {
+        text += d;
+      });
+      res.once("error", reject);
+      res.once("end", () => {
+        const replyHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : [value ?? ""]) replyHeaders.append(name, v);
+        }
+        const contentType = replyHeaders.get("content-type") ?? "";
+        const parsed = text && contentType.includes("json") ? JSON.parse(text) : text;
+        resolve({ status: res.statusCode ?? 0, headers: replyHeaders, body: parsed, contentType });
+      });
+    });
+  });
+  const continued = new Promise<void>((resolve, reject) => {
+    req.once("continue", () => resolve());
+    reply.then(() => reject(new Error("answered before the body was sent")), reject);
+  });
+  continued.catch(() => {}); // whoever awaits it sees the rejection
+  req.flushHeaders();
+  return {
+    continued,
+    send() {
+      req.end(body);
+      return reply;
+    },
+  };
+}
