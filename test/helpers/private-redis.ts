@@ -32,6 +32,8 @@ export interface PrivateRedis {
 
 export async function startPrivateRedis(
   binary = process.env.REDIS_SERVER_BIN ?? "redis-server",
+  /** More redis-server options, e.g. `["--auto-aof-rewrite-percentage", "0"]`. */
+  extraArgs: readonly string[] = [],
 ): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
@@ -57,6 +59,7 @@ export async function startPrivateRedis(
       "",
       "--daemonize",
       "no",
+      ...extraArgs,
     ];
     const c = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     child = c;
