@@ -1,22 +1,35 @@
-// npm run soak: several hundred jobs through a real cluster (2 APIs behind nginx, 3 workers) while
-// workers are SIGKILLed and restarted and the RabbitMQ link is cut; prints what became of every
-// accepted job and exits non-zero if any was lost, ran twice, or got a wrong result.
+// npm run soak: several hundred jobs through a real cluster (2 APIs behind nginx, 3 workers, a
+// private AOF Redis) while workers are killed (SIGKILL) and stopped (SIGTERM) while they run jobs,
+// APIs are killed, the RabbitMQ link is cut and Redis is killed, each followed by a restart. Prints
+// what became of every accepted job and exits non-zero if any was lost, ran twice, ended wrong,
+// or a process crashed (or a fault found nothing to hit).
 //
-//   SOAK_JOBS=300 SOAK_WORKERS=3 SOAK_APIS=2 SOAK_CONCURRENCY=8 SOAK_KILLS=5 SOAK_CUTS=3
-//   SOAK_CUT_MS=1500 SOAK_RATE=12 SOAK_DEADLINE_MS=60000 SOAK_SEED=42 SOAK_ECHO=1 npm run soak
-// Unset ones have defaults (kills ≈ jobs/60, cuts ≈ jobs/100, rate spreads the jobs over the chaos).
-// Needs the local RabbitMQ and Redis (AMQP_URL, REDIS_URL) and nginx, like the e2e tests.
-import { formatReport, runSoak, soakPassed } from "../test/helpers/soak.ts";
+//   SOAK_JOBS=300 SOAK_WORKERS=3 SOAK_APIS=2 SOAK_CONCURRENCY=8 SOAK_KILLS=5 SOAK_TERMS=5
+//   SOAK_API_KILLS=2 SOAK_CUTS=3 SOAK_CUT_MS=1500 SOAK_REDIS_KILLS=2 SOAK_REDIS_DOWN_MS=1000
+//   SOAK_FAIL_ATTEMPTS_RATIO=0.3 SOAK_GRACE_MS=500 SOAK_RATE=12 SOAK_DEADLINE_MS=60000 SOAK_SEED=42
+//   SOAK_ECHO=1 npm run soak
+// Unset ones have defaults (see README, Operations). Needs the local RabbitMQ, redis-server and nginx.
+import { formatDetails, formatReport, runSoak, soakPassed } from "../test/helpers/soak.ts";
 
+const raw = (name: string): string | undefined => {
+  const value = process.env[name];
+  return value === undefined || value === "" ? undefined : value;
+};
+const fail = (message: string): never => {
+  console.error(message);
+  process.exit(2);
+};
 const num = (name: string): number | undefined => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    console.error(`${name} must be a non-negative integer (got "${raw}")`);
-    process.exit(2);
-  }
-  return n;
+  const value = raw(name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : fail(`${name} must be a non-negative integer (got "${value}")`);
+};
+const fraction = (name: string): number | undefined => {
+  const value = raw(name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return n >= 0 && n <= 1 ? n : fail(`${name} must be a number from 0 to 1 (got "${value}")`);
 };
 
 const report = await runSoak({
@@ -25,8 +38,14 @@ const report = await runSoak({
   workers: num("SOAK_WORKERS"),
   concurrency: num("SOAK_CONCURRENCY"),
   kills: num("SOAK_KILLS"),
+  terms: num("SOAK_TERMS"),
+  apiKills: num("SOAK_API_KILLS"),
   cuts: num("SOAK_CUTS"),
   cutMs: num("SOAK_CUT_MS"),
+  redisKills: num("SOAK_REDIS_KILLS"),
+  redisDownMs: num("SOAK_REDIS_DOWN_MS"),
+  failAttemptsRatio: fraction("SOAK_FAIL_ATTEMPTS_RATIO"),
+  workerGraceMs: num("SOAK_GRACE_MS"),
   ratePerSecond: num("SOAK_RATE"),
   deadlineMs: num("SOAK_DEADLINE_MS"),
   seed: num("SOAK_SEED"),
@@ -34,9 +53,8 @@ const report = await runSoak({
   onProgress: (line) => console.error(`soak: ${line}`),
 });
 console.log(formatReport(report));
-for (const [what, ids] of Object.entries(report.details)) {
-  if (ids.length > 0) console.log(`${what}: ${ids.slice(0, 20).join(" ")}${ids.length > 20 ? " …" : ""}`);
-}
+const details = formatDetails(report);
+if (details) console.log(`\n${details}`);
 const ok = soakPassed(report);
-console.log(ok ? "PASS: nothing lost, nothing duplicated" : "FAIL");
+console.log(ok ? "\nPASS: nothing lost, duplicated or wrong; no process crashed" : "\nFAIL");
 process.exit(ok ? 0 : 1);

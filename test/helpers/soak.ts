@@ -1,173 +1,51 @@
-// The soak: many jobs through a real cluster (APIs behind nginx, several workers, RabbitMQ behind a
-// TCP proxy) while workers are SIGKILLed and restarted and the RabbitMQ link is cut; then a count of
-// what became of every accepted job. Used by `npm run soak` (scripts/soak.ts, hundreds of jobs)
-// and by test/faults/soak.test.ts (a short run inside `npm test`).
+// The chaos soak: many demo jobs (some failing their first tries on purpose, so they run on their
+// last attempt) through a real cluster — APIs behind nginx, several workers, RabbitMQ behind a TCP
+// proxy, a private AOF Redis (`appendfsync always`) — while workers are killed (SIGKILL) and
+// stopped (SIGTERM) while they provably run jobs, APIs are killed, the RabbitMQ link is cut and
+// Redis is killed, each followed by a restart; then a count of what became of every accepted job.
+// Used by `npm run soak` (scripts/soak.ts, hundreds of jobs) and test/faults/soak.test.ts (short).
 //
 // Definitions:
 // - accepted: POST answered 202.
 // - lost: accepted, but not terminal by the deadline, or its status answers 404 (record gone).
-// - duplicated: more than one completed run of the job. Two independent witnesses: the job's
-//   changes channel (every committed version is published there atomically with the write; more
-//   than one `succeeded` version would be a double success), and the workers' "job finished" log
-//   lines (one per handler run that reached its final commit, including a run whose commit lost
-//   because the job had already ended).
-// - wrong result: succeeded, but its result is not what the demo handler returns for its payload.
+// - duplicated: more than one completed run of the job. Three witnesses: the job's changes channel
+//   (more than one `succeeded` version published), the AOF (more than one `succeeded` version
+//   committed: complete across Redis kills, where the subscriber has gaps), and the workers' "job
+//   finished" log lines (one per handler run that reached its final commit).
+// - wrong outcome: the end differs from what the job's payload and the SIGKILLs that provably hit
+//   it allow (soak-verdict.ts): e.g. `failAttempts` below the attempt limit must end `succeeded`
+//   unless SIGKILLs spent the attempts it needed; or succeeded with a wrong result.
+// - crash: a process that exited without being told to (or not cleanly after SIGTERM). A crashed
+//   process is restarted, as a supervisor would, and the soak goes on.
 import { setTimeout as delay } from "node:timers/promises";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import { demoJob } from "../../shared/job-types.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
+import type { RedisClient } from "../../shared/redis-job-store.ts";
+import type { AcceptedJob } from "../../shared/schemas.ts";
 import { type Cluster, startCluster } from "./cluster.ts";
-import { bearer, postJob, request } from "./http.ts";
+import { type ExitWatch, watchExits } from "./exit-watch.ts";
+import { bearer, request } from "./http.ts";
 import { completionsInLogs, type JobHistory, watchJobHistory } from "./job-history.ts";
-import { AMQP_URL, REDIS_URL } from "./stack.ts";
+import { JobWrites } from "./job-writes.ts";
+import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
+import { ClientOwners } from "./proc-sockets.ts";
+import { monitorRedis, type RedisMonitor } from "./redis-monitor.ts";
+import { type Chaos, type Fault, type FaultKind, restart, runFault, type Wanted } from "./soak-chaos.ts";
+import { awaitTerminal, mapLimit, prng, startSubmitFlow } from "./soak-flow.ts";
+import { expectedOutcome, mismatch } from "./soak-verdict.ts";
+import { durableHistory } from "./soak-witnesses.ts";
+import { AMQP_URL, log, randomNamespace } from "./stack.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same payloads and chaos choices. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export interface Submission {
-  startedAt: number;
-  endedAt: number;
-  /** HTTP status, or "error" when the request itself failed (connection reset…). */
-  status: number | "error";
-  problemType?: string;
-  job?: AcceptedJob;
-  payload: Record<string, unknown>;
-}
-
-export interface SubmitFlow {
-  readonly submissions: readonly Submission[];
-  readonly accepted: readonly AcceptedJob[];
-  /** Payload of each accepted job, by id. */
-  readonly payloads: ReadonlyMap<string, Record<string, unknown>>;
-  /** Resolves when `target` jobs are accepted, or after stop(). */
-  readonly done: Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * `concurrency` loops POSTing demo jobs until `target` are accepted (or stop()). A refused submit
- * (503, network error) is retried after `retryPauseMs`, as a client honouring Retry-After would.
- */
-export function startSubmitFlow(
-  baseUrl: string,
-  opts: {
-    concurrency: number;
-    target?: number;
-    payload: (n: number) => Record<string, unknown>;
-    retryPauseMs?: number;
-    /** At most this many submits a second, over all loops (retries included). Default: no bound. */
-    ratePerSecond?: number;
-  },
-): SubmitFlow {
-  const submissions: Submission[] = [];
-  const accepted: AcceptedJob[] = [];
-  const payloads = new Map<string, Record<string, unknown>>();
-  const target = opts.target ?? Number.POSITIVE_INFINITY;
-  const pending = new Set<Submission>();
-  let stopped = false;
-  let issued = 0;
-  const firstAt = Date.now();
-  const loop = async () => {
-    while (!stopped && accepted.length < target) {
-      if (accepted.length + pending.size >= target) {
-        await delay(10);
-        continue;
-      }
-      // Reserve the submit (and its slot) before waiting, so the loops never overshoot the target.
-      const n = issued++;
-      const payload = opts.payload(n);
-      const entry: Submission = { startedAt: 0, endedAt: 0, status: "error", payload };
-      pending.add(entry);
-      if (opts.ratePerSecond) {
-        const slot = firstAt + (n * 1000) / opts.ratePerSecond;
-        if (slot > Date.now()) await delay(slot - Date.now());
-      }
-      if (stopped) {
-        pending.delete(entry);
-        break;
-      }
-      entry.startedAt = Date.now();
-      try {
-        const reply = await postJob(baseUrl, { type: "demo", payload });
-        entry.status = reply.status;
-        if (reply.status === 202) {
-          const job = reply.body as AcceptedJob;
-          entry.job = job;
-          accepted.push(job);
-          payloads.set(job.id, payload);
-        } else {
-          entry.problemType = (reply.body as { type?: string } | null)?.type;
-        }
-      } catch {
-        entry.status = "error";
-      } finally {
-        entry.endedAt = Date.now();
-        pending.delete(entry);
-        submissions.push(entry);
-      }
-      if (entry.status !== 202) await delay(opts.retryPauseMs ?? 100);
-    }
-  };
-  const done = Promise.all(Array.from({ length: opts.concurrency }, loop)).then(() => undefined);
-  return {
-    submissions,
-    accepted,
-    payloads,
-    done,
-    async stop() {
-      stopped = true;
-      await done;
-    },
-  };
-}
-
-export type Outcome = { kind: "terminal"; view: JobView } | { kind: "missing" } | { kind: "pending"; view?: JobView };
-
-/** Polls every job's status (through the API, with its token) until all are terminal or the deadline. */
-export async function awaitTerminal(
-  baseUrl: string,
-  jobs: readonly { id: string; token: string }[],
-  { deadlineMs, concurrency = 16, everyMs = 250 }: { deadlineMs: number; concurrency?: number; everyMs?: number },
-): Promise<Map<string, Outcome>> {
-  const outcomes = new Map<string, Outcome>(jobs.map((j) => [j.id, { kind: "pending" }]));
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const open = jobs.filter((j) => outcomes.get(j.id)?.kind === "pending");
-    await mapLimit(open, concurrency, async (job) => {
-      try {
-        const reply = await request<JobView>(`${baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) });
-        if (reply.status === 404) outcomes.set(job.id, { kind: "missing" });
-        else if (reply.status === 303 || (reply.status === 200 && ["failed", "canceled"].includes(reply.body.status)))
-          outcomes.set(job.id, { kind: "terminal", view: reply.body });
-        else if (reply.status === 200) outcomes.set(job.id, { kind: "pending", view: reply.body });
-      } catch {
-        // unreachable for a moment: ask again next round
-      }
-    });
-    if (![...outcomes.values()].some((o) => o.kind === "pending") || Date.now() >= deadline) return outcomes;
-    await delay(everyMs);
-  }
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await fn(item);
-      }
-    }),
-  );
-}
+export {
+  awaitTerminal,
+  mapLimit,
+  type Outcome,
+  prng,
+  type Submission,
+  type SubmitFlow,
+  startSubmitFlow,
+} from "./soak-flow.ts";
 
 export interface SoakOptions {
   jobs: number;
@@ -175,12 +53,23 @@ export interface SoakOptions {
   workers?: number;
   /** Concurrent submitting clients. */
   concurrency?: number;
-  /** Worker SIGKILLs (each followed by a restart). */
+  /** Worker SIGKILLs, each while the worker runs a job (then a restart). */
   kills?: number;
+  /** Worker SIGTERMs, each while the worker runs a job, preferably one on its last attempt. */
+  terms?: number;
+  /** API SIGKILLs (then a restart). */
+  apiKills?: number;
   /** RabbitMQ link cuts (every process's connection at once). */
   cuts?: number;
   cutMs?: number;
-  /** Submits a second. Default: spread the jobs over the time the chaos needs (≈ 2.5 s a kill). */
+  /** Redis SIGKILLs while jobs run (then a restart on the same AOF). */
+  redisKills?: number;
+  redisDownMs?: number;
+  /** Share of jobs with `failAttempts` 1 to 3 (maxAttempts is 3). Default 0.3. */
+  failAttemptsRatio?: number;
+  /** Workers' SHUTDOWN_GRACE_MS. Default 500: a SIGTERM hands back longer jobs. */
+  workerGraceMs?: number;
+  /** Submits a second. Default: spread the jobs over the time the chaos needs. */
   ratePerSecond?: number;
   /** How long jobs may take to end once all are accepted. */
   deadlineMs?: number;
@@ -198,94 +87,182 @@ export interface SoakReport {
   canceled: number;
   lost: number;
   duplicated: number;
-  wrongResults: number;
-  /** Jobs that needed more than one attempt (their worker was killed, or their link was cut). */
+  wrongOutcomes: number;
+  crashes: number;
+  /** Faults asked for that found nothing to hit (the soak did not test what it claims). */
+  skippedFaults: number;
+  /** Failed as their payload and the SIGKILLs that hit them say they must. */
+  failedAsExpected: number;
+  /** Jobs that needed more than one attempt. */
   retried: number;
   submit503: number;
   submitOther: number;
   workerKills: number;
+  workerTerms: number;
+  apiKills: number;
   cuts: number;
+  redisKills: number;
+  /** Job attempts each kind of fault hit (SIGKILL, SIGTERM: provably running; Redis: running). */
+  hit: { killed: number; termed: number; termedLastAttempt: number; redisKilled: number };
+  witnesses: { historyReconnects: number; monitorDrops: number; aofComplete: boolean };
   seconds: number;
-  /** Job ids behind the non-zero bad counts, for a closer look. */
-  details: { lost: string[]; duplicated: string[]; wrongResults: string[]; failed: string[] };
-  /** The history watcher's own connection dropped: the changes-channel witness may have gaps. */
-  historyDisconnects: number;
+  /** One line per bad job or crash, saying why. */
+  details: { lost: string[]; duplicated: string[]; wrongOutcomes: string[]; crashes: string[]; skipped: string[] };
+  faults: Fault[];
 }
+
+type DemoPayload = { steps: number; stepMs: number; failAttempts?: number };
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const say = opts.onProgress ?? (() => undefined);
   const random = prng(opts.seed ?? 42);
   const chaosRandom = prng((opts.seed ?? 42) + 1); // its own stream: payloads are drawn concurrently
   const started = Date.now();
-  const broker = new URL(AMQP_URL);
-  const proxy: TcpProxy = await startTcpProxy({ host: broker.hostname, port: Number(broker.port || 5672) });
-  const proxied = new URL(AMQP_URL);
-  proxied.port = String(proxy.port);
+  const maxAttempts = demoJob.retry.maxAttempts;
+  const workerGraceMs = opts.workerGraceMs ?? 500;
+  const namespace = randomNamespace("soak");
+
+  let redis: PrivateRedis | undefined;
+  let proxy: TcpProxy | undefined;
+  let control: RedisClient | undefined;
+  let monitor: RedisMonitor | undefined;
   let cluster: Cluster | undefined;
   let history: JobHistory | undefined;
+  let exits: ExitWatch | undefined;
   try {
+    // No AOF rewrite during the run: the AOF stays the complete history (see soak-witnesses.ts).
+    redis = await startPrivateRedis(undefined, ["--auto-aof-rewrite-percentage", "0"]);
+    const broker = new URL(AMQP_URL);
+    proxy = await startTcpProxy({ host: broker.hostname, port: Number(broker.port || 5672) });
+    const proxied = new URL(AMQP_URL);
+    proxied.port = String(proxy.port);
+    control = await connectRedis(redis.url, log, 5_000, "soak");
+    const pids = (): number[] =>
+      [process.pid, ...[...(cluster?.apis ?? []), ...(cluster?.workers ?? [])].map((p) => p.process?.pid)].filter(
+        (pid): pid is number => pid !== undefined,
+      );
+    const owners = new ClientOwners(redis.port, pids);
+    const writes = new JobWrites(namespace, (client) => owners.pidOf(client));
+    monitor = await monitorRedis(redis.port, (c) => writes.onCommand(c));
+
     cluster = await startCluster({
       apis: opts.apis ?? 2,
       workers: opts.workers ?? 3,
+      namespace,
       echo: opts.echo ?? false,
       readyTimeoutMs: 30_000,
       env: {
+        REDIS_URL: redis.url,
         AMQP_URL: proxied.href,
         PUBLISH_TIMEOUT_MS: "2000",
         LEASE_MS: "1500",
+        QUEUE_WATCHDOG_MS: "10000",
         RATE_LIMIT_SUBMIT_PER_MINUTE: "0",
         RATE_LIMIT_READ_PER_MINUTE: "0",
         MAX_JOBS_IN_FLIGHT: "0",
       },
+      workerEnv: { SHUTDOWN_GRACE_MS: String(workerGraceMs) },
     });
-    history = await watchJobHistory(REDIS_URL, cluster.names);
-    say(`cluster up: ${cluster.apis.length} APIs, ${cluster.workers.length} workers, namespace ${cluster.namespace}`);
+    const theCluster = cluster;
+    history = await watchJobHistory(redis.url, cluster.names);
+    exits = watchExits(() => [...theCluster.apis, ...theCluster.workers], { nginx: cluster.nginx.process, redis });
+    say(`cluster up: ${cluster.apis.length} APIs, ${cluster.workers.length} workers, namespace ${namespace}`);
 
-    // Chaos, one event at a time, spread over the submissions: kill, cut, kill, cut…
-    const kills = opts.kills ?? Math.max(1, Math.round(opts.jobs / 60));
-    const cuts = opts.cuts ?? Math.max(1, Math.round(opts.jobs / 100));
+    // One lane for everything that stops and starts processes: faults, and restarts after crashes.
+    let lane: Promise<unknown> = Promise.resolve();
+    const inLane = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = lane.then(fn);
+      lane = run.catch(() => undefined);
+      return run;
+    };
+    exits.onCrash((p, crash) => {
+      say(`CRASH ${crash.id} (${crash.exit}); restarting it`);
+      void inLane(() => restart({ say }, p)).catch((err: unknown) => say(`${p.id} stays down: ${String(err)}`));
+    });
+
+    const counts: Record<FaultKind, number> = {
+      "worker-kill": opts.kills ?? Math.max(1, Math.round(opts.jobs / 60)),
+      cut: opts.cuts ?? Math.max(1, Math.round(opts.jobs / 100)),
+      "worker-term": opts.terms ?? Math.max(1, Math.round(opts.jobs / 60)),
+      "api-kill": opts.apiKills ?? Math.max(1, Math.round(opts.jobs / 150)),
+      "redis-kill": opts.redisKills ?? Math.max(1, Math.round(opts.jobs / 150)),
+    };
+    const events: FaultKind[] = [];
+    for (let i = 0; i < Math.max(...Object.values(counts)); i++) {
+      for (const kind of Object.keys(counts) as FaultKind[]) if (i < counts[kind]) events.push(kind);
+    }
     const cutMs = opts.cutMs ?? 1_500;
-    // Submitting lasts longer than the chaos, so every event meets jobs in flight.
-    const chaosSeconds = kills * 2.5 + cuts * (cutMs / 1000 + 1);
+    const redisDownMs = opts.redisDownMs ?? 1_000;
+    // Roughly what the chaos takes (a restart is a few seconds); submitting should last longer.
+    const chaosSeconds =
+      counts["worker-kill"] * 3 +
+      counts["worker-term"] * (3 + workerGraceMs / 1000) +
+      counts["api-kill"] * 3 +
+      counts.cut * (cutMs / 1000 + 1) +
+      counts["redis-kill"] * (redisDownMs / 1000 + 3);
     const rate = opts.ratePerSecond ?? Math.max(1, opts.jobs / Math.max(5, chaosSeconds * 1.5));
-    // Jobs of 0.05 to 2 s (0.7 s on average), so a killed worker is likely to be running some.
+
+    // Fault i is due once dues[i] jobs are accepted. The submitters stay at most half a share
+    // ahead of the faults: until fault i has begun, no more than dues[i] + share / 2 jobs go in, so
+    // every fault has jobs still to come however slow the machine (or the faults before it) is.
+    const share = opts.jobs / (events.length + 1);
+    const dues = events.map((_, i) => Math.floor((i + 1) * share));
+    let begun = 0;
+    let steer: Wanted | null = null;
+    const ratio = opts.failAttemptsRatio ?? 0.3;
     const flow = startSubmitFlow(cluster.baseUrl, {
       concurrency: opts.concurrency ?? 8,
       target: opts.jobs,
       ratePerSecond: rate,
-      payload: () => ({ steps: 1 + Math.floor(random() * 8), stepMs: 50 + Math.floor(random() * 200) }),
+      limit: () => (begun < events.length ? (dues[begun] ?? 0) + Math.ceil(share / 2) : opts.jobs),
+      payload: (): DemoPayload => {
+        // Asked for by a waiting fault: two failed tries, then a 2.5 s last attempt (SIGTERM); or a
+        // progress commit, and its event, every 5 ms for 1.5 s (Redis kill).
+        if (steer === "last-attempt") return { steps: 10, stepMs: 250, failAttempts: 2 };
+        if (steer === "chatty") return { steps: 300, stepMs: 5 };
+        const failAttempts = random() < ratio ? ([1, 2, 2, 3][Math.floor(random() * 4)] as number) : 0;
+        // Jobs that fail on purpose run longer (0.6 to 3 s), so their last attempt can outlive a
+        // worker's grace period; the others take 0.05 to 2 s.
+        return failAttempts > 0
+          ? { steps: 4 + Math.floor(random() * 7), stepMs: 150 + Math.floor(random() * 150), failAttempts }
+          : { steps: 1 + Math.floor(random() * 8), stepMs: 50 + Math.floor(random() * 200) };
+      },
     });
-    say(`submitting ${opts.jobs} jobs at ${rate.toFixed(1)}/s; ${kills} kill(s), ${cuts} cut(s) of ${cutMs} ms`);
+    const payloadOf = (id: string) => flow.payloads.get(id) as DemoPayload | undefined;
+    say(`submitting ${opts.jobs} jobs at ${rate.toFixed(1)}/s; faults: ${events.join(", ")}`);
+
+    const chaos: Chaos = {
+      cluster,
+      redis,
+      proxy,
+      control,
+      monitor,
+      writes,
+      owners,
+      exits,
+      random: chaosRandom,
+      say,
+      payloadOf,
+      maxAttempts,
+      workerGraceMs,
+      cutMs,
+      redisDownMs,
+      strikeTimeoutMs: 60_000,
+      lastAttemptPatienceMs: 45_000,
+      steer: (want) => {
+        steer = want;
+      },
+    };
     // A submit side that never gets its jobs in (e.g. the API stays unready) ends the run, not hangs it.
-    const submitDeadline = Date.now() + ((opts.jobs / rate) * 3 + 60) * 1000;
-    const events: ("kill" | "cut")[] = [];
-    for (let i = 0; i < Math.max(kills, cuts); i++) {
-      if (i < kills) events.push("kill");
-      if (i < cuts) events.push("cut");
+    const submitDeadline = Date.now() + ((opts.jobs / rate) * 3 + 120) * 1000;
+    const faults: Fault[] = [];
+    for (const [i, kind] of events.entries()) {
+      while (flow.accepted.length < (dues[i] ?? 0) && Date.now() < submitDeadline) await delay(20);
+      say(`${kind} at ${flow.accepted.length} accepted`);
+      begun = i + 1;
+      faults.push(await inLane(() => runFault(chaos, kind)));
     }
-    let workerKills = 0;
-    let cutCount = 0;
-    for (const [i, event] of events.entries()) {
-      const due = Math.floor(((i + 1) * opts.jobs) / (events.length + 1));
-      while (flow.accepted.length < due && Date.now() < submitDeadline) await delay(20);
-      if (event === "kill") {
-        const alive = cluster.workers.filter((w) => w.alive);
-        const victim = alive[Math.floor(chaosRandom() * alive.length)];
-        if (!victim) continue;
-        await victim.kill("SIGKILL");
-        workerKills++;
-        say(`kill -9 ${victim.id} at ${flow.accepted.length} accepted`);
-        await victim.restart();
-        say(`${victim.id} restarted`);
-      } else {
-        await proxy.cut();
-        cutCount++;
-        say(`RabbitMQ link cut at ${flow.accepted.length} accepted`);
-        await delay(cutMs); // the length of the outage, not a synchronisation
-        proxy.resume();
-        say("RabbitMQ link back");
-      }
-    }
+    begun = events.length;
     const giveUp = new AbortController();
     const expired = delay(Math.max(0, submitDeadline - Date.now()), undefined, { signal: giveUp.signal }).catch(
       () => undefined,
@@ -296,7 +273,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     say(`all ${flow.accepted.length} accepted after ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for them`);
 
     const outcomes = await awaitTerminal(cluster.baseUrl, flow.accepted, { deadlineMs: opts.deadlineMs ?? 60_000 });
+    await inLane(async () => undefined); // restarts after late crashes are done
+    const durable = durableHistory(redis.dir, namespace);
     const completions = completionsInLogs(cluster.workers.map((w) => w.output()));
+
+    const killed = attemptsHit(faults, "worker-kill");
+    const termed = attemptsHit(faults, "worker-term");
+    const redisHit = attemptsHit(faults, "redis-kill");
     const report: SoakReport = {
       accepted: flow.accepted.length,
       succeeded: 0,
@@ -304,54 +287,136 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       canceled: 0,
       lost: 0,
       duplicated: 0,
-      wrongResults: 0,
+      wrongOutcomes: 0,
+      crashes: exits.crashes.length,
+      skippedFaults: faults.filter((f) => f.kind === "skipped").length,
+      failedAsExpected: 0,
       retried: 0,
       submit503: flow.submissions.filter((s) => s.status === 503).length,
       submitOther: flow.submissions.filter((s) => s.status !== 503 && s.status !== 202).length,
-      workerKills,
-      cuts: cutCount,
+      workerKills: faults.filter((f) => f.kind === "worker-kill").length,
+      workerTerms: faults.filter((f) => f.kind === "worker-term").length,
+      apiKills: faults.filter((f) => f.kind === "api-kill").length,
+      cuts: faults.filter((f) => f.kind === "cut").length,
+      redisKills: faults.filter((f) => f.kind === "redis-kill").length,
+      hit: {
+        killed: count(killed),
+        termed: count(termed),
+        termedLastAttempt: faults.flatMap((f) => (f.kind === "worker-term" ? f.jobs.filter((j) => j.last) : [])).length,
+        redisKilled: count(redisHit),
+      },
+      witnesses: {
+        historyReconnects: history.disconnects,
+        monitorDrops: monitor.drops,
+        aofComplete: durable.complete,
+      },
       seconds: 0,
-      details: { lost: [], duplicated: [], wrongResults: [], failed: [] },
-      historyDisconnects: history.disconnects,
+      details: {
+        lost: [],
+        duplicated: [],
+        wrongOutcomes: [],
+        crashes: exits.crashes.map((c) => `${c.id} (pid ${c.pid}): ${c.exit}; last output:\n${lastLines(c.tail, 6)}`),
+        skipped: faults.flatMap((f) => (f.kind === "skipped" ? [`${f.what}: ${f.why}`] : [])),
+      },
+      faults,
+    };
+
+    const explain = (id: string): string => {
+      const p = payloadOf(id);
+      const touched = [
+        ...[...(killed.get(id) ?? [])].map((a) => `SIGKILL on attempt ${a}`),
+        ...[...(termed.get(id) ?? [])].map((a) => `SIGTERM on attempt ${a}`),
+        ...[...(redisHit.get(id) ?? [])].map((a) => `Redis kill during attempt ${a}`),
+      ];
+      return (
+        `failAttempts ${p?.failAttempts ?? 0}, ${p?.steps}×${p?.stepMs} ms; ` +
+        `faults: ${touched.join(", ") || "none seen"}; history: ${durable.describe(id)}`
+      );
     };
     const succeeded: AcceptedJob[] = [];
     for (const job of flow.accepted) {
       const o = outcomes.get(job.id);
       if (o?.kind !== "terminal") {
         report.lost++;
-        report.details.lost.push(job.id);
+        const now =
+          o?.kind === "pending" && o.view ? `${o.view.status}, attempts ${o.view.attempts}` : (o?.kind ?? "?");
+        report.details.lost.push(`${job.id}: not terminal by the deadline (${now}); ${explain(job.id)}`);
         continue;
       }
-      if (o.view.attempts > 1) report.retried++;
-      if (o.view.status === "succeeded") {
+      const view = o.view;
+      if (view.attempts > 1) report.retried++;
+      if (view.status === "succeeded") {
         report.succeeded++;
         succeeded.push(job);
-      } else if (o.view.status === "failed") {
-        report.failed++;
-        report.details.failed.push(job.id);
-      } else report.canceled++;
-      if (history.succeededCommits(job.id) > 1 || (completions.get(job.id) ?? 0) > 1) {
+      } else if (view.status === "failed") report.failed++;
+      else report.canceled++;
+      const expected = expectedOutcome(
+        payloadOf(job.id)?.failAttempts ?? 0,
+        maxAttempts,
+        killed.get(job.id) ?? new Set(),
+      );
+      const wrong = mismatch(expected, { status: view.status, ...(view.error ? { errorType: view.error.type } : {}) });
+      if (wrong) {
+        report.wrongOutcomes++;
+        const why = view.error ? ` ("${view.error.detail ?? view.error.title}")` : "";
+        report.details.wrongOutcomes.push(`${job.id}: ${wrong}${why}, attempts ${view.attempts}; ${explain(job.id)}`);
+      } else if (view.status === "failed") report.failedAsExpected++;
+      const seen = [
+        ["changes channel", history.succeededCommits(job.id)],
+        ["AOF", durable.succeededCommits(job.id)],
+        ["worker logs", completions.get(job.id) ?? 0],
+      ] as const;
+      const twice = seen.filter(([, n]) => n > 1);
+      if (twice.length > 0) {
         report.duplicated++;
-        report.details.duplicated.push(job.id);
+        const witnesses = twice.map(([w, n]) => `${n} in ${w}`).join(", ");
+        report.details.duplicated.push(`${job.id}: completed more than once (${witnesses}); ${explain(job.id)}`);
       }
     }
     await mapLimit(succeeded, 16, async (job) => {
       const result = await request(`${cluster?.baseUrl}/jobs/${job.id}/result`, { headers: bearer(job.token) }).catch(
         () => null,
       );
-      const steps = flow.payloads.get(job.id)?.steps;
+      const steps = payloadOf(job.id)?.steps;
       if (result?.status !== 200 || (result.body as { steps?: unknown } | null)?.steps !== steps) {
-        report.wrongResults++;
-        report.details.wrongResults.push(job.id);
+        report.wrongOutcomes++;
+        const got = result ? `${result.status} ${JSON.stringify(result.body)}` : "no answer";
+        report.details.wrongOutcomes.push(`${job.id}: succeeded, but its result is ${got} (want steps ${steps})`);
       }
     });
     report.seconds = Math.round((Date.now() - started) / 100) / 10;
     return report;
   } finally {
+    exits?.stop();
     await history?.close().catch(() => undefined);
+    monitor?.close();
+    await control?.close().catch(() => undefined);
     await cluster?.stop().catch((err: unknown) => say(`cluster stop: ${String(err)}`));
-    await proxy.close();
+    await proxy?.close();
+    await redis?.stop();
   }
+}
+
+/** Job id → attempts that faults of `kind` hit. */
+function attemptsHit(faults: readonly Fault[], kind: "worker-kill" | "worker-term" | "redis-kill") {
+  const hit = new Map<string, Set<number>>();
+  for (const f of faults) {
+    if (f.kind !== kind) continue;
+    for (const j of f.jobs) hit.set(j.id, (hit.get(j.id) ?? new Set()).add(j.attempt));
+  }
+  return hit;
+}
+
+const count = (hit: ReadonlyMap<string, ReadonlySet<number>>): number =>
+  [...hit.values()].reduce((n, s) => n + s.size, 0);
+
+function lastLines(text: string, n: number): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .slice(-n)
+    .map((l) => `    ${l}`)
+    .join("\n");
 }
 
 /** The table `npm run soak` prints. */
@@ -360,20 +425,40 @@ export function formatReport(r: SoakReport): string {
     ["accepted", r.accepted],
     ["succeeded", r.succeeded],
     ["failed", r.failed],
+    ["  of which as expected", r.failedAsExpected],
     ["canceled", r.canceled],
     ["lost", r.lost],
     ["duplicated", r.duplicated],
-    ["wrong results", r.wrongResults],
+    ["wrong outcomes", r.wrongOutcomes],
+    ["process crashes", r.crashes],
+    ["faults skipped", r.skippedFaults],
     ["retried (attempts > 1)", r.retried],
     ["submit 503s", r.submit503],
     ["submit other errors", r.submitOther],
-    ["worker kills", r.workerKills],
+    ["worker kill -9", `${r.workerKills} (attempts hit: ${r.hit.killed})`],
+    ["worker SIGTERM", `${r.workerTerms} (attempts hit: ${r.hit.termed}, last: ${r.hit.termedLastAttempt})`],
+    ["API kill -9", r.apiKills],
     ["RabbitMQ cuts", r.cuts],
+    ["Redis kill -9", `${r.redisKills} (attempts running: ${r.hit.redisKilled})`],
+    ["AOF witness complete", r.witnesses.aofComplete ? "yes" : "NO"],
     ["seconds", r.seconds],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${String(v).padStart(7)}`).join("\n");
 }
 
-/** Non-zero bad counts make the soak fail. */
-export const soakPassed = (r: SoakReport): boolean => r.lost === 0 && r.duplicated === 0 && r.wrongResults === 0;
+/** The reasons behind the bad counts, one line per job or crash (at most `limit` per kind). */
+export function formatDetails(r: SoakReport, limit = 50): string {
+  const out: string[] = [];
+  for (const [what, lines] of Object.entries(r.details)) {
+    if (lines.length === 0) continue;
+    out.push(`${what} (${lines.length}):`);
+    for (const line of lines.slice(0, limit)) out.push(`  ${line}`);
+    if (lines.length > limit) out.push(`  … ${lines.length - limit} more`);
+  }
+  return out.join("\n");
+}
+
+/** Non-zero bad counts make the soak fail (a skipped fault too: then it did not test what it says). */
+export const soakPassed = (r: SoakReport): boolean =>
+  r.lost === 0 && r.duplicated === 0 && r.wrongOutcomes === 0 && r.crashes === 0 && r.skippedFaults === 0;
