@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { CancelListener, JobControlPublisher, JobControlSubscriber } from "./job-control.ts";
+import { StoreUnavailableError } from "./job-store.ts";
 import type { Logger } from "./log.ts";
 import type { Names } from "./names.ts";
 import type { RedisClient } from "./redis-job-store.ts";
@@ -17,8 +18,15 @@ export class RedisJobControlPublisher implements JobControlPublisher {
     private readonly names: Names,
   ) {}
 
+  /** Rejects with StoreUnavailableError when Redis is unreachable (the API answers 503). */
   async requestCancel(jobId: string): Promise<void> {
-    await this.redis.publish(this.names.controlChannel, JSON.stringify({ type: "cancel", jobId }));
+    if (!this.redis.isReady) throw new StoreUnavailableError("Redis is not connected");
+    try {
+      await this.redis.publish(this.names.controlChannel, JSON.stringify({ type: "cancel", jobId }));
+    } catch (err) {
+      if (this.redis.isReady) throw err;
+      throw new StoreUnavailableError(`Redis connection lost: ${String(err)}`);
+    }
   }
 }
 
