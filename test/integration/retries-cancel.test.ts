@@ -10,9 +10,9 @@ import { sleep } from "../../shared/backoff.ts";
 import { defineJobType } from "../../shared/job-types.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import type { JobView } from "../../shared/schemas.ts";
-import { bearer, getStatus, pollToEnd, request, submit } from "../helpers/http.ts";
-import { collectJobEvents, connectSocket } from "../helpers/realtime.ts";
-import { AMQP_URL, type Stack, startStack } from "../helpers/stack.ts";
+import { bearer, getStatus, isRunning, pollToEnd, request, submit, waitForStatus } from "../helpers/http.ts";
+import { collectJobEvents, connectSocket, readSse } from "../helpers/realtime.ts";
+import { AMQP_URL, noLimits, type Stack, startStack } from "../helpers/stack.ts";
 
 const runs = new Map<string, number>();
 const aborted = new Set<string>();
@@ -113,18 +113,21 @@ describe("retries, dead letters, timeouts, cancellation", function () {
   this.timeout(30_000);
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ handlers, workers: 2, prefetch: 2, leaseMs: 600, stallTimeoutMs: 800 });
+    stack = await startStack({ handlers, workers: 2, prefetch: 2, leaseMs: 600, stallTimeoutMs: 800, env: noLimits });
   });
-  after(() => stack.close());
+  after(() => stack?.close());
 
   it("a retryable failure is retried after a backoff, through RabbitMQ, until it succeeds", async () => {
-    const job = await submit(stack.baseUrl, "demo", { steps: 2, stepMs: 10, failAttempts: 2 });
-    const seen = await pollToEnd(stack.baseUrl, job, { everyMs: 20 });
-    const end = seen.at(-1)?.body as JobView;
+    const job = await submit(stack.baseUrl, "demo", { steps: 2, stepMs: 100, failAttempts: 2 });
+    // The SSE stream carries every change, so the wait for the retry is seen however slow the machine.
+    const sse = await readSse(`${stack.baseUrl}/jobs/${job.id}/events`, bearer(job.token), { timeoutMs: 25_000 });
+    expect(sse.ended).to.equal(true);
+    const seen = sse.events.map((e) => e.view);
+    const end = seen.at(-1) as JobView;
     expect(end.status).to.equal("succeeded");
     expect(end.attempts).to.equal(3);
-    const waiting = seen.map((r) => r.body).find((v) => v.status === "queued" && v.retryAt);
-    expect(waiting, "a poll saw the job waiting for its retry").to.not.equal(undefined);
+    const waiting = seen.find((v) => v.status === "queued" && v.retryAt);
+    expect(waiting, "the job waited for its retry").to.not.equal(undefined);
     expect(waiting?.error?.detail).to.match(/^attempt \d failed on purpose/);
     expect(end.error).to.equal(undefined, "success clears the last attempt's error");
   });
@@ -178,8 +181,7 @@ describe("retries, dead letters, timeouts, cancellation", function () {
       const job = await submit(stack.baseUrl, "wait-for-abort", { ms: 10_000 });
       const events = collectJobEvents(socket, job.id);
       await socket.timeout(5_000).emitWithAck("subscribe", { jobId: job.id, token: job.token });
-      let status = await getStatus(stack.baseUrl, job);
-      while (status.body.status !== "running") status = await getStatus(stack.baseUrl, job);
+      await waitForStatus(stack.baseUrl, job, isRunning, { what: "running" });
       const del = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, {
         method: "DELETE",
         headers: bearer(job.token),
@@ -202,8 +204,10 @@ describe("retries, dead letters, timeouts, cancellation", function () {
   });
 
   it("DELETE on a queued job cancels it at once; its message is skipped when dequeued", async () => {
-    // Fill every worker slot (2 workers × prefetch 2) so the next job stays queued.
-    const blockers = await Promise.all([1, 2, 3, 4].map(() => submit(stack.baseUrl, "wait-for-abort", { ms: 1_500 })));
+    // Fill every worker slot (2 workers × prefetch 2) so the next job stays queued until the test
+    // ends the blockers (they would run for a minute).
+    const blockers = await Promise.all([1, 2, 3, 4].map(() => submit(stack.baseUrl, "wait-for-abort", { ms: 60_000 })));
+    for (const b of blockers) await waitForStatus(stack.baseUrl, b, isRunning, { what: "a blocker running" });
     const job = await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 });
     const del = await request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, {
       method: "DELETE",
@@ -211,8 +215,11 @@ describe("retries, dead letters, timeouts, cancellation", function () {
     });
     expect(del.status).to.equal(200);
     expect(del.body.status).to.equal("canceled");
+    for (const b of blockers)
+      await request(`${stack.baseUrl}/jobs/${b.id}`, { method: "DELETE", headers: bearer(b.token) });
     for (const b of blockers) await pollToEnd(stack.baseUrl, b);
-    // Every blocker is done, so the canceled job's message has been dequeued by now; it never ran.
+    // A job queued behind it: once it has run, the canceled job's message (ahead of it) was dequeued.
+    await pollToEnd(stack.baseUrl, await submit(stack.baseUrl, "demo", { steps: 1, stepMs: 0 }));
     const after = await getStatus(stack.baseUrl, job);
     expect(after.body.status).to.equal("canceled");
     expect(after.body.version).to.equal(del.body.version, "nothing moved it after the cancel");
