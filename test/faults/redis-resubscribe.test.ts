@@ -4,9 +4,9 @@
 //   watch() of that job subscribes again; a watch() that outlives a restart is resubscribed.
 // - RedisJobControlSubscriber: onCancel() while Redis is down waits for it instead of failing; a
 //   subscription that outlives a restart receives cancels again, and onResubscribed says so.
-// - One API instance whose change subscriber lost its link (a TCP proxy cuts only that one): the
-//   long poll that could not subscribe answers 503, and the next long poll on the same job gets
-//   the next change.
+// - One API instance whose change subscriber lost its link (a TCP proxy cuts only that one): a
+//   long poll or SSE stream that could not subscribe answers 503, and the next one on the same job
+//   gets the next change.
 // - Real API and worker processes: after a kill -9 and restart, an SSE stream opened before it gets
 //   the next changes, and a cancel reaches the worker.
 import { randomBytes } from "node:crypto";
@@ -31,6 +31,7 @@ import type { AcceptedJob, JobRecord, JobView } from "../../shared/schemas.ts";
 import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { bearer, getStatus, request, submit } from "../helpers/http.ts";
 import { type PrivateRedis, startPrivateRedis } from "../helpers/private-redis.ts";
+import { readSse } from "../helpers/realtime.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 
 const log = createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? "silent");
@@ -245,7 +246,7 @@ describe("issue 7 item 9: RedisJobChanges and RedisJobControlSubscriber across a
   });
 });
 
-describe("issue 7 item 9: one API instance whose change subscription failed serves the next long poll", function () {
+describe("issue 7 item 9: one API instance whose change subscription failed serves the next long poll and SSE stream", function () {
   this.timeout(90_000);
   let redis: PrivateRedis | undefined;
   let link: TcpProxy | undefined;
@@ -282,6 +283,7 @@ describe("issue 7 item 9: one API instance whose change subscription failed serv
       HERALD_NAMESPACE: n.namespace,
       INSTANCE_ID: "resubscribe-test",
       LONG_POLL_MAX_SECONDS: "60",
+      SSE_HEARTBEAT_MS: "600000",
       RATE_LIMIT_READ_PER_MINUTE: "0",
     });
     api = await startApiServer(
@@ -338,6 +340,38 @@ describe("issue 7 item 9: one API instance whose change subscription failed serv
     expect(answer.status).to.equal(200);
     expect(answer.body.version).to.equal(2);
     expect(answer.body.progress.percent).to.equal(40);
+  });
+
+  it("the SSE stream that could not subscribe answers 503; after the link is back an SSE stream on the same job gets the next change", async () => {
+    const [store, changesSub] = clients;
+    if (!api || !link || !store || !changesSub) throw new Error("setup failed");
+    const url = `http://127.0.0.1:${api.port}/jobs`;
+    const jobs = new RedisJobStore(store, n, 3600);
+    const { record, token } = newJob("demo");
+    await jobs.create(record);
+
+    await link.cut();
+    await pollUntil(() => !changesSub.isReady, { timeoutMs: 10_000, what: "the change subscriber cut off" });
+    const refused = await within(
+      readSse(`${url}/${record.id}/events`, bearer(token), { timeoutMs: 10_000 }),
+      15_000,
+      "the SSE request while the change subscriber is down",
+    );
+    expect(refused.status, JSON.stringify(refused.body)).to.equal(503);
+
+    link.resume();
+    await pollUntil(() => changesSub.isReady, { timeoutMs: 20_000, what: "the change subscriber back" });
+    const reading = readSse(`${url}/${record.id}/events`, bearer(token), { stopAfter: 2, timeoutMs: 20_000 });
+    // Subscribed (Redis says so), and the heartbeat that would re-read the store is 10 minutes away.
+    await pollUntil(async () => (await subscribers(store, n.jobChangesChannel(record.id))) === 1, {
+      timeoutMs: 10_000,
+      what: "the SSE stream's subscription",
+    });
+    await transition(jobs, record.id, () => ({ progress: { percent: 60 } }));
+    const stream = await reading;
+    expect(stream.status).to.equal(200);
+    expect(stream.events.map((e) => e.view.version)).to.deep.equal([1, 2]);
+    expect(stream.events[1]?.view.progress.percent).to.equal(60);
   });
 });
 
