@@ -4,6 +4,7 @@
 import type { JobView } from "./schemas.ts";
 
 export interface JobEventPublisher {
-  /** Fire-and-forget: clients converge through snapshots if an event is lost. */
+  /** Fire-and-forget: never throws, and leaves no promise to reject (a broker outage must not end
+   * the process); a lost event is logged, and clients converge through snapshots. */
   publish(view: JobView): void;
 }
