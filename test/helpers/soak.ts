@@ -315,7 +315,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         lost: [],
         duplicated: [],
         wrongOutcomes: [],
-        crashes: exits.crashes.map((c) => `${c.id} (pid ${c.pid}): ${c.exit}; last output:\n${lastLines(c.tail, 6)}`),
+        crashes: exits.crashes.map((c) => `${c.id} (pid ${c.pid}): ${c.exit}; last output:\n${lastLines(c.tail, 16)}`),
         skipped: faults.flatMap((f) => (f.kind === "skipped" ? [`${f.what}: ${f.why}`] : [])),
       },
       faults,
