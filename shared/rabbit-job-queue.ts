@@ -36,6 +36,8 @@ export class RabbitJobQueue implements JobQueue {
   private reconnecting = false;
   /** Message ids the broker returned as unroutable; their confirm must then fail. */
   private readonly returned = new Set<string>();
+  /** Open consumer channels, including one whose consumer was cancelled but whose acks may follow. */
+  private readonly consumerChannels = new Set<Channel>();
 
   private constructor(private readonly opts: RabbitOptions) {}
 
@@ -74,9 +76,12 @@ export class RabbitJobQueue implements JobQueue {
   }
 
   async publish(message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
-    const ch = await this.confirmChannel();
-    const body = Buffer.from(JSON.stringify(message));
     const { names, publishTimeoutMs } = this.opts;
+    // The whole publish, opening the channel included, fits in publishTimeoutMs: a broker that
+    // keeps the connection but answers nothing must not hold a submit for ever.
+    const deadline = Date.now() + publishTimeoutMs;
+    const ch = await withTimeout(this.confirmChannel(), publishTimeoutMs, "no publish channel from RabbitMQ");
+    const body = Buffer.from(JSON.stringify(message));
     const messageId = message.jobId;
     // A delayed message waits in a retry tier queue (default exchange, routed by queue name).
     const delayed = opts.delayMs !== undefined;
@@ -86,7 +91,7 @@ export class RabbitJobQueue implements JobQueue {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new QueueUnavailableError(`no confirm from RabbitMQ within ${publishTimeoutMs} ms`)),
-        publishTimeoutMs,
+        Math.max(0, deadline - Date.now()),
       );
       try {
         ch.publish(
@@ -129,8 +134,9 @@ export class RabbitJobQueue implements JobQueue {
 
   /** Messages waiting in the jobs queue (not counting unacked ones). */
   async depth(): Promise<number> {
-    const ch = await this.confirmChannel();
-    return (await ch.checkQueue(this.opts.names.jobsQueue)).messageCount;
+    const probe = this.confirmChannel().then((ch) => ch.checkQueue(this.opts.names.jobsQueue));
+    probe.catch(() => {}); // may settle after the timeout below
+    return (await withTimeout(probe, this.opts.publishTimeoutMs, "no queue depth from RabbitMQ")).messageCount;
   }
 
   async close(): Promise<void> {
@@ -138,6 +144,22 @@ export class RabbitJobQueue implements JobQueue {
     this.closing = true;
     const model = this.model;
     this.model = null;
+    // Channels first: a channel's CloseOk comes after the acks sent on it, so none of them is
+    // still in a buffer when the connection goes (RabbitMQ would requeue those messages).
+    const channels: Channel[] = [...this.consumerChannels];
+    const publish = this.publishChannel && (await withTimeout(this.publishChannel, 2_000, "").catch(() => null));
+    if (publish) channels.push(publish);
+    for (const ch of channels) {
+      try {
+        await withTimeout(
+          settled(ch, () => ch.close()),
+          2_000,
+          "closing a channel",
+        );
+      } catch (err) {
+        this.opts.log.warn("closing a RabbitMQ channel failed", { error: String(err) });
+      }
+    }
     if (model) {
       try {
         await settled(model, () => model.close());
@@ -239,8 +261,10 @@ export class RabbitJobQueue implements JobQueue {
     const ch = await model.createChannel();
     let open = true;
     ch.on("error", (err: Error) => log.warn("RabbitMQ consumer channel error", { error: err.message }));
+    this.consumerChannels.add(ch);
     ch.on("close", () => {
       open = false;
+      this.consumerChannels.delete(ch);
       if (c.channel !== ch) return;
       c.channel = null;
       c.tag = null;
@@ -302,6 +326,15 @@ function settled(target: Channel | ChannelModel, close: () => Promise<void>): Pr
     target.once("close", () => resolve());
     close().then(resolve, reject);
   });
+}
+
+/** `p`, or a QueueUnavailableError once `ms` have passed. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function withHeartbeat(url: string, seconds: number): string {
