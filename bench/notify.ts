@@ -5,6 +5,7 @@
 // SET/PUBLISH) and then the emit. Every message carries a job view of the same size.
 import { transition } from "../shared/job-store.ts";
 import { toView } from "../shared/job-view.ts";
+import { createLogger } from "../shared/log.ts";
 import { RedisJobStore } from "../shared/redis-job-store.ts";
 import type { JobView } from "../shared/schemas.ts";
 import { SocketIoJobEvents } from "../shared/socketio-job-events.ts";
@@ -41,7 +42,7 @@ export async function notifyBench(opts: BenchOptions): Promise<Comparison[]> {
     const workerRedis = await connectBenchRedis();
     cleanup.add("worker redis", () => workerRedis.close());
     const store = new RedisJobStore(workerRedis, stack.names, 3600);
-    const events = new SocketIoJobEvents(workerRedis, stack.names);
+    const events = new SocketIoJobEvents(workerRedis, stack.names, createLogger("warn", { service: "bench" }));
 
     // Raw: a publisher and a subscriber connection.
     const channel = rawNames(stack.names.namespace).notifyChannel;

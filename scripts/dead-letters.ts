@@ -43,7 +43,7 @@ try {
           names: n,
           queue,
           store: new RedisJobStore(redis, n, config.jobTtlSeconds),
-          events: new SocketIoJobEvents(redis, n),
+          events: new SocketIoJobEvents(redis, n, log),
         },
         only,
       );

@@ -105,7 +105,11 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const current = committed ?? (await store.get(job.id)) ?? job;
     if (!committed && isTerminal(current.status)) throw finished(current); // it ended meanwhile
     if (current.status === "running") {
-      await deps.control.requestCancel(job.id);
+      // The request is durable (the record says cancelRequested): a lost control message only
+      // delays it until the worker's next lease renewal or its final write.
+      await deps.control
+        .requestCancel(job.id)
+        .catch((err: unknown) => log.warn("cancel message not published", { jobId: job.id, error: String(err) }));
       ctx.status = 202; // the worker will end it `canceled`
     } else ctx.status = 200;
     ctx.set("Cache-Control", "no-store");

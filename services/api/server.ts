@@ -48,7 +48,7 @@ export async function startApiServer(
 ): Promise<ApiServer> {
   const n = names(settings.namespace);
   const store = new RedisJobStore(conns.redis, n, settings.jobTtlSeconds);
-  const events = new SocketIoJobEvents(conns.redis, n);
+  const events = new SocketIoJobEvents(conns.redis, n, log);
   // Runs here too (not only in workers), so stalled jobs end and lost messages are republished
   // even while no worker runs.
   const sweeper = new Sweeper({

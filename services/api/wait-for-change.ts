@@ -30,6 +30,8 @@ export async function waitFor(
   try {
     consider(await deps.store.get(id));
     await settled;
+    // Timed out: a change whose notification was lost (pub/sub is at most once) still counts.
+    if (!(latest && wanted(latest)) && !signal.aborted) consider(await deps.store.get(id).catch(() => null));
     return latest;
   } finally {
     clearTimeout(timer);

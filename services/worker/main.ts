@@ -22,7 +22,7 @@ try {
   const worker = new Worker({
     queue,
     store: new RedisJobStore(redis, n, config.jobTtlSeconds),
-    events: new SocketIoJobEvents(redis, n),
+    events: new SocketIoJobEvents(redis, n, log),
     control: new RedisJobControlSubscriber(controlSub, n, log),
     handlers: builtinHandlers,
     log,

@@ -83,6 +83,8 @@ export class Worker {
 
   async start(): Promise<void> {
     await this.deps.control?.onCancel((jobId) => this.cancelLocal(jobId));
+    // Cancels published while the subscription was down are gone: the records still say so.
+    this.deps.control?.onResubscribed(() => this.renewLeases());
     this.timers.push(setInterval(() => this.renewLeases(), Math.max(100, this.leaseMs / 3)));
     this.sweeper.start();
     await this.deps.queue.consume((d) => this.process(d), this.deps.prefetch);

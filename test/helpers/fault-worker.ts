@@ -94,7 +94,7 @@ export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWork
     const worker = new Worker({
       queue,
       store,
-      events: new SocketIoJobEvents(redis, o.names),
+      events: new SocketIoJobEvents(redis, o.names, log),
       ...(controlSub ? { control: new RedisJobControlSubscriber(controlSub, o.names, log) } : {}),
       handlers: o.handlers,
       log,

@@ -189,7 +189,7 @@ async function startWorker(
     const worker = new Worker({
       queue: wQueue,
       store: new RedisJobStore(wRedis, n, opts.ttlSeconds),
-      events: new SocketIoJobEvents(wRedis, n),
+      events: new SocketIoJobEvents(wRedis, n, log),
       control: new RedisJobControlSubscriber(wControl, n, log),
       leaseMs: opts.leaseMs ?? 30_000,
       stallTimeoutMs: opts.stallTimeoutMs ?? 300_000,
