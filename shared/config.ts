@@ -30,7 +30,7 @@ const schema = z.object({
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),
   RETRY_AFTER_MAX_SECONDS: int(1, 3600).default(30),
   LEASE_MS: int(300, 3_600_000).default(30_000),
-  STALL_TIMEOUT_MS: int(1_000, 24 * 3_600_000).default(5 * 60_000),
+  STALL_TIMEOUT_MS: int(100, 24 * 3_600_000).default(5 * 60_000),
   QUEUE_WATCHDOG_MS: int(1_000, 7 * 24 * 3_600_000).default(10 * 60_000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
   CORS_ORIGINS: z.string().default(""),

@@ -132,6 +132,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       SOCKET_MAX_JOBS: String(opts.socketMaxJobs ?? 100),
       SHUTDOWN_GRACE_MS: "2000",
       ...(opts.queueWatchdogMs !== undefined ? { QUEUE_WATCHDOG_MS: String(opts.queueWatchdogMs) } : {}),
+      // The API runs a sweeper too: it sees the same lease settings as the workers.
+      ...(opts.leaseMs !== undefined ? { LEASE_MS: String(opts.leaseMs) } : {}),
+      ...(opts.stallTimeoutMs !== undefined ? { STALL_TIMEOUT_MS: String(opts.stallTimeoutMs) } : {}),
       ...opts.env,
     };
     const api = await startApiServer(
@@ -199,6 +202,7 @@ async function startWorker(
       resultLimitBytes: opts.resultLimitBytes ?? 1024 * 1024,
       shutdownGraceMs: 2_000,
       ...(opts.queueWatchdogMs !== undefined ? { queueWatchdogMs: opts.queueWatchdogMs } : {}),
+      resourceOrigins: (opts.env?.RESOURCE_ORIGINS ?? "").split(",").filter(Boolean),
     });
     await worker.start();
     let stopping: Promise<void> | undefined;

@@ -275,8 +275,7 @@ describe("retries, dead letters, timeouts, cancellation", function () {
   it("a running job whose worker vanished shows as stalled, then ends failed (worker-lost)", async () => {
     const store = new RedisJobStore(stack.redis, stack.names, 3600);
     const job = await submit(stack.baseUrl, "wait-for-abort", { ms: 5_000 });
-    let status = await getStatus(stack.baseUrl, job);
-    while (status.body.status !== "running") status = await getStatus(stack.baseUrl, job);
+    const status = await waitForStatus(stack.baseUrl, job, isRunning, { what: "running" });
     // Pretend its worker died silently: the job is forgotten locally and its lease lapses.
     const record = await store.get(job.id);
     if (!record) throw new Error("job missing");
