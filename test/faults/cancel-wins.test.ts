@@ -6,7 +6,7 @@ import { z } from "zod";
 import { handle, registry } from "../../services/worker/handlers.ts";
 import { defineJobType } from "../../shared/job-types.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import { type FaultWorker, latch, startFaultWorker } from "../helpers/fault-worker.ts";
+import { type FaultWorker, latch, startFaultWorker, storedEnd } from "../helpers/fault-worker.ts";
 import { bearer, request, submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
@@ -55,13 +55,7 @@ describe("issue 7 item 4: cancellation wins at the final write", function () {
     await pollUntil(() => worker?.store.get(job.id).then(() => true), { timeoutMs: 20_000, what: "Redis again" });
     release.open();
 
-    const end = await pollUntil(
-      async () => {
-        const r = await store.get(job.id);
-        return r && ["succeeded", "failed", "canceled"].includes(r.status) ? r : null;
-      },
-      { timeoutMs: 20_000, what: "the job to end" },
-    );
+    const end = await storedEnd(store, job.id, 20_000);
     expect(end.status).to.equal("canceled");
     expect(await store.getResult(job.id), "a canceled job keeps no result").to.equal(null);
     const result = await request(`${stack.baseUrl}/jobs/${job.id}/result`, { headers: bearer(job.token) });

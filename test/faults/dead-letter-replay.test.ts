@@ -12,6 +12,7 @@ import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import type { JobMessage, JobView } from "../../shared/schemas.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { deadLetterIds } from "../helpers/dead-letters.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { repoRoot } from "../helpers/processes.ts";
 import { AMQP_URL, log, REDIS_URL, type Stack, startStack } from "../helpers/stack.ts";
@@ -28,24 +29,6 @@ const switchable = defineJobType({
 
 const endOf = async (stack: Stack, job: { id: string; token: string }): Promise<JobView> =>
   (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
-
-/** Every dead letter's job id, left in the queue. */
-async function deadLetterIds(stack: Stack): Promise<string[]> {
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    const ch = await conn.createChannel();
-    const ids: string[] = [];
-    for (;;) {
-      const msg = await ch.get(stack.names.deadLetterQueue, { noAck: false });
-      if (!msg) break;
-      ids.push((JSON.parse(msg.content.toString()) as JobMessage).jobId);
-    }
-    await ch.close(); // unacked: they go back
-    return ids;
-  } finally {
-    await conn.close();
-  }
-}
 
 /** Puts a copy of a job's message in the dead-letter queue, as a second rejection would. */
 async function deadLetterCopy(stack: Stack, message: JobMessage): Promise<void> {
@@ -102,7 +85,7 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
     const done = await submit(stack.baseUrl, "switchable", { n: 2 });
     expect((await endOf(stack, done)).status).to.equal("succeeded");
     await deadLetterCopy(stack, { v: 1, jobId: done.id, type: "switchable", payload: { n: 2 } });
-    const before = await deadLetterIds(stack);
+    const before = await deadLetterIds(stack.names);
     expect(before.filter((id) => id === failed.id)).to.have.length(2);
 
     const replay = await replayAll(stack.names.namespace);
@@ -116,7 +99,7 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
     expect(revived.status).to.equal("succeeded");
     expect(runs.get(failed.id), "the failed job ran once more, not twice").to.equal(2);
     expect(runs.get(done.id), "the succeeded job did not run again").to.equal(1);
-    const after = await deadLetterIds(stack);
+    const after = await deadLetterIds(stack.names);
     expect(after).to.deep.equal([done.id]);
   });
 
@@ -152,7 +135,7 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
       expect(after?.status).to.equal("failed");
       expect(after?.error?.detail).to.equal("broken");
       expect(after?.attempts).to.equal(1);
-      expect(await deadLetterIds(stack)).to.include(job.id);
+      expect(await deadLetterIds(stack.names)).to.include(job.id);
     } finally {
       await conn.close();
       await queue.close();

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { handle, registry } from "../../services/worker/handlers.ts";
 import { defineJobType } from "../../shared/job-types.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import { type FaultWorker, latch, startFaultWorker } from "../helpers/fault-worker.ts";
+import { type FaultWorker, latch, startFaultWorker, storedEnd } from "../helpers/fault-worker.ts";
 import { submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
@@ -53,13 +53,7 @@ describe("issue 7 item 2: a Redis outage at the end of an attempt keeps the outc
     await new Promise((r) => setTimeout(r, 4_000));
     worker.redisProxy?.resume();
 
-    const end = await pollUntil(
-      async () => {
-        const r = await store.get(job.id);
-        return r && ["succeeded", "failed", "canceled"].includes(r.status) ? r : null;
-      },
-      { timeoutMs: 30_000, what: "the job to end" },
-    );
+    const end = await storedEnd(store, job.id, 30_000);
     expect(end.status, JSON.stringify(end.error)).to.equal("succeeded");
     expect(end.attempts).to.equal(1);
     expect(runs, "the handler ran again").to.equal(1);

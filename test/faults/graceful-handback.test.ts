@@ -7,7 +7,7 @@ import { handle, registry } from "../../services/worker/handlers.ts";
 import { sleep } from "../../shared/backoff.ts";
 import { defineJobType } from "../../shared/job-types.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import { type FaultWorker, startFaultWorker } from "../helpers/fault-worker.ts";
+import { type FaultWorker, startFaultWorker, storedEnd } from "../helpers/fault-worker.ts";
 import { submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
@@ -56,13 +56,7 @@ describe("issue 7 item 1: a graceful shutdown does not spend an attempt", functi
     expect(handedBack?.attempts, "the handed-back attempt still counts").to.equal(0);
 
     second = await startFaultWorker({ names: stack.names, handlers: handlers("second") });
-    const end = await pollUntil(
-      async () => {
-        const r = await store.get(job.id);
-        return r && ["succeeded", "failed", "canceled"].includes(r.status) ? r : null;
-      },
-      { timeoutMs: 20_000, what: "the job to end" },
-    );
+    const end = await storedEnd(store, job.id, 20_000);
     expect(end.status, JSON.stringify(end.error)).to.equal("succeeded");
     expect(end.attempts).to.equal(1);
     expect(JSON.parse((await store.getResult(job.id)) ?? "null")).to.deep.equal({ ranOn: "second", attempt: 1 });

@@ -14,6 +14,7 @@ import { newJob } from "../../shared/new-job.ts";
 import { retryTier } from "../../shared/queue-topology.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import type { JobRecord } from "../../shared/schemas.ts";
+import { storedEnd } from "../helpers/fault-worker.ts";
 import { submit } from "../helpers/http.ts";
 import { type JobHistory, watchJobHistory } from "../helpers/job-history.ts";
 import { pollUntil } from "../helpers/net.ts";
@@ -52,14 +53,7 @@ describe("issue 7 items 6 and 7: the queue watchdog republishes jobs whose messa
     await stack?.close();
   });
 
-  const ended = (id: string) =>
-    pollUntil(
-      async () => {
-        const r = await store?.get(id);
-        return r && ["succeeded", "failed", "canceled"].includes(r.status) ? r : null;
-      },
-      { timeoutMs: 30_000, what: `job ${id} to end` },
-    );
+  const ended = (id: string) => storedEnd(store as RedisJobStore, id);
 
   it("item 6: a retry whose message was lost in its retry tier still runs, once", async () => {
     if (!stack || !store || !history) throw new Error("setup failed");

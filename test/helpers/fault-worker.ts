@@ -3,12 +3,14 @@
 // goes on. Its log lines are kept, so a test can wait for what the worker says it did.
 import type { HandlerRegistry } from "../../services/worker/handlers.ts";
 import { Worker } from "../../services/worker/worker.ts";
+import type { JobStore } from "../../shared/job-store.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Names } from "../../shared/names.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
+import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { pollUntil } from "./net.ts";
 import { log as silent } from "./stack.ts";
@@ -141,4 +143,15 @@ export function latch<T = void>(): { promise: Promise<T>; open(value: T): void }
     open = resolve;
   });
   return { promise, open };
+}
+
+/** The job's record once it has ended (read from the store, so no HTTP reply format is involved). */
+export function storedEnd(store: Pick<JobStore, "get">, id: string, timeoutMs = 30_000): Promise<JobRecord> {
+  return pollUntil(
+    async () => {
+      const r = await store.get(id);
+      return r && isTerminal(r.status) ? r : null;
+    },
+    { timeoutMs, what: `job ${id} to end` },
+  );
 }

@@ -1,7 +1,6 @@
 // Issue 4, in-process against the real brokers: retries through RabbitMQ retry queues, dead
 // letters and their replay, timeouts, permanent errors, cancellation, duplicates, leases.
 import { spawn } from "node:child_process";
-import amqp from "amqplib";
 import { expect } from "chai";
 import { z } from "zod";
 import { handle, PermanentError, registry } from "../../services/worker/handlers.ts";
@@ -10,9 +9,10 @@ import { sleep } from "../../shared/backoff.ts";
 import { defineJobType } from "../../shared/job-types.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import type { JobView } from "../../shared/schemas.ts";
+import { deadLetterIds } from "../helpers/dead-letters.ts";
 import { bearer, getStatus, isRunning, pollToEnd, request, submit, waitForStatus } from "../helpers/http.ts";
 import { collectJobEvents, connectSocket, readSse } from "../helpers/realtime.ts";
-import { AMQP_URL, noLimits, type Stack, startStack } from "../helpers/stack.ts";
+import { noLimits, type Stack, startStack } from "../helpers/stack.ts";
 
 const runs = new Map<string, number>();
 const aborted = new Set<string>();
@@ -72,23 +72,6 @@ const handlers = registry([
   }),
 ]);
 
-async function deadLetterIds(stack: Stack): Promise<string[]> {
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    const ch = await conn.createChannel();
-    const ids: string[] = [];
-    for (;;) {
-      const msg = await ch.get(stack.names.deadLetterQueue, { noAck: false });
-      if (!msg) break;
-      ids.push(JSON.parse(msg.content.toString()).jobId);
-    }
-    await ch.close(); // unacked: they go back to the queue
-    return ids;
-  } finally {
-    await conn.close();
-  }
-}
-
 function runCli(
   args: string[],
   env: Record<string, string>,
@@ -140,7 +123,7 @@ describe("retries, dead letters, timeouts, cancellation", function () {
     expect(end.attempts).to.equal(2);
     expect(end.error).to.include({ type: "urn:herald:problem:job-failed", detail: "upstream is down", attempts: 2 });
     expect(runs.get(job.id)).to.equal(2);
-    expect(await deadLetterIds(stack)).to.include(job.id);
+    expect(await deadLetterIds(stack.names)).to.include(job.id);
 
     const listed = await runCli(["list"], { HERALD_NAMESPACE: stack.names.namespace });
     expect(listed.code).to.equal(0, listed.stderr);
@@ -153,7 +136,7 @@ describe("retries, dead letters, timeouts, cancellation", function () {
     const revived = (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
     expect(revived.status).to.equal("succeeded");
     expect(revived.attempts).to.equal(1, "a replay starts a fresh set of attempts");
-    expect(await deadLetterIds(stack)).to.not.include(job.id);
+    expect(await deadLetterIds(stack.names)).to.not.include(job.id);
   });
 
   it("a PermanentError fails the job at once: no retry; its message is kept as a dead letter", async () => {
@@ -163,7 +146,7 @@ describe("retries, dead letters, timeouts, cancellation", function () {
     expect(end.attempts).to.equal(1);
     expect(runs.get(job.id)).to.equal(1);
     // Every failed job keeps its message in the dead-letter queue, so an operator can replay it.
-    expect(await deadLetterIds(stack)).to.include(job.id);
+    expect(await deadLetterIds(stack.names)).to.include(job.id);
   });
 
   it("a handler over its timeoutMs is aborted and the attempt counts as failed", async () => {
