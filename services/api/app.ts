@@ -1,6 +1,7 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
 import Koa from "koa";
 import { clientRoutes } from "./client-routes.ts";
+import { docsRoutes } from "./docs-routes.ts";
 import { type JobsRoutesDeps, jobsRoutes } from "./jobs-routes.ts";
 import { cors, type OriginPolicy } from "./origins.ts";
 import { problemMiddleware } from "./problem-middleware.ts";
@@ -42,7 +43,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  for (const router of [jobsRoutes(deps), clientRoutes()]) {
+  for (const router of [jobsRoutes(deps), clientRoutes(), docsRoutes(deps.catalog)]) {
     app.use(router.routes());
     app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
   }

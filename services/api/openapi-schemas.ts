@@ -1,0 +1,78 @@
+// The OpenAPI document's `components.schemas`, converted by zod from the very schemas that
+// validate requests (shared/schemas.ts) and the job types' payload schemas (the catalog the API
+// serves), so the document cannot drift from what the API accepts and answers.
+import { z } from "zod";
+import type { JobCatalog } from "../../shared/job-types.ts";
+import { AcceptedJob, CreateJobRequest, JobStatus, JobView, Problem, Progress } from "../../shared/schemas.ts";
+
+/** The /healthz body (written by hand in app.ts; described here). */
+export const Health = z.object({ status: z.literal("ok"), instance: z.string() });
+
+/** The /readyz body: 200 when every check holds, else 503. */
+export const Readiness = z.object({
+  status: z.enum(["ready", "not ready"]),
+  checks: z.record(z.string(), z.boolean()),
+  instance: z.string(),
+});
+
+type JsonSchema = Record<string, unknown>;
+
+export const schemaRef = (id: string): JsonSchema => ({ $ref: `#/components/schemas/${id}` });
+
+/** Component name of a job type's request (`JobRequest.demo`). */
+export const jobRequestId = (typeName: string): string => `JobRequest.${typeName.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+
+/** One `POST /jobs` body per job type: CreateJobRequest with `type` fixed and the type's own
+ * payload schema. `payload` may be left out where the type accepts `{}` (the API's default). */
+function jobRequest(name: string, payload: z.ZodType): z.ZodType {
+  const acceptsEmpty = payload.safeParse({}).success;
+  return CreateJobRequest.extend({ type: z.literal(name), payload: acceptsEmpty ? payload.optional() : payload });
+}
+
+export function componentSchemas(catalog: JobCatalog): Record<string, JsonSchema> {
+  // Answers are what the API sends (zod's output side); requests what it accepts (input side:
+  // defaults make fields optional). Two registries, so each side converts in its own mode.
+  const answers = z.registry<{ id: string; description?: string }>();
+  answers.add(JobStatus, { id: "JobStatus" });
+  answers.add(Progress, { id: "Progress" });
+  answers.add(Problem, { id: "Problem", description: "RFC 9457 problem details; extension members allowed." });
+  answers.add(JobView, { id: "JobView", description: "A job as the status monitor shows it." });
+  answers.add(AcceptedJob, {
+    id: "AcceptedJob",
+    description: "The job, with its access token: shown in this answer only.",
+  });
+  answers.add(Health, { id: "Health" });
+  answers.add(Readiness, { id: "Readiness" });
+
+  const requests = z.registry<{ id: string; description?: string }>();
+  requests.add(CreateJobRequest, {
+    id: "CreateJobRequest",
+    description: "What every job request is (else 422 invalid-request); `JobRequest` adds each type's payload.",
+  });
+  const variants = [...catalog.values()].map((t) => {
+    const schema = jobRequest(t.name, t.payload);
+    requests.add(schema, { id: jobRequestId(t.name), description: t.description });
+    return schema;
+  });
+  if (variants.length > 0) {
+    requests.add(z.union(variants), {
+      id: "JobRequest",
+      description: "A job request of one of the types this API accepts (else 422 unknown-job-type or invalid-payload).",
+    });
+  }
+
+  const convert = (registry: typeof answers, io: "input" | "output") =>
+    z.toJSONSchema(registry, {
+      io,
+      target: "draft-2020-12",
+      unrepresentable: "any", // a payload refinement JSON Schema cannot say is checked by the API anyway
+      uri: (id) => `#/components/schemas/${id}`,
+    }).schemas as Record<string, JsonSchema>;
+  const schemas = { ...convert(answers, "output"), ...convert(requests, "input") };
+  if (variants.length === 0) schemas.JobRequest = schemaRef("CreateJobRequest");
+  for (const s of Object.values(schemas)) {
+    delete s.$schema; // the document sets the dialect once
+    delete s.$id; // zod names each by its component URI: a fragment, which 2020-12 forbids in $id
+  }
+  return schemas;
+}
