@@ -7,6 +7,9 @@ export interface Delivery {
   readonly body: Buffer;
   /** True when the broker has delivered this message before (a consumer died or requeued it). */
   readonly redelivered: boolean;
+  /** The message's headers: the request id (`x-request-id`) and trace context (`traceparent`) of
+   * the request that published it, when it had them. */
+  readonly headers?: Readonly<Record<string, unknown>>;
   ack(): void;
   /** Rejects the message to the dead-letter queue, for an operator to inspect. */
   deadLetter(): void;
@@ -18,7 +21,8 @@ export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
 
 export interface JobQueue {
   /** Resolves only once the broker has confirmed the message is stored; else rejects with QueueUnavailableError.
-   * With `delayMs`, the message reaches consumers only after that delay (a retry). */
+   * With `delayMs`, the message reaches consumers only after that delay (a retry). The current
+   * request id and trace context (shared/tracing.ts) travel as message headers. */
   publish(message: JobMessage, opts?: { delayMs?: number }): Promise<void>;
   /** Messages waiting in the jobs queue (for backpressure). */
   depth(): Promise<number>;

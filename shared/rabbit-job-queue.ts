@@ -9,6 +9,7 @@ import type { Logger } from "./log.ts";
 import { type Names, names } from "./names.ts";
 import { assertTopology, retryTier } from "./queue-topology.ts";
 import type { JobMessage } from "./schemas.ts";
+import { messageHeaders } from "./tracing.ts";
 
 export interface RabbitOptions {
   url: string;
@@ -98,7 +99,14 @@ export class RabbitJobQueue implements JobQueue {
           exchange,
           routingKey,
           body,
-          { persistent: true, mandatory: true, contentType: "application/json", messageId, ...expiration },
+          {
+            persistent: true,
+            mandatory: true,
+            contentType: "application/json",
+            messageId,
+            headers: messageHeaders(),
+            ...expiration,
+          },
           (err: unknown) => {
             clearTimeout(timer);
             const unroutable = this.returned.delete(messageId);
@@ -295,6 +303,7 @@ export class RabbitJobQueue implements JobQueue {
         const delivery: Delivery = {
           body: msg.content,
           redelivered: msg.fields.redelivered,
+          headers: msg.properties.headers ?? {},
           ack: once(() => ch.ack(msg)),
           deadLetter: once(() => ch.nack(msg, false, false)),
           requeue: once(() => ch.nack(msg, false, true)),

@@ -5,6 +5,7 @@ import { docsRoutes } from "./docs-routes.ts";
 import { type JobsRoutesDeps, jobsRoutes } from "./jobs-routes.ts";
 import { cors, type OriginPolicy } from "./origins.ts";
 import { problemMiddleware } from "./problem-middleware.ts";
+import { requestLog } from "./request-log.ts";
 
 export interface AppDeps extends JobsRoutesDeps {
   instanceId: string;
@@ -21,6 +22,7 @@ export function createApp(deps: AppDeps): Koa {
   // are whatever the client wrote, and are ignored.
   const app = new Koa({ proxy: deps.proxyHops > 0, maxIpsCount: deps.proxyHops });
   app.on("error", (err: unknown) => deps.log.error("koa error", { error: err instanceof Error ? err : String(err) }));
+  app.use(requestLog(deps.log));
   app.use(async (ctx, next) => {
     ctx.set("X-Herald-Instance", deps.instanceId);
     await next();

@@ -5,12 +5,14 @@ import { createLogger } from "../../shared/log.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
+import { setupTracing } from "../../shared/tracing.ts";
 import { startApiServer } from "./server.ts";
 
 const bootLog = createLogger("info", { service: "api" });
 try {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { service: "api", instance: config.instanceId });
+  const tracing = setupTracing("herald-api");
   const redisAt = (role: string) => connectRedis(config.redisUrl, log, config.connectTimeoutMs, role);
   const [redis, changesSub, adapterPub, adapterSub] = await Promise.all([
     redisAt("store"),
@@ -26,6 +28,7 @@ try {
       ["close the server", () => api.close()],
       ["close RabbitMQ", () => queue.close()],
       ["close Redis", () => Promise.all([redis, changesSub, adapterPub, adapterSub].map((c) => c.close()))],
+      ["flush traces", () => tracing.shutdown()],
     ],
     log,
   );

@@ -2,6 +2,7 @@
 // is fenced by the attempt's id (the record's `attemptId`): once another attempt owns the job, or the
 // job ended, nothing this attempt writes lands — however late a stubborn handler reports. The final
 // write is retried while Redis is away, so an outage at the wrong moment never costs the outcome.
+import { trace } from "@opentelemetry/api";
 import { backoffDelay, sleep } from "../../shared/backoff.ts";
 import type { JobEventPublisher } from "../../shared/job-events.ts";
 import type { Delivery, JobQueue } from "../../shared/job-queue.ts";
@@ -282,7 +283,15 @@ async function commit(
   opts: { result?: string; known?: JobRecord } = {},
 ): Promise<JobRecord | null> {
   const committed = await transition(deps.store, id, change, opts);
-  if (committed) deps.events.publish(toView(committed));
+  if (committed) {
+    deps.events.publish(toView(committed));
+    // Each event the attempt announces is an event of its span too.
+    trace.getActiveSpan()?.addEvent("job changed", {
+      "herald.job.status": committed.status,
+      "herald.job.version": committed.version,
+      ...(committed.progress?.percent !== undefined ? { "herald.job.percent": committed.progress.percent } : {}),
+    });
+  }
   return committed;
 }
 

@@ -7,6 +7,7 @@ import { connectRedis } from "../../shared/redis-connect.ts";
 import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
+import { setupTracing } from "../../shared/tracing.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { builtinHandlers } from "./jobs/index.ts";
 import { Worker } from "./worker.ts";
@@ -15,6 +16,7 @@ const bootLog = createLogger("info", { service: "worker" });
 try {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { service: "worker", instance: config.instanceId });
+  const tracing = setupTracing("herald-worker");
   const n = names(config.namespace);
   const redis = await connectRedis(config.redisUrl, log, config.connectTimeoutMs, "store");
   const controlSub = await connectRedis(config.redisUrl, log, config.connectTimeoutMs, "control");
@@ -39,6 +41,7 @@ try {
       ["stop the worker", () => worker.stop()],
       ["close RabbitMQ", () => queue.close()],
       ["close Redis", () => Promise.all([redis.close(), controlSub.close()])],
+      ["flush traces", () => tracing.shutdown()],
     ],
     log,
   );

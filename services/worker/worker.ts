@@ -4,6 +4,7 @@
 // fencing token (`attemptId`) and a lease it renews; the sweeper (shared/sweeper.ts) ends jobs
 // whose lease lapsed and republishes queued jobs whose message went missing.
 import { randomUUID } from "node:crypto";
+import { context, trace } from "@opentelemetry/api";
 import { sleep } from "../../shared/backoff.ts";
 import type { JobControlSubscriber } from "../../shared/job-control.ts";
 import type { JobEventPublisher } from "../../shared/job-events.ts";
@@ -12,9 +13,11 @@ import { type Change, type JobStore, type LeaseStore, transition } from "../../s
 import type { RetryPolicy } from "../../shared/job-types.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
+import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
 import { jobProblem, type ProblemKind } from "../../shared/problems.ts";
 import { isTerminal, JobMessage, type JobRecord } from "../../shared/schemas.ts";
 import { Sweeper, sweepIntervalMs } from "../../shared/sweeper.ts";
+import { endSpan, extractContext, SpanKind, tracer } from "../../shared/tracing.ts";
 import { CancelAbort, runAttempt, ShutdownAbort } from "./attempt.ts";
 import type { HandlerRegistry } from "./handlers.ts";
 
@@ -113,7 +116,10 @@ export class Worker {
   }
 
   private async process(d: Delivery): Promise<void> {
-    const { log, handlers } = this.deps;
+    const { handlers } = this.deps;
+    // The request that submitted the job: its id marks this message's log lines.
+    const requestId = saneRequestId(d.headers?.["x-request-id"]);
+    const log = requestId ? this.deps.log.child({ requestId }) : this.deps.log;
     const msg = parseMessage(d.body);
     if (!msg.ok) {
       log.warn("dead-lettering an invalid message", { reason: msg.reason });
@@ -163,28 +169,49 @@ export class Worker {
       case "run": {
         const attemptId = begun.job.attemptId ?? "";
         const abort = new AbortController();
-        const done = runAttempt(
+        // The attempt's span continues the trace the message carries; the attempt runs inside it
+        // and under the request id, so a retry it publishes carries both on.
+        const span = tracer().startSpan(
+          "job attempt",
           {
-            store: this.deps.store,
-            queue: this.deps.queue,
-            events: this.deps.events,
-            log,
-            resultLimitBytes: this.deps.resultLimitBytes,
-            resourceOrigins: this.deps.resourceOrigins ?? [],
-            storeOutageMs: this.stallTimeoutMs,
+            kind: SpanKind.CONSUMER,
+            attributes: { "herald.job.id": jobId, "herald.job.type": type, "herald.job.attempt": begun.job.attempts },
           },
-          {
-            delivery: d,
-            job: begun.job,
-            message: msg.message,
-            handler,
-            payload: payload.data,
-            abort,
-            giveUp: this.giveUp.signal,
-          },
-        ).finally(() => {
-          if (this.running.get(jobId)?.attemptId === attemptId) this.running.delete(jobId);
-        });
+          extractContext(d.headers),
+        );
+        const attempt = () =>
+          runAttempt(
+            {
+              store: this.deps.store,
+              queue: this.deps.queue,
+              events: this.deps.events,
+              log,
+              resultLimitBytes: this.deps.resultLimitBytes,
+              resourceOrigins: this.deps.resourceOrigins ?? [],
+              storeOutageMs: this.stallTimeoutMs,
+            },
+            {
+              delivery: d,
+              job: begun.job,
+              message: msg.message,
+              handler,
+              payload: payload.data,
+              abort,
+              giveUp: this.giveUp.signal,
+            },
+          );
+        const done = context
+          .with(trace.setSpan(context.active(), span), () => withRequestId(requestId, attempt))
+          .then(
+            () => endSpan(span),
+            (err: unknown) => {
+              endSpan(span, err);
+              throw err;
+            },
+          )
+          .finally(() => {
+            if (this.running.get(jobId)?.attemptId === attemptId) this.running.delete(jobId);
+          });
         this.running.set(jobId, { attemptId, abort, done });
         await done;
       }

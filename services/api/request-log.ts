@@ -1,0 +1,55 @@
+// One log line and one server span per HTTP request, under a request id: the client's sane
+// `X-Request-Id`, else a new one, echoed in the response. The id and the trace context stay active
+// while the request is handled, so a job it submits carries both to the worker (shared/tracing.ts).
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { context, trace } from "@opentelemetry/api";
+import type { Middleware } from "koa";
+import type { Logger } from "../../shared/log.ts";
+import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
+import { extractContext, SpanKind, SpanStatusCode, tracer } from "../../shared/tracing.ts";
+
+export function requestLog(log: Logger): Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    const requestId = saneRequestId(ctx.get("X-Request-Id")) ?? randomUUID();
+    ctx.set("X-Request-Id", requestId);
+    ctx.state.requestId = requestId;
+    const parent = extractContext(ctx.headers);
+    const span = tracer().startSpan(
+      ctx.method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "http.request.method": ctx.method,
+          "url.path": ctx.path,
+          "http.request.header.x-request-id": requestId,
+        },
+      },
+      parent,
+    );
+    let failed: unknown;
+    try {
+      await context.with(trace.setSpan(parent, span), () => withRequestId(requestId, next));
+    } catch (err) {
+      failed = err;
+      throw err;
+    } finally {
+      // An error that got past the problem middleware becomes Koa's own answer (its status, else 500).
+      const status = failed === undefined ? ctx.status : ((failed as { status?: number }).status ?? 500);
+      const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      if (typeof route === "string") span.updateName(`${ctx.method} ${route}`);
+      span.setAttribute("http.response.status_code", status);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      // The path only: a query string may hold an access_token.
+      log.info("request", {
+        method: ctx.method,
+        path: ctx.path,
+        status,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+        requestId,
+      });
+    }
+  };
+}

@@ -1,0 +1,95 @@
+// OpenTelemetry: a W3C trace context follows a job from `POST /jobs` through the AMQP message's
+// headers into the worker's attempt span. Spans are always made (so the context travels); they are
+// exported only when an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, read by the OTLP exporter itself), or to the exporter a
+// test hands in.
+import {
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
+import { currentRequestId } from "./request-context.ts";
+
+export { type Span, SpanKind, SpanStatusCode };
+
+export interface Tracing {
+  /** Flushes and stops exporting; unregisters the global provider. Safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+/** Registers the process's tracer provider (once per process). `exporter` (tests) replaces OTLP. */
+export function setupTracing(
+  serviceName: string,
+  opts: { exporter?: SpanExporter; env?: NodeJS.ProcessEnv } = {},
+): Tracing {
+  const env = opts.env ?? process.env;
+  const spanProcessors: SpanProcessor[] = [];
+  if (opts.exporter) spanProcessors.push(new SimpleSpanProcessor(opts.exporter));
+  else if (otlpConfigured(env)) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || serviceName }),
+    spanProcessors,
+  });
+  provider.register(); // AsyncLocalStorage context manager + W3C trace context propagator
+  let done: Promise<void> | null = null;
+  return {
+    shutdown: () => {
+      done ??= provider.shutdown().finally(() => {
+        trace.disable();
+        context.disable();
+        propagation.disable();
+      });
+      return done;
+    },
+  };
+}
+
+function otlpConfigured(env: NodeJS.ProcessEnv): boolean {
+  if (env.OTEL_TRACES_EXPORTER === "none" || env.OTEL_SDK_DISABLED === "true") return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+export const tracer = () => trace.getTracer("herald");
+
+/** The trace context carried by `headers` (HTTP or AMQP), or the root context. */
+export function extractContext(headers: Readonly<Record<string, unknown>> | undefined): Context {
+  return propagation.extract(ROOT_CONTEXT, headers ?? {}, {
+    keys: (carrier) => Object.keys(carrier),
+    get: (carrier, key) => {
+      const v = carrier[key];
+      return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
+    },
+  });
+}
+
+/** AMQP headers for a message published now: the request id and the active trace context. */
+export function messageHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagation.inject(context.active(), headers);
+  const requestId = currentRequestId();
+  if (requestId) headers["x-request-id"] = requestId;
+  return headers;
+}
+
+/** Ends `span` as failed if `err` is set. */
+export function endSpan(span: Span, err?: unknown): void {
+  if (err !== undefined) {
+    span.recordException(err instanceof Error ? err : String(err));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
