@@ -7,8 +7,8 @@ import { connectRedis } from "../../shared/redis-connect.ts";
 import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
-import { setupTracing } from "../../shared/tracing.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { setupTracing } from "../../shared/tracing.ts";
 import { builtinHandlers } from "./jobs/index.ts";
 import { Worker } from "./worker.ts";
 

@@ -13,8 +13,8 @@ import { type Change, type JobStore, type LeaseStore, transition } from "../../s
 import type { RetryPolicy } from "../../shared/job-types.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
-import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
 import { jobProblem, type ProblemKind } from "../../shared/problems.ts";
+import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
 import { isTerminal, JobMessage, type JobRecord } from "../../shared/schemas.ts";
 import { Sweeper, sweepIntervalMs } from "../../shared/sweeper.ts";
 import { endSpan, extractContext, SpanKind, tracer } from "../../shared/tracing.ts";
