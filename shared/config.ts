@@ -55,6 +55,11 @@ const schema = z.object({
   TRUST_PROXY: z.enum(["true", "false"]).default("false"),
   TRUST_PROXY_HOPS: int(1, 100).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  HERALD_URL: z
+    .string()
+    .regex(/^https?:\/\/[^/]/, "an http(s) URL")
+    .default("http://127.0.0.1:3000"),
+  HERALD_API_KEY: z.string().optional(),
 });
 
 export type Env = z.input<typeof schema>;
@@ -120,6 +125,10 @@ export interface Config {
    * this many from the right, the one the outermost trusted proxy wrote. */
   readonly trustProxyHops: number;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** The `herald` CLI: the API it talks to (`--url` wins). */
+  readonly heraldUrl: string;
+  /** The `herald` CLI: its credential (X-API-Key) for an API that needs one to submit. */
+  readonly heraldApiKey?: string;
 }
 
 export class ConfigError extends TypeError {}
@@ -187,6 +196,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY === "true",
     trustProxyHops: e.TRUST_PROXY === "true" ? (e.TRUST_PROXY_HOPS ?? 1) : 0,
     logLevel: e.LOG_LEVEL,
+    heraldUrl: e.HERALD_URL,
+    ...(e.HERALD_API_KEY ? { heraldApiKey: e.HERALD_API_KEY } : {}),
   });
 }
 
