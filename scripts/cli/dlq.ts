@@ -1,0 +1,70 @@
+// `herald dlq list` shows the dead-letter queue of HERALD_NAMESPACE; `herald dlq replay --all` or
+// `herald dlq replay <jobId>…` puts messages back on the jobs queue and resets their jobs to
+// `queued` with a fresh set of attempts (shared/dead-letters.ts). Talks to RabbitMQ and Redis
+// directly (AMQP_URL, REDIS_URL), not to the API. `npm run dead-letters` runs the same code.
+import amqp from "amqplib";
+import { listDeadLetters, replayDeadLetters } from "../../shared/dead-letters.ts";
+import { createLogger } from "../../shared/log.ts";
+import { names } from "../../shared/names.ts";
+import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
+import { connectRedis } from "../../shared/redis-connect.ts";
+import { RedisJobStore } from "../../shared/redis-job-store.ts";
+import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { UsageError } from "./errors.ts";
+import { type ExitCode, exitCodes } from "./exit-codes.ts";
+import { config, parse } from "./options.ts";
+
+export const dlqUsage = "list | replay (--all | <jobId>...)";
+
+export async function dlqCommand(args: string[]): Promise<ExitCode> {
+  const { values, positionals } = parse(args, { all: { type: "boolean", default: false } });
+  const [command, ...ids] = positionals;
+  if (command === "list" && ids.length === 0 && !values.all) return list();
+  if (command === "replay" && values.all !== ids.length > 0) return replay(values.all ? null : new Set(ids));
+  throw new UsageError(`expected ${dlqUsage}`);
+}
+
+async function list(): Promise<ExitCode> {
+  const cfg = config();
+  const n = names(cfg.namespace);
+  const conn = await amqp.connect(cfg.amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    const letters = await listDeadLetters(ch, n);
+    await ch.close(); // unacked reads: every message goes back
+    print({ queue: n.deadLetterQueue, count: letters.length, messages: letters });
+    return exitCodes.ok;
+  } finally {
+    await conn.close();
+  }
+}
+
+async function replay(only: ReadonlySet<string> | null): Promise<ExitCode> {
+  const cfg = config();
+  const log = createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, { service: "dead-letters" });
+  const n = names(cfg.namespace);
+  const conn = await amqp.connect(cfg.amqpUrl);
+  conn.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
+  try {
+    const ch = await conn.createChannel();
+    const redis = await connectRedis(cfg.redisUrl, log, cfg.connectTimeoutMs);
+    try {
+      const queue = await RabbitJobQueue.fromConfig(cfg, log);
+      try {
+        const store = new RedisJobStore(redis, n, cfg.jobTtlSeconds);
+        const events = new SocketIoJobEvents(redis, n, log);
+        print(await replayDeadLetters({ ch, names: n, queue, store, events }, only));
+        return exitCodes.ok;
+      } finally {
+        await queue.close();
+      }
+    } finally {
+      await redis.close();
+      await ch.close();
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

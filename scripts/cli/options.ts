@@ -1,0 +1,53 @@
+// Argument parsing (node:util parseArgs: strict, so an unknown option is a usage error) and the
+// API target: `--url`, else HERALD_URL, else http://127.0.0.1:3000 (shared/config.ts).
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type Config, ConfigError, loadConfig } from "../../shared/config.ts";
+import type { ApiTarget } from "./api.ts";
+import { UsageError } from "./errors.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export const targetOptions = {
+  url: { type: "string" },
+  "api-key": { type: "string" },
+} as const satisfies Options;
+
+/** parseArgs that throws UsageError (exit 2) instead of its own TypeError. */
+export function parse<O extends Options>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export function target(values: { url?: string | undefined; "api-key"?: string | undefined }): ApiTarget {
+  const cfg = config();
+  const raw = values.url ?? cfg.heraldUrl;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--url: not a URL: ${raw}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url: not http(s): ${raw}`);
+  const apiKey = values["api-key"] ?? cfg.heraldApiKey;
+  return { url: url.href.replace(/\/+$/, ""), ...(apiKey ? { apiKey } : {}) };
+}
+
+/** Exactly `n` positionals, named in the message when some are missing or extra. */
+export function positionals(found: string[], names: string[]): string[] {
+  if (found.length !== names.length) {
+    throw new UsageError(`expected ${names.map((n) => `<${n}>`).join(" ") || "no arguments"}, got ${found.length}`);
+  }
+  return found;
+}
