@@ -11,9 +11,10 @@ import { authorisedJob, requester } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
 import { clientOf } from "./limits.ts";
 import { preferredWait, prefersRepresentation } from "./prefer.ts";
-import { servedResource } from "./served-resource.ts";
+import { servedResource, servedView } from "./served-resource.ts";
 import { streamJobEvents } from "./sse.ts";
-import { sendStatus } from "./status-response.ts";
+import { sendStatusPage, wantsHtml } from "./status-page.ts";
+import { retryAfter, sendStatus } from "./status-response.ts";
 import { abortOnClose, type SubmitDeps, submitJob } from "./submit.ts";
 import { waitFor } from "./wait-for-change.ts";
 
@@ -71,6 +72,17 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     const representation = prefersRepresentation(ctx.get("Prefer"));
     const ifNoneMatch = ctx.get("If-None-Match");
     let shown = await showing(await authorisedRead(ctx));
+    if (wantsHtml(ctx)) {
+      // A person following the status link: a page, reloaded (or live) until the job ends.
+      const { job, stalled, etag } = shown;
+      const token = typeof ctx.query.access_token === "string" ? ctx.query.access_token : null;
+      return sendStatusPage(ctx, {
+        view: servedView(job, hints.resourceOrigins, { stalled }),
+        etag,
+        token,
+        refreshSeconds: isTerminal(job.status) ? null : retryAfter(job, hints),
+      });
+    }
     if (etagListMatches(ifNoneMatch, shown.etag)) {
       // The client has what we would show: long-poll for a change if asked to, else 304.
       const wait = preferredWait(ctx.get("Prefer"), deps.limits.longPollMaxSeconds);
@@ -102,6 +114,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       return { cancelRequested: true };
     });
     if (committed) deps.events.publish(toView(committed));
+    if (committed?.status === "canceled") deps.metrics?.ended("canceled", committed.type);
     const current = committed ?? (await store.get(job.id)) ?? job;
     if (!committed && isTerminal(current.status)) throw finished(current); // it ended meanwhile
     if (current.status === "running") {

@@ -134,9 +134,11 @@ function status(): Obj {
     responses: {
       200: {
         description:
-          "Queued or running (with `Retry-After`), failed or canceled; or succeeded with `Prefer: return=representation`.",
+          "Queued or running (with `Retry-After`), failed or canceled; or succeeded with `Prefer: return=representation`. " +
+          "A browser (`Accept: text/html`) gets the status page instead: HTML, at every status, with a `Refresh` " +
+          "header while the job is unfinished.",
         headers: headerRefs(["ETag"], ["Retry-After", "Preference-Applied"]),
-        content: jobView,
+        content: { ...jobView, "text/html": { schema: { type: "string" } } },
       },
       303: {
         description: "Succeeded: `Location` is the result.",
