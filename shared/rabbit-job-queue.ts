@@ -20,6 +20,8 @@ export interface RabbitOptions {
   /** How long a publish may wait for the broker's confirm. */
   publishTimeoutMs: number;
   heartbeatSeconds?: number;
+  /** Called each time a lost connection is restored (the broker reconnects metric). */
+  onReconnect?: () => void;
 }
 
 interface Consumer {
@@ -62,6 +64,7 @@ export class RabbitJobQueue implements JobQueue {
   static fromConfig(
     config: Pick<Config, "amqpUrl" | "namespace" | "connectTimeoutMs" | "publishTimeoutMs">,
     log: Logger,
+    onReconnect?: () => void,
   ): Promise<RabbitJobQueue> {
     return RabbitJobQueue.connect({
       url: config.amqpUrl,
@@ -69,6 +72,7 @@ export class RabbitJobQueue implements JobQueue {
       log,
       connectTimeoutMs: config.connectTimeoutMs,
       publishTimeoutMs: config.publishTimeoutMs,
+      ...(onReconnect ? { onReconnect } : {}),
     });
   }
 
@@ -229,6 +233,7 @@ export class RabbitJobQueue implements JobQueue {
         await sleep(backoffDelay(attempt, 100, 5_000));
         try {
           await this.open();
+          this.opts.onReconnect?.();
         } catch (err) {
           this.opts.log.warn("RabbitMQ reconnect failed", { attempt, error: String(err) });
         }

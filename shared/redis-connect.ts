@@ -6,7 +6,14 @@ import { redactUrl } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { RedisClient } from "./redis-job-store.ts";
 
-export async function connectRedis(url: string, log: Logger, timeoutMs: number, role = "main"): Promise<RedisClient> {
+export async function connectRedis(
+  url: string,
+  log: Logger,
+  timeoutMs: number,
+  role = "main",
+  /** Called each time a lost connection is ready again (the broker reconnects metric). */
+  onReconnect?: () => void,
+): Promise<RedisClient> {
   const client: RedisClient = createClient({
     url,
     disableOfflineQueue: true,
@@ -25,7 +32,10 @@ export async function connectRedis(url: string, log: Logger, timeoutMs: number, 
       });
     }
   });
+  let readyBefore = false;
   client.on("ready", () => {
+    if (readyBefore) onReconnect?.();
+    readyBefore = true;
     if (failures > 0) log.info("Redis connection restored", { role });
     failures = 0;
   });
