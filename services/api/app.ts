@@ -35,6 +35,11 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = { status: "ok", instance: deps.instanceId };
       return;
     }
+    if (ctx.path === "/metrics" && ctx.method === "GET" && deps.metrics) {
+      ctx.type = deps.metrics.registry.contentType;
+      ctx.body = await deps.metrics.registry.metrics();
+      return;
+    }
     if (ctx.path === "/readyz" && ctx.method === "GET") {
       const checks = deps.readiness();
       const ready = Object.values(checks).every(Boolean);

@@ -2,6 +2,7 @@
 import { loadConfig } from "../../shared/config.ts";
 import { builtinJobTypes } from "../../shared/job-types.ts";
 import { createLogger } from "../../shared/log.ts";
+import { createApiMetrics, Registry } from "../../shared/metrics.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { connectRedis } from "../../shared/redis-connect.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
@@ -13,15 +14,23 @@ try {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { service: "api", instance: config.instanceId });
   const tracing = setupTracing("herald-api");
-  const redisAt = (role: string) => connectRedis(config.redisUrl, log, config.connectTimeoutMs, role);
+  const metrics = createApiMetrics(new Registry());
+  const redisAt = (role: string) =>
+    connectRedis(config.redisUrl, log, config.connectTimeoutMs, role, metrics.reconnected("redis"));
   const [redis, changesSub, adapterPub, adapterSub] = await Promise.all([
     redisAt("store"),
     redisAt("changes"),
     redisAt("adapter-pub"),
     redisAt("adapter-sub"),
   ]);
-  const queue = await RabbitJobQueue.fromConfig(config, log);
-  const api = await startApiServer(config, { redis, changesSub, adapterPub, adapterSub, queue }, builtinJobTypes, log);
+  const queue = await RabbitJobQueue.fromConfig(config, log, metrics.reconnected("rabbitmq"));
+  const api = await startApiServer(
+    config,
+    { redis, changesSub, adapterPub, adapterSub, queue },
+    builtinJobTypes,
+    log,
+    metrics,
+  );
   exitOnSignals(
     () => [
       ["stop accepting", () => api.stopAccepting()],

@@ -7,6 +7,7 @@ import { Server, type Socket } from "socket.io";
 import type { JobStore } from "../../shared/job-store.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
+import type { ApiMetrics } from "../../shared/metrics.ts";
 import type { Names } from "../../shared/names.ts";
 import { HttpProblem, type ProblemKind } from "../../shared/problems.ts";
 import {
@@ -35,6 +36,7 @@ export interface RealtimeDeps {
   maxBufferBytes: number;
   /** Events a socket may send per second (burst: twice that); far beyond it, it is disconnected. */
   eventsPerSecond: number;
+  metrics?: Pick<ApiMetrics, "sockets">;
 }
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -70,6 +72,8 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): RealtimeSe
 }
 
 function onConnection(socket: HeraldSocket, deps: RealtimeDeps): void {
+  deps.metrics?.sockets.inc();
+  socket.on("disconnect", () => deps.metrics?.sockets.dec());
   const following = new Set<string>();
   const bucket = tokenBucket(deps.eventsPerSecond, deps.eventsPerSecond * 2);
   let refused = 0;

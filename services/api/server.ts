@@ -6,6 +6,7 @@ import type { Config } from "../../shared/config.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
 import type { Logger } from "../../shared/log.ts";
+import { type ApiMetrics, createApiMetrics, meteredEvents, Registry } from "../../shared/metrics.ts";
 import { names } from "../../shared/names.ts";
 import { RedisJobChanges } from "../../shared/redis-job-changes.ts";
 import { RedisJobControlPublisher } from "../../shared/redis-job-control.ts";
@@ -45,10 +46,13 @@ export async function startApiServer(
   conns: ApiConnections,
   catalog: JobCatalog,
   log: Logger,
+  /** main.ts passes its own (it counts broker reconnects too); a test stack gets a fresh registry. */
+  metrics: ApiMetrics = createApiMetrics(new Registry()),
 ): Promise<ApiServer> {
   const n = names(settings.namespace);
   const store = new RedisJobStore(conns.redis, n, settings.jobTtlSeconds);
-  const events = new SocketIoJobEvents(conns.redis, n, log);
+  metrics.probeQueueDepth(() => conns.queue.depth());
+  const events = meteredEvents(new SocketIoJobEvents(conns.redis, n, log), metrics);
   // Runs here too (not only in workers), so stalled jobs end and lost messages are republished
   // even while no worker runs.
   const sweeper = new Sweeper({
@@ -87,6 +91,7 @@ export async function startApiServer(
     inFlight: new InFlightLimiter(conns.redis, n),
     accepting: () => accepting,
     shutdown: shutdown.signal,
+    metrics,
     instanceId: settings.instanceId,
     origins,
     proxyHops: settings.trustProxyHops,
@@ -120,6 +125,7 @@ export async function startApiServer(
     origins,
     maxJobsPerSocket: settings.socketMaxJobs,
     maxBufferBytes: settings.socketMaxBufferBytes,
+    metrics,
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

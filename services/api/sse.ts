@@ -8,6 +8,7 @@ import type { Context } from "koa";
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobStore } from "../../shared/job-store.ts";
 import type { Logger } from "../../shared/log.ts";
+import type { ApiMetrics } from "../../shared/metrics.ts";
 import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
 import { servedView } from "./served-resource.ts";
 
@@ -20,6 +21,7 @@ export interface SseDeps {
   resourceOrigins: readonly string[];
   /** Fires at shutdown: streams end, and clients reconnect (with Last-Event-ID) elsewhere. */
   shutdown: AbortSignal;
+  metrics?: Pick<ApiMetrics, "sseStreams">;
 }
 
 export function lastEventId(ctx: Context): number {
@@ -42,11 +44,13 @@ export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDep
 
   const stream = new PassThrough();
   let open = true;
+  deps.metrics?.sseStreams.inc(); // finish() takes it back, once
   let unwatch: (() => Promise<void>) | null = null;
   let heartbeat: NodeJS.Timeout | undefined;
   const finish = () => {
     if (!open) return;
     open = false;
+    deps.metrics?.sseStreams.dec();
     clearInterval(heartbeat);
     stream.end();
     unwatch?.().catch(() => {});

@@ -7,6 +7,7 @@ import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts"
 import type { JobCatalog } from "../../shared/job-types.ts";
 import { etagOf, toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
+import type { ApiMetrics } from "../../shared/metrics.ts";
 import { newJob } from "../../shared/new-job.ts";
 import { HttpProblem } from "../../shared/problems.ts";
 import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/schemas.ts";
@@ -33,6 +34,7 @@ export interface SubmitDeps {
   accepting: () => boolean;
   /** Fires when the instance starts shutting down: held requests answer now. */
   shutdown: AbortSignal;
+  metrics?: ApiMetrics;
   limits: {
     longPollMaxSeconds: number;
     submitPerMinute: number;
@@ -118,6 +120,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
       throw err;
     }
     // The job is accepted from here on; bookkeeping failures must not turn that into an error.
+    deps.metrics?.accepted.inc({ type: job.type });
     await claim
       ?.complete(job.id, token)
       .catch((e: unknown) => log.warn("idempotency record failed", { error: String(e) }));

@@ -1,6 +1,7 @@
 // Holds a request until a job reaches a wanted state or time runs out (long polling).
 import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobStore } from "../../shared/job-store.ts";
+import type { ApiMetrics } from "../../shared/metrics.ts";
 import type { JobRecord } from "../../shared/schemas.ts";
 
 /**
@@ -9,7 +10,7 @@ import type { JobRecord } from "../../shared/schemas.ts";
  * change committed in between is never missed.
  */
 export async function waitFor(
-  deps: { store: JobStore; changes: JobChangeFeed },
+  deps: { store: JobStore; changes: JobChangeFeed; metrics?: Pick<ApiMetrics, "longPolls"> },
   id: string,
   wanted: (r: JobRecord) => boolean,
   timeoutMs: number,
@@ -27,6 +28,7 @@ export async function waitFor(
   const unwatch = await deps.changes.watch(id, consider);
   const timer = setTimeout(settle, timeoutMs);
   signal.addEventListener("abort", settle, { once: true });
+  deps.metrics?.longPolls.inc();
   try {
     consider(await deps.store.get(id));
     await settled;
@@ -34,6 +36,7 @@ export async function waitFor(
     if (!(latest && wanted(latest)) && !signal.aborted) consider(await deps.store.get(id).catch(() => null));
     return latest;
   } finally {
+    deps.metrics?.longPolls.dec();
     clearTimeout(timer);
     signal.removeEventListener("abort", settle);
     await unwatch();
