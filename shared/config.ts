@@ -25,6 +25,7 @@ const schema = z.object({
   RESULT_LIMIT_BYTES: int(1, 64 * 1024 * 1024).default(1024 * 1024),
   JOB_TTL_SECONDS: int(1, 365 * 24 * 3600).default(24 * 3600),
   WORKER_PREFETCH: int(1, 1000).default(4),
+  WORKER_METRICS_PORT: int(1, 65535).optional(),
   CONNECT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   PUBLISH_TIMEOUT_MS: int(1, 600_000).default(5_000),
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),
@@ -76,6 +77,8 @@ export interface Config {
   readonly resultLimitBytes: number;
   readonly jobTtlSeconds: number;
   readonly workerPrefetch: number;
+  /** Port of the worker's Prometheus /metrics server (on HOST); null = no server. */
+  readonly workerMetricsPort: number | null;
   readonly connectTimeoutMs: number;
   readonly publishTimeoutMs: number;
   readonly retryAfterSeconds: number;
@@ -160,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     resultLimitBytes: e.RESULT_LIMIT_BYTES,
     jobTtlSeconds: e.JOB_TTL_SECONDS,
     workerPrefetch: e.WORKER_PREFETCH,
+    workerMetricsPort: e.WORKER_METRICS_PORT ?? null,
     connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
     publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,

@@ -16,6 +16,7 @@ import {
 import type { RetryPolicy } from "../../shared/job-types.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
+import type { WorkerMetrics } from "../../shared/metrics.ts";
 import { jobProblem } from "../../shared/problems.ts";
 import { InvalidResourceError, normalizeResourceUri } from "../../shared/resource-uri.ts";
 import { type JobMessage, type JobRecord, type Problem, Progress, type ResultRef } from "../../shared/schemas.ts";
@@ -41,6 +42,7 @@ export interface AttemptDeps {
   resourceOrigins: readonly string[];
   /** How long the final write is retried while Redis is unreachable before the message goes back. */
   storeOutageMs: number;
+  metrics?: WorkerMetrics;
 }
 
 export interface AttemptInput {
@@ -58,6 +60,7 @@ export interface AttemptInput {
 export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promise<void> {
   const { log } = deps;
   const { job, abort, handler } = input;
+  const began = Date.now(); // for the attempt duration metric
   const attemptId = job.attemptId ?? "";
   const policy = handler.type.retry;
   const mine = (cur: JobRecord) => cur.status === "running" && cur.attemptId === attemptId;
@@ -107,6 +110,8 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
   } catch (thrown) {
     const reason: unknown = abort.signal.aborted ? abort.signal.reason : thrown;
     if (reason instanceof ShutdownAbort) {
+      const seconds = (Date.now() - began) / 1000;
+      deps.metrics?.attemptDuration.observe({ type: job.type, outcome: "handed_back" }, seconds);
       clearTimeout(timeout);
       await writes;
       return handBack(deps, input, latest);
@@ -115,6 +120,7 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
   } finally {
     clearTimeout(timeout);
   }
+  deps.metrics?.attemptDuration.observe({ type: job.type, outcome: outcome.kind }, (Date.now() - began) / 1000);
   await writes;
 
   const retry = outcome.kind === "failed" && outcome.retryable && job.attempts < policy.maxAttempts;
@@ -139,6 +145,7 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
     log.warn("the attempt lost the job to another attempt or an ending; its outcome is dropped", { jobId: job.id });
     return d.ack();
   }
+  deps.metrics?.ended(ended.status, job.type);
   try {
     if (ended.status === "queued") {
       // Committed first, published second: a crash in between redelivers the original message.
@@ -155,6 +162,7 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
     .releaseLease(job.id, attemptId)
     .catch((err: unknown) => log.warn("lease release failed", { jobId: job.id, error: String(err) }));
   // Every job that ends failed keeps its message in the dead-letter queue, where it can be replayed.
+  if (ended.status === "failed") deps.metrics?.outcome("dead_lettered", job.type);
   if (ended.status === "failed") d.deadLetter();
   else d.ack();
 }
@@ -176,6 +184,7 @@ async function handBack(deps: AttemptDeps, input: AttemptInput, latest: JobRecor
     );
     await deps.store.releaseLease(job.id, attemptId);
     deps.log.warn("job aborted by shutdown; requeueing", { jobId: job.id, status: back?.status ?? "unchanged" });
+    if (back?.status === "canceled") deps.metrics?.ended("canceled", job.type);
     if (back?.status === "canceled") return delivery.ack();
   } catch (err) {
     // Redis is away: the message still goes back, and this attempt will count as one.

@@ -13,6 +13,7 @@ import { type Change, type JobStore, type LeaseStore, transition } from "../../s
 import type { RetryPolicy } from "../../shared/job-types.ts";
 import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
+import { createWorkerMetrics, Registry, secondsSince, type WorkerMetrics } from "../../shared/metrics.ts";
 import { jobProblem, type ProblemKind } from "../../shared/problems.ts";
 import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
 import { isTerminal, JobMessage, type JobRecord } from "../../shared/schemas.ts";
@@ -42,6 +43,8 @@ export interface WorkerDeps {
   queueWatchdogMs?: number;
   /** Origins a handler's `resource(uri)` may name (relative paths are always allowed). */
   resourceOrigins?: readonly string[];
+  /** Where this worker counts; a fresh registry of its own if not given. */
+  metrics?: WorkerMetrics;
 }
 
 /** Why a message does not start an attempt now. */
@@ -67,8 +70,10 @@ export class Worker {
   private readonly giveUp = new AbortController();
   private readonly sweeper: Sweeper;
   private stopping: Promise<void> | null = null;
+  readonly metrics: WorkerMetrics;
 
   constructor(private readonly deps: WorkerDeps) {
+    this.metrics = deps.metrics ?? createWorkerMetrics(new Registry());
     this.leaseMs = deps.leaseMs ?? 30_000;
     this.stallTimeoutMs = deps.stallTimeoutMs ?? 5 * 60_000;
     const queueWatchdogMs = deps.queueWatchdogMs ?? 10 * 60_000;
@@ -124,6 +129,7 @@ export class Worker {
     if (!msg.ok) {
       log.warn("dead-lettering an invalid message", { reason: msg.reason });
       if (msg.jobId) await this.failUnrunnable(msg.jobId, "invalidMessage", msg.reason);
+      this.metrics.outcome("dead_lettered", "unknown");
       d.deadLetter();
       return;
     }
@@ -132,6 +138,7 @@ export class Worker {
     if (!handler) {
       log.warn("dead-lettering a job of unknown type", { jobId, type });
       await this.failUnrunnable(jobId, "unknownJobTypeAtWorker", `no handler for job type "${type}"`);
+      this.metrics.outcome("dead_lettered", type);
       d.deadLetter();
       return;
     }
@@ -139,6 +146,7 @@ export class Worker {
     if (!payload.success) {
       log.warn("dead-lettering a job with an invalid payload", { jobId, type });
       await this.failUnrunnable(jobId, "invalidMessage", `payload invalid: ${payload.error.message}`);
+      this.metrics.outcome("dead_lettered", type);
       d.deadLetter();
       return;
     }
@@ -165,6 +173,7 @@ export class Worker {
         return d.ack();
       case "ended":
         // A failed job's message is kept in the dead-letter queue, where it can be replayed.
+        if (begun.status === "failed") this.metrics.outcome("dead_lettered", type);
         return begun.status === "failed" ? d.deadLetter() : d.ack();
       case "run": {
         const attemptId = begun.job.attemptId ?? "";
@@ -189,6 +198,7 @@ export class Worker {
               resultLimitBytes: this.deps.resultLimitBytes,
               resourceOrigins: this.deps.resourceOrigins ?? [],
               storeOutageMs: this.stallTimeoutMs,
+              metrics: this.metrics,
             },
             {
               delivery: d,
@@ -258,6 +268,10 @@ export class Worker {
     });
     // The lease is the other run's now (one entry per job): keep it, and check back when it is due.
     if (raced) return redelivered ? { kind: "leased", until: Date.now() + this.leaseMs } : { kind: "duplicate" };
+    // Waiting since it was created, or since its retry was due (a handed-back job: since created).
+    if (begun?.status === "running")
+      this.metrics.queueWait.observe({ type: begun.type }, secondsSince(current.retryAt ?? current.createdAt));
+    else if (begun) this.metrics.ended(begun.status, begun.type); // canceled or out of attempts
     if (begun?.status === "running") return { kind: "run", job: begun };
     const ended = begun ?? (await store.get(jobId));
     if (ended) await store.releaseLease(jobId, ended.attemptId ?? "");
@@ -274,7 +288,7 @@ export class Worker {
   /** A message that can never run: end its job `failed` so nobody waits forever. */
   private async failUnrunnable(jobId: string, kind: ProblemKind, detail: string): Promise<void> {
     try {
-      await this.commit(jobId, (cur) =>
+      const failed = await this.commit(jobId, (cur) =>
         isTerminal(cur.status)
           ? null
           : {
@@ -283,6 +297,7 @@ export class Worker {
               finishedAt: new Date().toISOString(),
             },
       );
+      if (failed) this.metrics.ended(failed.status, failed.type);
     } catch (err) {
       this.deps.log.warn("could not mark an unrunnable job failed", { jobId, error: String(err) });
     }
