@@ -15,10 +15,35 @@ export const targetOptions = {
 /** parseArgs that throws UsageError (exit 2) instead of its own TypeError. */
 export function parse<O extends Options>(args: string[], options: O) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: joinValues(args, options), options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+/** `--token X` → `--token=X` for string options: parseArgs refuses a separate value that starts
+ * with "-", and job tokens (base64url) can. */
+function joinValues(args: string[], options: Options): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const value = args[i + 1];
+    if (takesValue.has(arg) && value !== undefined) {
+      out.push(arg.startsWith("--") ? `${arg}=${value}` : `${arg}${value}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 export function config(): Config {
