@@ -63,7 +63,10 @@ export async function replayDeadLetters(
   };
   const replayedNow = new Set<string>();
   try {
-    for (let i = 0; i < max; i++) {
+    // Only the letters there now: a replayed job that fails again at once is dead-lettered anew
+    // while we read, and that new letter must not be taken for a copy of the old one.
+    const present = (await deps.ch.checkQueue(deps.names.deadLetterQueue)).messageCount;
+    for (let i = 0; i < Math.min(max, present); i++) {
       const msg = await deps.ch.get(deps.names.deadLetterQueue, { noAck: false });
       if (!msg) break;
       const parsed = JobMessage.safeParse(safeJson(msg.content.toString("utf8")));

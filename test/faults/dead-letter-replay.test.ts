@@ -8,12 +8,15 @@ import { z } from "zod";
 import { handle, registry } from "../../services/worker/handlers.ts";
 import { replayDeadLetters } from "../../shared/dead-letters.ts";
 import { defineJobType } from "../../shared/job-types.ts";
+import type { Names } from "../../shared/names.ts";
+import { newJob } from "../../shared/new-job.ts";
 import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { RedisJobStore } from "../../shared/redis-job-store.ts";
 import type { JobMessage, JobView } from "../../shared/schemas.ts";
 import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
 import { deadLetterIds } from "../helpers/dead-letters.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
+import { pollUntil } from "../helpers/net.ts";
 import { repoRoot } from "../helpers/processes.ts";
 import { AMQP_URL, log, REDIS_URL, type Stack, startStack } from "../helpers/stack.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
@@ -141,5 +144,28 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
       await queue.close();
       await proxy.close();
     }
+  });
+
+  it("a job that fails again at once during the replay keeps its new letter (only the letters present are read)", async () => {
+    if (!stack) throw new Error("setup failed");
+    broken = true;
+    const job = await submit(stack.baseUrl, "switchable", { n: 4 });
+    expect((await endOf(stack, job)).status).to.equal("failed");
+    // Letters of a job that is gone, behind this one: the replay still reads them when the
+    // replayed job has failed again and its new letter has arrived.
+    const { record } = newJob("switchable");
+    for (let i = 0; i < 200; i++) {
+      await deadLetterCopy(stack, { v: 1, jobId: record.id, type: "switchable", payload: { n: 5 } });
+    }
+    const replay = await replayAll(stack.names.namespace);
+    expect(replay.code, replay.stderr).to.equal(0);
+    const report = JSON.parse(replay.stdout) as { replayed: string[]; dropped: string[] };
+    expect(report.replayed).to.include(job.id);
+    expect(report.dropped, "the new letter was taken for a copy").to.not.include(job.id);
+    expect((await endOf(stack, job)).status).to.equal("failed");
+    await pollUntil(async () => (await deadLetterIds(stack?.names as Names)).includes(job.id), {
+      timeoutMs: 20_000,
+      what: "the job's new letter in the dead-letter queue",
+    });
   });
 });
