@@ -11,6 +11,7 @@ import type { JobQueue } from "./job-queue.ts";
 import { type JobStore, type LeaseStore, transition } from "./job-store.ts";
 import { toView } from "./job-view.ts";
 import type { Logger } from "./log.ts";
+import type { CommonMetrics } from "./metrics.ts";
 import { jobProblem } from "./problems.ts";
 import type { JobRecord } from "./schemas.ts";
 
@@ -24,6 +25,8 @@ export interface SweeperDeps {
   intervalMs: number;
   /** Jobs this process runs itself: their leases are renewed here, never swept here. */
   isLocal?: (jobId: string) => boolean;
+  /** Counts the jobs it ends (worker-lost). */
+  metrics?: Pick<CommonMetrics, "ended">;
 }
 
 /** How often to sweep: often enough for both bounds, never busier than 4 times a second. */
@@ -85,6 +88,7 @@ export class Sweeper {
       );
       if (failed) {
         this.deps.events.publish(toView(failed));
+        this.deps.metrics?.ended("failed", failed.type);
         await store.releaseLease(id, failed.attemptId ?? "");
         log.warn("failed a stalled job", { jobId: id });
       } else {

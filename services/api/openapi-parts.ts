@@ -37,10 +37,9 @@ export const headers: Record<string, Obj> = {
   },
 };
 
-/** Headers on every answer: X-Herald-Instance always; X-Request-Id wherever the request log
- * middleware runs (declared optional so the document holds for an app without it). */
-const always = ["X-Herald-Instance"];
-const everywhere = ["X-Request-Id"];
+/** Headers on every answer (the request log middleware sets X-Request-Id). */
+const always = ["X-Herald-Instance", "X-Request-Id"];
+const everywhere: string[] = [];
 
 /** Response headers: `required` ones are sent on every such answer, the others only sometimes.
  * Inlined, not `$ref`s: a Reference Object may not carry `required`. */

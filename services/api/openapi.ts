@@ -78,6 +78,12 @@ export function openApiDocument(catalog: JobCatalog): Obj {
       "/demo": { get: page("A demo page that submits and follows jobs.", "text/html") },
       "/openapi.json": { get: page("This document.", "application/json") },
       "/docs": { get: page("This document, rendered (served with its renderer: no Internet needed).", "text/html") },
+      "/metrics": {
+        get: {
+          ...page("Prometheus metrics (text exposition format; see README, Metrics).", "text/plain"),
+          tags: ["operations"],
+        },
+      },
     },
     components: {
       schemas: componentSchemas(catalog),

@@ -27,7 +27,8 @@ export const isAllowedRequest = (policy: OriginPolicy, req: IncomingMessage): bo
 
 // Every request header the README documents, and every response header it names that is not
 // readable cross-origin by default (test/e2e/cross-origin.test.ts drives a browser through them).
-const allowHeaders = "Authorization, X-API-Key, Content-Type, Prefer, If-None-Match, Last-Event-ID, Idempotency-Key";
+const allowHeaders =
+  "Authorization, X-API-Key, Content-Type, Prefer, If-None-Match, Last-Event-ID, Idempotency-Key, X-Request-Id";
 const exposeHeaders = [
   "Location",
   "ETag",
@@ -38,6 +39,7 @@ const exposeHeaders = [
   "WWW-Authenticate",
   "Allow",
   "X-Herald-Instance",
+  "X-Request-Id",
 ].join(", ");
 
 /** CORS for allowed origins; preflights answered here. Other origins get no CORS headers. */

@@ -56,6 +56,7 @@ export async function startApiServer(
   // Runs here too (not only in workers), so stalled jobs end and lost messages are republished
   // even while no worker runs.
   const sweeper = new Sweeper({
+    metrics,
     store,
     queue: conns.queue,
     events,

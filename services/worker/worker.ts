@@ -78,6 +78,7 @@ export class Worker {
     this.stallTimeoutMs = deps.stallTimeoutMs ?? 5 * 60_000;
     const queueWatchdogMs = deps.queueWatchdogMs ?? 10 * 60_000;
     this.sweeper = new Sweeper({
+      metrics: this.metrics,
       store: deps.store,
       queue: deps.queue,
       events: deps.events,
