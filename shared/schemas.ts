@@ -1,13 +1,12 @@
 // The job model: one zod schema per shape, and the TypeScript types derived from them.
 // Every boundary (HTTP body, queue message, Redis record, socket payload) validates with these.
 import { z } from "zod";
+import { jobStatuses } from "./job-status.ts";
 
-export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;
+// The status list lives in a zod-free module (the browser client uses it); re-exported here.
+export { isTerminal, jobStatuses, terminalStatuses } from "./job-status.ts";
 export const JobStatus = z.enum(jobStatuses);
 export type JobStatus = z.infer<typeof JobStatus>;
-
-export const terminalStatuses: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "canceled"]);
-export const isTerminal = (s: JobStatus): boolean => terminalStatuses.has(s);
 
 /** Job ids are random UUIDv4: 122 random bits. */
 export const JobId = z.uuid({ version: "v4" });

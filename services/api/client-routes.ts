@@ -2,22 +2,25 @@
 // first request) and a small demo page (/demo) that uses it.
 import { fileURLToPath } from "node:url";
 import Router from "@koa/router";
-import { build } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 
 const entry = fileURLToPath(new URL("../../shared/client/index.ts", import.meta.url));
 
+/** How /client.js is built (exported so that a test measures exactly what is served). */
+export const clientBuildOptions = {
+  entryPoints: [entry],
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  minify: true,
+  write: false,
+  logLevel: "silent",
+} satisfies BuildOptions;
+
 let bundle: Promise<string> | null = null;
 function clientBundle(): Promise<string> {
-  bundle ??= build({
-    entryPoints: [entry],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    write: false,
-    logLevel: "silent",
-  }).then((r) => r.outputFiles[0]?.text ?? "");
+  bundle ??= build(clientBuildOptions).then((r) => r.outputFiles[0]?.text ?? "");
   bundle.catch(() => {
     bundle = null;
   });

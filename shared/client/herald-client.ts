@@ -1,7 +1,10 @@
 // The Herald client: submit a job, then watch it over the best channel that works (Socket.IO,
 // then SSE, then polling), converging on the truth by keeping the highest `version` seen.
+// No zod at run time here (types only): the browser bundle must stay small.
+import { isTerminal } from "../job-status.ts";
 import { etagOf } from "../job-view.ts";
-import { AcceptedJob, isTerminal, type JobView, type Problem } from "../schemas.ts";
+import type { AcceptedJob, JobView, Problem } from "../schemas.ts";
+import { asAcceptedJob } from "./job-guards.ts";
 import { pollingChannel } from "./polling-channel.ts";
 import { type SocketChannelOptions, SocketHub } from "./socket-channel.ts";
 import { sseChannel } from "./sse-channel.ts";
@@ -62,7 +65,7 @@ export class HeraldClient {
     if (res.type === "opaqueredirect") throw new Error("POST /jobs answered a redirect this fetch cannot read");
     const body: unknown = await res.json();
     if (res.status >= 400) throw new HeraldRequestError(res.status, body as Problem);
-    return AcceptedJob.parse(body);
+    return asAcceptedJob(body, "POST /jobs");
   }
 
   watch(job: JobRef, opts: WatchOptions = {}): JobWatch {

@@ -3,7 +3,7 @@
 // network errors (backs off instead); ends only when the job does or access is refused.
 // `Prefer: return=representation` asks for a succeeded job as 200 rather than 303: a browser's
 // fetch cannot read a redirect without following it (redirect "manual" gives an opaque answer).
-import { JobView } from "../schemas.ts";
+import { asJobView } from "./job-guards.ts";
 import { abortable, type Channel, JobAccessError } from "./types.ts";
 
 export function pollingChannel(opts: { waitSeconds?: number } = {}): Channel {
@@ -26,7 +26,7 @@ export function pollingChannel(opts: { waitSeconds?: number } = {}): Channel {
         });
         if (res.type === "opaqueredirect") throw new UnreadableRedirect();
         if (res.status === 401 || res.status === 404) throw new JobAccessError(await res.json());
-        if (res.status === 200 || res.status === 303) ctx.apply(JobView.parse(await res.json()));
+        if (res.status === 200 || res.status === 303) ctx.apply(asJobView(await res.json(), "the status monitor"));
         else if (res.status !== 304) throw new Error(`status monitor answered ${res.status}`);
         errors = 0;
         // A server that held nothing although it could have (it knew our version) does not long-poll:

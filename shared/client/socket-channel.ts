@@ -5,6 +5,7 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents, SubscribeReply } from "../realtime-events.ts";
 import type { JobView } from "../schemas.ts";
+import { asJobView, isJobView } from "./job-guards.ts";
 import { type Channel, type ChannelContext, JobAccessError } from "./types.ts";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -49,7 +50,10 @@ export class SocketHub {
   private ensureSocket(): ClientSocket {
     if (this.socket) return this.socket;
     const socket: ClientSocket = io(this.url, { path: "/socket.io", ...this.opts.socketOptions });
-    socket.on("job", (view) => this.followers.get(view.id)?.apply(view));
+    // A payload that is not a job view is dropped; the periodic resubscribe repairs what it hid.
+    socket.on("job", (view) => {
+      if (isJobView(view)) this.followers.get(view.id)?.apply(view);
+    });
     const wakeAll = () => {
       for (const f of this.followers.values()) f.wake();
     };
@@ -118,7 +122,7 @@ export class SocketHub {
     const reply: SubscribeReply = await socket
       .timeout(this.opts.ackTimeoutMs ?? 5_000)
       .emitWithAck("subscribe", { jobId: ctx.job.id, token: ctx.job.token });
-    if (reply.ok) return ctx.apply(reply.job);
+    if (reply.ok) return ctx.apply(asJobView(reply.job, "the subscribe ack"));
     if (accessErrors.has(reply.error.type)) throw new JobAccessError(reply.error);
     throw new Error(`subscribe refused: ${reply.error.title}`);
   }

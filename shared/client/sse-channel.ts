@@ -1,6 +1,6 @@
 // Follows a job over Server-Sent Events, read with fetch (works in browsers and Node, and can
 // send the token in a header). Reconnects with Last-Event-ID; gives up after repeated failures.
-import { type JobView, JobView as JobViewSchema } from "../schemas.ts";
+import { asJobView } from "./job-guards.ts";
 import { SseParser } from "./sse-parser.ts";
 import { abortable, type Channel, JobAccessError } from "./types.ts";
 
@@ -27,8 +27,7 @@ export function sseChannel(opts: { maxFailures?: number } = {}): Channel {
           if (done) break;
           for (const ev of parser.push(decoder.decode(value, { stream: true }))) {
             if (ev.event !== "job") continue;
-            const view: JobView = JobViewSchema.parse(JSON.parse(ev.data));
-            ctx.apply(view);
+            ctx.apply(asJobView(JSON.parse(ev.data), "the event stream"));
             progressed = true;
           }
         }
