@@ -1,6 +1,7 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
 import Koa from "koa";
 import { clientRoutes } from "./client-routes.ts";
+import { demoRoutes } from "./demo-page.ts";
 import { docsRoutes } from "./docs-routes.ts";
 import { type JobsRoutesDeps, jobsRoutes } from "./jobs-routes.ts";
 import { cors, type OriginPolicy } from "./origins.ts";
@@ -50,7 +51,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  for (const router of [jobsRoutes(deps), clientRoutes(), docsRoutes(deps.catalog)]) {
+  for (const router of [jobsRoutes(deps), clientRoutes(), demoRoutes(), docsRoutes(deps.catalog)]) {
     app.use(router.routes());
     app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
   }

@@ -75,6 +75,7 @@ export function openApiDocument(catalog: JobCatalog): Obj {
         }),
       },
       "/client.js": { get: page("The browser client library, one ES module.", "text/javascript") },
+      "/": { get: page("The demo page (the same as /demo).", "text/html") },
       "/demo": { get: page("A demo page that submits and follows jobs.", "text/html") },
       "/openapi.json": { get: page("This document.", "application/json") },
       "/docs": { get: page("This document, rendered (served with its renderer: no Internet needed).", "text/html") },

@@ -27,12 +27,14 @@ describe("e2e: browser client", function () {
     await page.fill("#steps", "4");
     await page.fill("#stepMs", "150");
     await page.click("#run");
-    await page.waitForFunction(() => document.getElementById("result")?.textContent !== "", null, { timeout: 20_000 });
-    expect(await page.textContent("#result")).to.equal('{"steps":4}');
-    expect(await page.textContent("#status")).to.equal("succeeded");
-    expect(await page.textContent("#channel")).to.equal("socket");
-    expect(await page.getAttribute("#bar", "value")).to.equal("100");
-    const log = (await page.textContent("#log")) ?? "";
+    const job = page.locator("#job-1"); // the demo page's card for its first job
+    const part = (name: string) => job.locator(`[data-part=${name}]`);
+    await part("outcome").waitFor({ timeout: 20_000 });
+    expect(JSON.parse((await part("result").textContent()) ?? "null")).to.deep.equal({ steps: 4 });
+    expect(await part("status").textContent()).to.equal("succeeded");
+    expect(await part("channel").textContent()).to.equal("socket");
+    expect(await part("bar").getAttribute("value")).to.equal("100");
+    const log = (await part("history").textContent()) ?? "";
     for (const pct of [25, 50, 75, 100]) expect(log).to.include(` running ${pct}%`);
     expect(errors).to.deep.equal([]);
   });

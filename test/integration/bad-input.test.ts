@@ -173,7 +173,8 @@ describe("bad input: status codes and problem types", () => {
     });
 
     it("404 not-found for unknown routes", async () => {
-      for (const path of ["/", "/nope", "/jobs/x/y/z", "/job", "/jobsx"]) {
+      // (`/` is the demo page.)
+      for (const path of ["/index.html", "/nope", "/jobs/x/y/z", "/job", "/jobsx"]) {
         const reply = await request(`${stack.baseUrl}${path}`);
         expect(reply.status, path).to.equal(404);
         expectProblem(reply, 404, problem("not-found"));

@@ -116,6 +116,7 @@ describe("issue 11: OpenAPI 3.1 at /openapi.json, reference at /docs", function 
       "/healthz",
       "/readyz",
       "/client.js",
+      "/",
       "/demo",
       "/openapi.json",
       "/docs",
@@ -267,8 +268,8 @@ describe("issue 11: OpenAPI 3.1 at /openapi.json, reference at /docs", function 
     conform(doc, ajv, "delete", "/jobs/{id}", noCancel);
   });
 
-  it("the probes and pages match it: /healthz, /readyz, /client.js, /demo, /openapi.json, /docs", async () => {
-    for (const path of ["/healthz", "/readyz", "/client.js", "/demo", "/openapi.json", "/docs"]) {
+  it("the probes and pages match it: /healthz, /readyz, /client.js, /, /demo, /openapi.json, /docs", async () => {
+    for (const path of ["/healthz", "/readyz", "/client.js", "/", "/demo", "/openapi.json", "/docs"]) {
       const reply = await request(`${base}${path}`);
       expect(reply.status, path).to.equal(200);
       conform(doc, ajv, "get", path, reply);
