@@ -43,7 +43,7 @@ button{padding:.35rem .9rem;border-radius:.35rem;border:1px solid var(--line);cu
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 button:disabled{opacity:.5;cursor:default}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-.problem{color:var(--bad)}
+.problem{color:var(--bad)}.problem[data-status=canceled]{color:var(--muted)}
 #jobs{list-style:none;margin:0;padding:0;display:grid;gap:.75rem}
 .job{border:1px solid var(--line);border-radius:.5rem;padding:.75rem 1rem}
 .job header{display:flex;justify-content:space-between;gap:1rem;align-items:baseline;flex-wrap:wrap}
@@ -54,7 +54,7 @@ button:disabled{opacity:.5;cursor:default}
 .status{font-weight:600}.status[data-status=succeeded]{color:var(--ok)}
 .status[data-status=failed]{color:var(--bad)}.status[data-status=canceled]{color:var(--muted)}
 .channel{font-family:ui-monospace,monospace}
-.result{margin:.5rem 0 0;padding:.5rem;max-height:14rem;overflow:auto;border-radius:.35rem;background:#8881;font-size:13px}
+.result{margin:.5rem 0 0;padding:.5rem;max-height:10rem;overflow:auto;border-radius:.35rem;background:#8881;font-size:13px}
 .actions{display:flex;gap:1rem;align-items:center;margin-top:.5rem}
 details{margin-top:.4rem;font-size:.85rem}.history{font:12px/1.5 ui-monospace,monospace;margin:.25rem 0 0}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
@@ -159,7 +159,10 @@ function follow(job) {
     part("history").append(line);
     tick(card);
     if (view.status !== previous) announce(title + ": " + view.status);
-    if (ended(view.status)) part("cancel").disabled = true;
+    if (ended(view.status)) {
+      part("cancel").disabled = true;
+      part("note").textContent = "";
+    }
   }
 
   part("cancel").addEventListener("click", async () => {
@@ -188,6 +191,7 @@ function follow(job) {
         view.status === "canceled" ? "Canceled" + (problem?.detail ? ": " + problem.detail : ".")
         : view.status === "failed" ? "Failed: " + (problem ? problem.title + (problem.detail ? ": " + problem.detail : "") : err.message)
         : "Lost track of the job: " + err.message;
+      part("error").dataset.status = view.status;
       part("error").hidden = false;
       if (!ended(view.status)) announce(title + ": " + part("error").textContent);
     },
