@@ -61,6 +61,7 @@ const schema = z.object({
     .regex(/^https?:\/\/[^/]/, "an http(s) URL")
     .default("http://127.0.0.1:3000"),
   HERALD_API_KEY: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(32, "at least 32 characters").optional(),
 });
 
 export type Env = z.input<typeof schema>;
@@ -132,6 +133,8 @@ export interface Config {
   readonly heraldUrl: string;
   /** The `herald` CLI: its credential (X-API-Key) for an API that needs one to submit. */
   readonly heraldApiKey?: string;
+  /** The operator page's credential (`/admin`, Bearer); unset = no operator page. */
+  readonly adminToken?: string;
 }
 
 export class ConfigError extends TypeError {}
@@ -202,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     heraldUrl: e.HERALD_URL,
     ...(e.HERALD_API_KEY ? { heraldApiKey: e.HERALD_API_KEY } : {}),
+    ...(e.ADMIN_TOKEN ? { adminToken: e.ADMIN_TOKEN } : {}),
   });
 }
 
