@@ -16,6 +16,9 @@ export interface Names {
   readonly leasesKey: string;
   /** Redis sorted set: queued jobs by when they are due (ms since epoch), for the queue watchdog. */
   readonly queuedKey: string;
+  /** Redis sorted set: the newest job ids by createdAt (ms since epoch), bounded; the operator
+   * page's index of recent jobs. */
+  readonly recentJobsKey: string;
   /** Redis channel: control messages to workers (cancel). */
   readonly controlChannel: string;
   /** Redis string: an Idempotency-Key's record. */
@@ -52,6 +55,7 @@ export function names(namespace: string): Names {
     jobRoom: (id: string) => `job:${id}`,
     leasesKey: `${ns}:leases`,
     queuedKey: `${ns}:queued`,
+    recentJobsKey: `${ns}:jobs:recent`,
     controlChannel: `${ns}:control`,
     idempotencyKey: (scope: string, key: string) => `${ns}:idem:${scope}:${key}`,
     rateLimitKey: (bucket: string, subject: string, window: number) => `${ns}:rate:${bucket}:${subject}:${window}`,

@@ -15,11 +15,17 @@ import { JobRecord, terminalStatuses } from "./schemas.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
 
-// KEYS: record, queued index, payload. ARGV: record JSON, ttl s, due ms, id, payload JSON or "".
+/** How many job ids the recent-jobs index (Names.recentJobsKey) keeps: the newest by createdAt. */
+export const recentJobsLimit = 10_000;
+
+// KEYS: record, queued index, payload, recent-jobs index. ARGV: record JSON, ttl s, due ms (the
+// job's createdAt), id, payload JSON or "", recent-jobs limit.
 const CREATE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[2]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[6]) - 1)
 return 1
 `;
 
@@ -95,13 +101,14 @@ export class RedisJobStore implements JobStore, LeaseStore {
     const n = this.names;
     const created = await this.call(() =>
       this.redis.eval(CREATE, {
-        keys: [n.jobKey(record.id), n.queuedKey, n.payloadKey(record.id)],
+        keys: [n.jobKey(record.id), n.queuedKey, n.payloadKey(record.id), n.recentJobsKey],
         arguments: [
           JSON.stringify(record),
           String(this.ttlSeconds),
           String(Date.parse(record.createdAt)),
           record.id,
           opts.payload === undefined ? "" : JSON.stringify(opts.payload),
+          String(recentJobsLimit),
         ],
       }),
     );
