@@ -151,6 +151,25 @@ export class RabbitJobQueue implements JobQueue {
     return (await withTimeout(probe, this.opts.publishTimeoutMs, "no queue depth from RabbitMQ")).messageCount;
   }
 
+  /** Runs `use` on a plain channel of this connection, opened for it and closed after (messages it
+   * got and did not settle go back to their queue). For the operator's dead-letter tools
+   * (shared/dead-letters.ts), which read queues message by message. */
+  async withChannel<T>(use: (ch: Channel) => Promise<T>): Promise<T> {
+    const model = this.model;
+    if (!model) throw new QueueUnavailableError("not connected to RabbitMQ");
+    const ch = await model.createChannel();
+    ch.on("error", (err: Error) => this.opts.log.warn("RabbitMQ operator channel error", { error: err.message }));
+    try {
+      return await use(ch);
+    } finally {
+      await withTimeout(
+        settled(ch, () => ch.close()),
+        2_000,
+        "closing a channel",
+      ).catch(() => {}); // a channel that died already is closed
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
