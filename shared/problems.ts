@@ -7,6 +7,8 @@ const base = "urn:herald:problem:";
 export const problemKinds = {
   invalidJson: { type: `${base}invalid-json`, title: "Request body is not valid JSON", status: 400 },
   unauthorized: { type: `${base}unauthorized`, title: "An access token is required", status: 401 },
+  forbidden: { type: `${base}forbidden`, title: "This credential is not allowed here", status: 403 },
+  invalidParameters: { type: `${base}invalid-parameters`, title: "Invalid query or request parameters", status: 400 },
   notFound: { type: `${base}not-found`, title: "No such resource", status: 404 },
   methodNotAllowed: { type: `${base}method-not-allowed`, title: "Method not allowed", status: 405 },
   jobNotFinished: { type: `${base}job-not-finished`, title: "The job has no result yet", status: 409 },
