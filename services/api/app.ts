@@ -1,5 +1,6 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
 import Koa from "koa";
+import { type AdminDeps, adminRoutes } from "./admin-routes.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { demoRoutes } from "./demo-page.ts";
 import { docsRoutes } from "./docs-routes.ts";
@@ -15,6 +16,8 @@ export interface AppDeps extends JobsRoutesDeps {
   proxyHops: number;
   /** Which dependencies are reachable now, for /readyz. */
   readiness: () => Record<string, boolean>;
+  /** The operator page and its API (/admin). */
+  admin: AdminDeps;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -51,7 +54,9 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  for (const router of [jobsRoutes(deps), clientRoutes(), demoRoutes(), docsRoutes(deps.catalog)]) {
+  const admin = adminRoutes(deps.admin);
+  app.use(admin.gate);
+  for (const router of [admin.router, jobsRoutes(deps), clientRoutes(), demoRoutes(), docsRoutes(deps.catalog)]) {
     app.use(router.routes());
     app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
   }

@@ -8,6 +8,7 @@ import type { JobCatalog } from "../../shared/job-types.ts";
 import type { Logger } from "../../shared/log.ts";
 import { type ApiMetrics, createApiMetrics, meteredEvents, Registry } from "../../shared/metrics.ts";
 import { names } from "../../shared/names.ts";
+import type { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
 import { RedisJobChanges } from "../../shared/redis-job-changes.ts";
 import { RedisJobControlPublisher } from "../../shared/redis-job-control.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
@@ -28,7 +29,9 @@ export interface ApiConnections {
   /** Dedicated pair for the Socket.IO adapter. */
   adapterPub: RedisClient;
   adapterSub: RedisClient;
-  queue: Pick<JobQueue, "publish" | "isConnected" | "depth">;
+  queue: Pick<JobQueue, "publish" | "isConnected" | "depth"> &
+    /** RabbitMQ's: lets the operator page read and replay dead letters. */
+    Partial<Pick<RabbitJobQueue, "withChannel">>;
 }
 
 export interface ApiServer {
@@ -112,6 +115,16 @@ export async function startApiServer(
       jobTtlSeconds: settings.jobTtlSeconds,
     },
     readiness: () => ({ accepting, rabbitmq: conns.queue.isConnected(), redis: conns.redis.isReady }),
+    admin: {
+      token: settings.adminToken ?? null,
+      redis: conns.redis,
+      names: n,
+      store,
+      events,
+      queue: conns.queue,
+      withChannel: conns.queue.withChannel?.bind(conns.queue) ?? null,
+      log,
+    },
   });
   const server = createServer(app.callback());
   server.requestTimeout = 120_000;
