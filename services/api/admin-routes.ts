@@ -44,7 +44,8 @@ const limit = (max: number, fallback: number) =>
     .pipe(z.int().min(1).max(max))
     .default(fallback);
 
-const JobsQuery = z.strictObject({
+/** Exported for the OpenAPI document (openapi-admin.ts), which describes these very checks. */
+export const JobsQuery = z.strictObject({
   status: JobStatus.optional(),
   type: z
     .string()
@@ -54,9 +55,9 @@ const JobsQuery = z.strictObject({
   limit: limit(maxJobs, 50),
 });
 
-const LettersQuery = z.strictObject({ limit: limit(maxDeadLetters, maxDeadLetters) });
+export const LettersQuery = z.strictObject({ limit: limit(maxDeadLetters, maxDeadLetters) });
 
-const ReplayRequest = z.union([
+export const ReplayRequest = z.union([
   z.strictObject({ all: z.literal(true) }),
   z.strictObject({ jobIds: z.array(JobId).min(1).max(maxDeadLetters) }),
 ]);

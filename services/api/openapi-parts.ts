@@ -28,7 +28,10 @@ export const headers: Record<string, Obj> = {
     schema: { type: "string", enum: ["true"] },
   },
   "Content-Location": { description: "The job's status monitor, whose state this body is.", schema: str },
-  "WWW-Authenticate": { description: 'The scheme to use: `Bearer realm="herald"`.', schema: str },
+  "WWW-Authenticate": {
+    description: 'The scheme to use: `Bearer realm="herald"` (`realm="herald-admin"` on /admin).',
+    schema: str,
+  },
   "X-Herald-Instance": { description: "Which API instance answered (INSTANCE_ID).", schema: str },
   "X-Request-Id": {
     description:
@@ -105,6 +108,11 @@ export const securitySchemes: Obj = {
     description: "The job's token (from the 202), or a JWT when JWT credentials are configured.",
   },
   apiKey: { type: "apiKey", in: "header", name: "X-API-Key", description: "An API key (API_KEYS)." },
+  adminToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "The operator credential: ADMIN_TOKEN (/admin only; unset = no /admin at all).",
+  },
   accessToken: {
     type: "apiKey",
     in: "query",

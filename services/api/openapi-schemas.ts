@@ -3,7 +3,8 @@
 // serves), so the document cannot drift from what the API accepts and answers.
 import { z } from "zod";
 import type { JobCatalog } from "../../shared/job-types.ts";
-import { AcceptedJob, CreateJobRequest, JobStatus, JobView, Problem, Progress } from "../../shared/schemas.ts";
+import { AcceptedJob, CreateJobRequest, JobId, JobStatus, JobView, Problem, Progress } from "../../shared/schemas.ts";
+import { ReplayRequest } from "./admin-routes.ts";
 
 /** The /healthz body (written by hand in app.ts; described here). */
 export const Health = z.object({ status: z.literal("ok"), instance: z.string() });
@@ -13,6 +14,41 @@ export const Readiness = z.object({
   status: z.enum(["ready", "not ready"]),
   checks: z.record(z.string(), z.boolean()),
   instance: z.string(),
+});
+
+/** Answers of the operator API (admin-routes.ts builds them by hand; described here). */
+export const AdminJobList = z.strictObject({ jobs: z.array(JobView), limit: z.int().min(1) });
+export const AdminStats = z.strictObject({
+  queueDepth: z.int().min(0).nullable().describe("Messages in the jobs queue; null while RabbitMQ does not answer."),
+  deadLetters: z
+    .int()
+    .min(0)
+    .nullable()
+    .describe("Messages in the dead-letter queue; null while RabbitMQ does not answer."),
+  rates: z.strictObject({
+    windowSeconds: z.number(),
+    accepted: z.int().min(0),
+    succeeded: z.int().min(0),
+    failed: z.int().min(0),
+    lookbackSeconds: z.number(),
+  }),
+  at: z.iso.datetime(),
+});
+export const DeadLetterList = z.strictObject({
+  total: z.int().min(0),
+  messages: z.array(
+    z.strictObject({
+      jobId: z.string().nullable(),
+      type: z.string().nullable(),
+      reason: z.string().nullable().describe("Why RabbitMQ dead-lettered it (x-death): rejected, expired, ..."),
+      body: z.string(),
+    }),
+  ),
+});
+export const ReplayReport = z.strictObject({
+  replayed: z.array(JobId).describe("Jobs reset to queued, their message back on the jobs queue."),
+  kept: z.array(z.strictObject({ jobId: z.string().nullable(), reason: z.string() })),
+  dropped: z.array(JobId).describe("Further copies of a replayed job's message, dropped."),
 });
 
 type JsonSchema = Record<string, unknown>;
@@ -43,11 +79,19 @@ export function componentSchemas(catalog: JobCatalog): Record<string, JsonSchema
   });
   answers.add(Health, { id: "Health" });
   answers.add(Readiness, { id: "Readiness" });
+  answers.add(AdminJobList, { id: "AdminJobList", description: "Recent jobs, newest first." });
+  answers.add(AdminStats, { id: "AdminStats" });
+  answers.add(DeadLetterList, { id: "DeadLetterList", description: "`total` in the queue; the first `limit`." });
+  answers.add(ReplayReport, { id: "ReplayReport" });
 
   const requests = z.registry<{ id: string; description?: string }>();
   requests.add(CreateJobRequest, {
     id: "CreateJobRequest",
     description: "What every job request is (else 422 invalid-request); `JobRequest` adds each type's payload.",
+  });
+  requests.add(ReplayRequest, {
+    id: "ReplayRequest",
+    description: 'All letters (`{"all": true}`) or those of the given jobs.',
   });
   const variants = [...catalog.values()].map((t) => {
     const schema = jobRequest(t.name, t.payload);

@@ -3,6 +3,7 @@
 // the rest is written here, next to nothing else, so a change of protocol shows up in one file.
 import { readFileSync } from "node:fs";
 import type { JobCatalog } from "../../shared/job-types.ts";
+import { adminPaths, adminTag } from "./openapi-admin.ts";
 import {
   headerRefs,
   headers,
@@ -61,6 +62,7 @@ export function openApiDocument(catalog: JobCatalog): Obj {
       { name: "jobs", description: "The job protocol." },
       { name: "operations", description: "Probes for orchestrators and load balancers." },
       { name: "browser", description: "The client library and pages for people." },
+      adminTag,
     ],
     paths: {
       "/jobs": { post: submit(catalog) },
@@ -85,6 +87,7 @@ export function openApiDocument(catalog: JobCatalog): Obj {
           tags: ["operations"],
         },
       },
+      ...adminPaths(),
     },
     components: {
       schemas: componentSchemas(catalog),

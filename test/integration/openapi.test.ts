@@ -2,6 +2,8 @@
 // is valid (checked by a real OpenAPI validator), covers the protocol, and the answers of a real
 // API match it (status, required headers, body against the response schema compiled by ajv);
 // /docs renders it with scripts served by the API itself.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
@@ -14,7 +16,8 @@ import { problemKinds } from "../../shared/problems.ts";
 import type { AcceptedJob } from "../../shared/schemas.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
-import { bearer, pollToEnd, postJob, type Reply, request, waitForStatus } from "../helpers/http.ts";
+import { bearer, pollToEnd, postJob, type Reply, request, submit, waitForStatus } from "../helpers/http.ts";
+import { pollUntil } from "../helpers/net.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";
 
 // ajv-formats is CommonJS with `exports.default`: under NodeNext its default import is the module.
@@ -268,6 +271,17 @@ describe("issue 11: OpenAPI 3.1 at /openapi.json, reference at /docs", function 
     conform(doc, ajv, "delete", "/jobs/{id}", noCancel);
   });
 
+  it("the operator API while ADMIN_TOKEN is unset: 404 on every admin path matches it", async () => {
+    for (const path of ["/admin", "/admin/api/jobs", "/admin/api/stats", "/admin/api/dead-letters"]) {
+      const reply = await request(`${base}${path}`, { headers: bearer("x".repeat(32)) });
+      expect(reply.status, path).to.equal(404);
+      conform(doc, ajv, "get", path, reply);
+    }
+    const replay = await request(`${base}/admin/api/dead-letters/replay`, { method: "POST" });
+    expect(replay.status).to.equal(404);
+    conform(doc, ajv, "post", "/admin/api/dead-letters/replay", replay);
+  });
+
   it("the probes and pages match it: /healthz, /readyz, /client.js, /, /demo, /openapi.json, /docs", async () => {
     for (const path of ["/healthz", "/readyz", "/client.js", "/", "/demo", "/openapi.json", "/docs"]) {
       const reply = await request(`${base}${path}`);
@@ -298,6 +312,104 @@ describe("issue 11: OpenAPI 3.1 at /openapi.json, reference at /docs", function 
     const init = await request<string>(new URL("docs/init.js", pageUrl).href);
     expect(init.body).to.include("openapi.json").and.include("validatorUrl: null");
     expect((await request(`${base}/docs/package.json`)).status).to.equal(404); // nothing else of the package
+  });
+});
+
+describe("issue 11: OpenAPI: the operator API (/admin, ADMIN_TOKEN set) matches the document", function () {
+  this.timeout(30_000);
+  const token = randomBytes(24).toString("base64url"); // 32 characters
+  let stack: Stack | undefined;
+  let base = "";
+  let doc: Document;
+  let ajv: Ajv2020;
+  const admin = (path: string, init: RequestInit = {}): Promise<Reply> =>
+    request(`${base}${path}`, { ...init, headers: { ...bearer(token), ...init.headers } });
+  const replay = (body: unknown, auth = bearer(token)): Promise<Reply> =>
+    request(`${base}/admin/api/dead-letters/replay`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  before(async () => {
+    stack = await startStack({ workers: 1, env: { ...noLimits, ADMIN_TOKEN: token } });
+    base = stack.baseUrl;
+    doc = (await request<Document>(`${base}/openapi.json`)).body;
+    ajv = compiler(doc);
+  });
+  after(() => stack?.close());
+
+  it("has every route of admin-routes.ts, with the admin bearer scheme", () => {
+    const source = readFileSync(new URL("../../services/api/admin-routes.ts", import.meta.url), "utf8");
+    const routes = [...source.matchAll(/router\.(get|post|put|patch|delete)\("([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    expect(routes.length).to.be.at.least(5);
+    for (const [method, path] of routes) {
+      expect(doc.paths[path as string], `${path}`).to.have.property(method as string);
+      const op = doc.paths[path as string]?.[method as string] as unknown as { security: Obj[] };
+      expect(op.security, `${method} ${path}`).to.deep.include({ adminToken: [] });
+    }
+    expect(doc.components).to.nested.include({ "securitySchemes.adminToken.scheme": "bearer" });
+  });
+
+  it("200 jobs, stats, dead letters and replay; 400, 401, 403 match it", async () => {
+    const failing = await submit(base, "demo", { steps: 2, stepMs: 0, fail: "boom" });
+    expect((await pollToEnd(base, failing)).at(-1)?.body.status).to.equal("failed");
+    const jobs = await admin(`/admin/api/jobs?status=failed&type=demo&limit=10`);
+    expect(jobs.status).to.equal(200);
+    expect((jobs.body as { jobs: { id: string }[] }).jobs.map((j) => j.id)).to.include(failing.id);
+    conform(doc, ajv, "get", "/admin/api/jobs", jobs);
+    const byId = await admin(`/admin/api/jobs?id=${failing.id}`);
+    conform(doc, ajv, "get", "/admin/api/jobs", byId);
+    const stats = await admin("/admin/api/stats");
+    expect(stats.status).to.equal(200);
+    conform(doc, ajv, "get", "/admin/api/stats", stats);
+    const letters = await pollUntil(
+      async () => {
+        const r = await admin("/admin/api/dead-letters?limit=100");
+        const listed = (r.body as { messages?: { jobId: string | null }[] }).messages ?? [];
+        return listed.some((m) => m.jobId === failing.id) ? r : null;
+      },
+      { timeoutMs: 15_000, what: "the failed job's dead letter listed" },
+    );
+    expect(letters.status).to.equal(200);
+    conform(doc, ajv, "get", "/admin/api/dead-letters", letters);
+    const replayed = await replay({ jobIds: [failing.id] });
+    expect(replayed.status).to.equal(200);
+    expect((replayed.body as { replayed: string[] }).replayed).to.deep.equal([failing.id]);
+    conform(doc, ajv, "post", "/admin/api/dead-letters/replay", replayed);
+    // The page, with and without the token.
+    for (const [auth, status] of [
+      [bearer(token), 200],
+      [{}, 401],
+      [bearer(`${token}x`), 403],
+    ] as const) {
+      const page = await request(`${base}/admin`, { headers: auth });
+      expect(page.status).to.equal(status);
+      conform(doc, ajv, "get", "/admin", page);
+    }
+
+    const refused: [string, string, Reply, number][] = [
+      ["get", "/admin/api/jobs", await admin("/admin/api/jobs?status=sleeping"), 400],
+      ["get", "/admin/api/jobs", await admin(`/admin/api/jobs?limit=${201}`), 400],
+      ["get", "/admin/api/stats", await admin("/admin/api/stats?x=1"), 400],
+      ["get", "/admin/api/dead-letters", await admin("/admin/api/dead-letters?limit=1000"), 400],
+      ["post", "/admin/api/dead-letters/replay", await replay({ jobIds: [] }), 400],
+      ["get", "/admin/api/jobs", await request(`${base}/admin/api/jobs`), 401],
+      ["get", "/admin/api/stats", await request(`${base}/admin/api/stats`), 401],
+      ["post", "/admin/api/dead-letters/replay", await replay({ all: true }, {}), 401],
+      ["get", "/admin/api/jobs", await request(`${base}/admin/api/jobs`, { headers: bearer("wrong") }), 403],
+      [
+        "get",
+        "/admin/api/dead-letters",
+        await request(`${base}/admin/api/dead-letters`, { headers: bearer(`${token}x`) }),
+        403,
+      ],
+      ["post", "/admin/api/dead-letters/replay", await replay({ all: true }, bearer("wrong")), 403],
+    ];
+    for (const [method, path, reply, status] of refused) {
+      expect(reply.status, `${method} ${path}: ${JSON.stringify(reply.body)}`).to.equal(status);
+      conform(doc, ajv, method, path, reply);
+    }
   });
 });
 
