@@ -4,10 +4,9 @@
 import { z } from "zod";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { CancelListener, JobControlPublisher, JobControlSubscriber } from "./job-control.ts";
-import { StoreUnavailableError } from "./job-store.ts";
 import type { Logger } from "./log.ts";
 import type { Names } from "./names.ts";
-import type { RedisClient } from "./redis-job-store.ts";
+import { type RedisClient, redisCall } from "./redis-job-store.ts";
 import { JobId } from "./schemas.ts";
 
 const ControlMessage = z.discriminatedUnion("type", [z.object({ type: z.literal("cancel"), jobId: JobId })]);
@@ -20,13 +19,9 @@ export class RedisJobControlPublisher implements JobControlPublisher {
 
   /** Rejects with StoreUnavailableError when Redis is unreachable (the API answers 503). */
   async requestCancel(jobId: string): Promise<void> {
-    if (!this.redis.isReady) throw new StoreUnavailableError("Redis is not connected");
-    try {
-      await this.redis.publish(this.names.controlChannel, JSON.stringify({ type: "cancel", jobId }));
-    } catch (err) {
-      if (this.redis.isReady) throw err;
-      throw new StoreUnavailableError(`Redis connection lost: ${String(err)}`);
-    }
+    await redisCall(this.redis, () =>
+      this.redis.publish(this.names.controlChannel, JSON.stringify({ type: "cancel", jobId })),
+    );
   }
 }
 

@@ -219,13 +219,19 @@ export class RedisJobStore implements JobStore, LeaseStore {
   }
 
   /** Connection-level failures become StoreUnavailableError; anything else is a bug and propagates. */
-  private async call<T>(op: () => Promise<T>): Promise<T> {
-    if (!this.redis.isReady) throw new StoreUnavailableError("Redis is not connected");
-    try {
-      return await op();
-    } catch (err) {
-      if (this.redis.isReady) throw err;
-      throw new StoreUnavailableError(`Redis connection lost: ${String(err)}`);
-    }
+  private call<T>(op: () => Promise<T>): Promise<T> {
+    return redisCall(this.redis, op);
+  }
+}
+
+/** Runs a Redis command: connection-level failures (not connected, or the connection dropped under
+ * it) become StoreUnavailableError (HTTP 503); anything else is a bug and propagates. */
+export async function redisCall<T>(redis: RedisClient, op: () => Promise<T>): Promise<T> {
+  if (!redis.isReady) throw new StoreUnavailableError("Redis is not connected");
+  try {
+    return await op();
+  } catch (err) {
+    if (redis.isReady) throw err;
+    throw new StoreUnavailableError(`Redis connection lost: ${String(err)}`);
   }
 }

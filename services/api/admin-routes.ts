@@ -12,7 +12,7 @@ import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts"
 import type { Logger } from "../../shared/log.ts";
 import type { Names } from "../../shared/names.ts";
 import { HttpProblem } from "../../shared/problems.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
+import { type RedisClient, redisCall } from "../../shared/redis-job-store.ts";
 import { JobId, JobStatus } from "../../shared/schemas.ts";
 import { adminChecker, adminDisabled, requireAdmin } from "./admin-auth.ts";
 import { RecentJobs } from "./admin-jobs.ts";
@@ -72,17 +72,6 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   return r.data;
 }
 
-/** Redis failures answer 503 (store-unavailable), as elsewhere in the API. */
-async function fromRedis<T>(redis: RedisClient, op: () => Promise<T>): Promise<T> {
-  if (!redis.isReady) throw new StoreUnavailableError("Redis is not connected");
-  try {
-    return await op();
-  } catch (err) {
-    if (redis.isReady) throw err;
-    throw new StoreUnavailableError(String(err));
-  }
-}
-
 /** What to mount, in order: a gate (404 while ADMIN_TOKEN is unset; the credential on every API
  * call), then the routes. */
 export function adminRoutes(deps: AdminDeps): { gate: Middleware; router: Router } {
@@ -115,13 +104,13 @@ export function adminRoutes(deps: AdminDeps): { gate: Middleware; router: Router
   router.get("/admin", (ctx) => sendAdminPage(ctx, check(ctx)));
   router.get("/admin/api/jobs", async (ctx) => {
     const q = parse(JobsQuery, ctx.query, "query");
-    const list = await fromRedis(deps.redis, () => jobs.list(q));
+    const list = await redisCall(deps.redis, () => jobs.list(q));
     ctx.body = { jobs: list, limit: q.limit };
   });
   router.get("/admin/api/stats", async (ctx) => {
     parse(z.strictObject({}), ctx.query, "query");
     const [rates, queueDepth, deadLetters] = await Promise.all([
-      fromRedis(deps.redis, () => jobs.rates()),
+      redisCall(deps.redis, () => jobs.rates()),
       orNull("queue depth", deps.queue.depth()),
       orNull(
         "dead-letter count",

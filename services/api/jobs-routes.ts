@@ -105,7 +105,9 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   router.delete("/jobs/:id", async (ctx) => {
     const job = await authorisedJob(ctx, store, deps.credentials, ctx.params.id ?? "");
     const finished = (r: JobRecord) =>
-      new HttpProblem("jobFinished", `the job is ${r.status}`, { extensions: { jobStatus: r.status, job: toView(r) } });
+      new HttpProblem("jobFinished", `the job is ${r.status}`, {
+        extensions: { jobStatus: r.status, job: servedView(r, hints.resourceOrigins) },
+      });
     if (isTerminal(job.status)) throw finished(job);
     const now = new Date().toISOString();
     const committed = await transition(store, job.id, (cur) => {
@@ -127,7 +129,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     } else ctx.status = 200;
     ctx.set("Cache-Control", "no-store");
     ctx.set("ETag", etagOf(current));
-    ctx.body = toView(current);
+    ctx.body = servedView(current, hints.resourceOrigins);
   });
 
   router.get("/jobs/:id/events", async (ctx) =>

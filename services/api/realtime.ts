@@ -5,7 +5,6 @@ import type { Server as HttpServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type Socket } from "socket.io";
 import type { JobStore } from "../../shared/job-store.ts";
-import { toView } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ApiMetrics } from "../../shared/metrics.ts";
 import type { Names } from "../../shared/names.ts";
@@ -22,6 +21,7 @@ import type { Problem } from "../../shared/schemas.ts";
 import { jobForSecrets } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import { isAllowedRequest, type OriginPolicy } from "./origins.ts";
+import { servedView } from "./served-resource.ts";
 
 export interface RealtimeDeps {
   store: JobStore;
@@ -32,6 +32,8 @@ export interface RealtimeDeps {
   names: Names;
   log: Logger;
   origins: OriginPolicy;
+  /** RESOURCE_ORIGINS: a snapshot never carries a resource URI the API would not redirect to. */
+  resourceOrigins: readonly string[];
   maxJobsPerSocket: number;
   maxBufferBytes: number;
   /** Events a socket may send per second (burst: twice that); far beyond it, it is disconnected. */
@@ -113,7 +115,7 @@ function onConnection(socket: HeraldSocket, deps: RealtimeDeps): void {
       await socket.join(deps.names.jobRoom(jobId));
       following.add(jobId);
       const fresh = (await deps.store.get(jobId)) ?? job;
-      answer({ ok: true, job: toView(fresh) });
+      answer({ ok: true, job: servedView(fresh, deps.resourceOrigins) });
     } catch (err) {
       deps.log.warn("subscribe failed", { error: String(err) });
       answer({ ok: false, error: problem("storeUnavailable") });

@@ -137,6 +137,7 @@ export async function startApiServer(
     names: n,
     log,
     origins,
+    resourceOrigins: settings.resourceOrigins,
     maxJobsPerSocket: settings.socketMaxJobs,
     maxBufferBytes: settings.socketMaxBufferBytes,
     metrics,

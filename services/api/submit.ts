@@ -5,7 +5,7 @@ import type { JobChangeFeed } from "../../shared/job-changes.ts";
 import type { JobQueue } from "../../shared/job-queue.ts";
 import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts";
 import type { JobCatalog } from "../../shared/job-types.ts";
-import { etagOf, toView } from "../../shared/job-view.ts";
+import { etagOf } from "../../shared/job-view.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { ApiMetrics } from "../../shared/metrics.ts";
 import { newJob } from "../../shared/new-job.ts";
@@ -158,7 +158,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
 }
 
 function accepted(ctx: Context, job: JobRecord, token: string, hints: PollingHints): void {
-  const body: AcceptedJob = { ...toView(job), token };
+  const body: AcceptedJob = { ...servedView(job, hints.resourceOrigins), token };
   ctx.status = 202;
   ctx.set("Location", body.statusUrl);
   ctx.set("Retry-After", String(hints.retryAfterSeconds));
