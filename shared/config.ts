@@ -123,9 +123,7 @@ export interface Config {
   /** Unfinished jobs one client may have; 0 = no limit. */
   readonly maxJobsInFlight: number;
   readonly socketEventsPerSecond: number;
-  /** Trust X-Forwarded-For (behind a load balancer) for the client's address. */
-  readonly trustProxy: boolean;
-  /** Proxies in front of the API (0 unless trustProxy): the client is the X-Forwarded-For entry
+  /** Proxies in front of the API (0 unless TRUST_PROXY=true): the client is the X-Forwarded-For entry
    * this many from the right, the one the outermost trusted proxy wrote. */
   readonly trustProxyHops: number;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -200,7 +198,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitReadPerMinute: e.RATE_LIMIT_READ_PER_MINUTE,
     maxJobsInFlight: e.MAX_JOBS_IN_FLIGHT,
     socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
-    trustProxy: e.TRUST_PROXY === "true",
     trustProxyHops: e.TRUST_PROXY === "true" ? (e.TRUST_PROXY_HOPS ?? 1) : 0,
     logLevel: e.LOG_LEVEL,
     heraldUrl: e.HERALD_URL,

@@ -104,7 +104,8 @@ export async function replayDeadLetters(
                 progress: { percent: 0 },
               }
             : null,
-        { payload: parsed.data.payload }, // so the queue watchdog can publish it if all below fails
+        // The payload, so the queue watchdog can publish it if all below fails.
+        { known: failed, payload: parsed.data.payload },
       );
       if (!reset) {
         keepBecause(msg, jobId, "the job changed while it was being replayed");
@@ -114,8 +115,10 @@ export async function replayDeadLetters(
         await deps.queue.publish(parsed.data);
       } catch (err) {
         // Undo the reset (unless something moved the job on meanwhile), and keep the letter.
-        const undone = await transition(deps.store, jobId, (cur) =>
-          cur.version === reset.version ? { ...failed, version: cur.version, updatedAt: cur.updatedAt } : null,
+        const undone = await transition(
+          deps.store,
+          jobId,
+          (cur) => (cur.version === reset.version ? failed : null), // transition sets version and updatedAt
         ).catch(() => null);
         if (undone) deps.events.publish(toView(undone));
         keepBecause(msg, jobId, `publishing failed: ${String(err)}`);

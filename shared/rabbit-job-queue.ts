@@ -147,7 +147,6 @@ export class RabbitJobQueue implements JobQueue {
   /** Messages waiting in the jobs queue (not counting unacked ones). */
   async depth(): Promise<number> {
     const probe = this.confirmChannel().then((ch) => ch.checkQueue(this.opts.names.jobsQueue));
-    probe.catch(() => {}); // may settle after the timeout below
     return (await withTimeout(probe, this.opts.publishTimeoutMs, "no queue depth from RabbitMQ")).messageCount;
   }
 

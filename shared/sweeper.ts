@@ -72,6 +72,11 @@ export class Sweeper {
     const before = Date.now() - this.deps.stallTimeoutMs;
     for (const id of await store.expiredLeases(this.deps.stallTimeoutMs, batch)) {
       if (this.deps.isLocal?.(id)) continue;
+      const seen = await store.get(id);
+      if (seen?.status !== "running") {
+        await store.dropExpiredLease(id, before); // a leftover entry of an ended or gone job
+        continue;
+      }
       const detail = "its worker stopped renewing the job's lease";
       const failed = await transition(
         store,
@@ -84,16 +89,14 @@ export class Sweeper {
                 finishedAt: new Date().toISOString(),
               }
             : null,
-        { leaseExpiredBefore: before }, // the lease may have been renewed since we listed it
+        // The lease may have been renewed since we listed it: the write re-checks it.
+        { known: seen, leaseExpiredBefore: before },
       );
       if (failed) {
         this.deps.events.publish(toView(failed));
         this.deps.metrics?.ended("failed", failed.type);
         await store.releaseLease(id, failed.attemptId ?? "");
         log.warn("failed a stalled job", { jobId: id });
-      } else {
-        const cur = await store.get(id);
-        if (cur?.status !== "running") await store.dropExpiredLease(id, before); // a leftover entry
       }
     }
   }

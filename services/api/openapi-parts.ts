@@ -42,13 +42,12 @@ export const headers: Record<string, Obj> = {
 
 /** Headers on every answer (the request log middleware sets X-Request-Id). */
 const always = ["X-Herald-Instance", "X-Request-Id"];
-const everywhere: string[] = [];
 
 /** Response headers: `required` ones are sent on every such answer, the others only sometimes.
  * Inlined, not `$ref`s: a Reference Object may not carry `required`. */
 export function headerRefs(required: readonly string[], optional: readonly string[] = []): Obj {
   const out: Obj = {};
-  for (const name of [...required, ...optional, ...always, ...everywhere]) {
+  for (const name of [...required, ...optional, ...always]) {
     const header = headers[name];
     if (!header) throw new TypeError(`openapi: undeclared header ${name}`);
     out[name] = { ...header, required: required.includes(name) || always.includes(name) };

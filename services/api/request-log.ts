@@ -14,7 +14,6 @@ export function requestLog(log: Logger): Middleware {
     const started = performance.now();
     const requestId = saneRequestId(ctx.get("X-Request-Id")) ?? randomUUID();
     ctx.set("X-Request-Id", requestId);
-    ctx.state.requestId = requestId;
     const parent = extractContext(ctx.headers);
     const span = tracer().startSpan(
       ctx.method,

@@ -4,6 +4,7 @@
 // follows the job live through the client library (/client.js). Hand-written: a few lines of HTML
 // with escaping do not need a template engine.
 import type { Context } from "koa";
+import { resultPath } from "../../shared/job-view.ts";
 import type { JobView } from "../../shared/schemas.ts";
 
 /** True when the request prefers HTML to JSON (a browser navigating; fetch and curl send * / *). */
@@ -40,7 +41,7 @@ const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</
 /** Where the result is, with the token a person's browser needs to open it. */
 export function resultLink(view: JobView, token: string | null): string | null {
   if (view.status !== "succeeded" || !view.resultUrl) return null;
-  if (view.resultUrl !== `/jobs/${view.id}/result` || !token) return view.resultUrl;
+  if (view.resultUrl !== resultPath(view.id) || !token) return view.resultUrl;
   return `${view.resultUrl}?access_token=${encodeURIComponent(token)}`;
 }
 

@@ -63,7 +63,7 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
   const began = Date.now(); // for the attempt duration metric
   const attemptId = job.attemptId ?? "";
   const policy = handler.type.retry;
-  const mine = (cur: JobRecord) => cur.status === "running" && cur.attemptId === attemptId;
+  const mine = (cur: JobRecord) => ownedBy(cur, attemptId);
   const timeout = setTimeout(
     () => abort.abort(new TimeoutAbort(`the attempt took longer than ${policy.timeoutMs} ms`)),
     policy.timeoutMs,
@@ -167,6 +167,9 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
   else d.ack();
 }
 
+/** The job is running under this attempt (its fencing token). */
+const ownedBy = (cur: JobRecord, attemptId: string): boolean => cur.status === "running" && cur.attemptId === attemptId;
+
 /** Shutdown stopped the handler: the job goes back to `queued` and this attempt does not count. */
 async function handBack(deps: AttemptDeps, input: AttemptInput, latest: JobRecord): Promise<void> {
   const { job, delivery } = input;
@@ -176,7 +179,7 @@ async function handBack(deps: AttemptDeps, input: AttemptInput, latest: JobRecor
       deps,
       job.id,
       (cur) => {
-        if (cur.status !== "running" || cur.attemptId !== attemptId) return null;
+        if (!ownedBy(cur, attemptId)) return null;
         if (cur.cancelRequested) return { status: "canceled", finishedAt: new Date().toISOString() };
         return { status: "queued", attempts: Math.max(0, cur.attempts - 1), retryAt: undefined };
       },

@@ -249,24 +249,28 @@ export class Worker {
     const now = new Date().toISOString();
     const attemptId = randomUUID();
     let raced = false;
-    const begun = await this.commit(jobId, (cur) => {
-      if (isTerminal(cur.status)) return null;
-      // Started by another delivery since we read it (a redelivery raced us): that run goes on.
-      if (cur.status === "running" && cur.version !== current.version) {
-        raced = true;
-        return null;
-      }
-      if (cur.cancelRequested) return { status: "canceled", finishedAt: now };
-      if (cur.attempts >= policy.maxAttempts) {
-        const detail = `gave up after ${cur.attempts} attempts; the last did not finish (its worker died?)`;
-        return {
-          status: "failed",
-          error: jobProblem("attemptsExhausted", detail, { attempts: cur.attempts }),
-          finishedAt: now,
-        };
-      }
-      return { status: "running", attempts: cur.attempts + 1, attemptId, startedAt: now, retryAt: undefined };
-    });
+    const begun = await this.commit(
+      jobId,
+      (cur) => {
+        if (isTerminal(cur.status)) return null;
+        // Started by another delivery since we read it (a redelivery raced us): that run goes on.
+        if (cur.status === "running" && cur.version !== current.version) {
+          raced = true;
+          return null;
+        }
+        if (cur.cancelRequested) return { status: "canceled", finishedAt: now };
+        if (cur.attempts >= policy.maxAttempts) {
+          const detail = `gave up after ${cur.attempts} attempts; the last did not finish (its worker died?)`;
+          return {
+            status: "failed",
+            error: jobProblem("attemptsExhausted", detail, { attempts: cur.attempts }),
+            finishedAt: now,
+          };
+        }
+        return { status: "running", attempts: cur.attempts + 1, attemptId, startedAt: now, retryAt: undefined };
+      },
+      current, // just read: the compare-and-set catches anything newer
+    );
     // The lease is the other run's now (one entry per job): keep it, and check back when it is due.
     if (raced) return redelivered ? { kind: "leased", until: Date.now() + this.leaseMs } : { kind: "duplicate" };
     // Waiting since it was created, or since its retry was due (a handed-back job: since created).
@@ -274,14 +278,15 @@ export class Worker {
       this.metrics.queueWait.observe({ type: begun.type }, secondsSince(current.retryAt ?? current.createdAt));
     else if (begun) this.metrics.ended(begun.status, begun.type); // canceled or out of attempts
     if (begun?.status === "running") return { kind: "run", job: begun };
+    // Declined: it ended meanwhile, or is gone (a rare race; read it to settle the message right).
     const ended = begun ?? (await store.get(jobId));
-    if (ended) await store.releaseLease(jobId, ended.attemptId ?? "");
+    await store.releaseLease(jobId, ended?.attemptId ?? ""); // goes if the job ended or is gone
     return { kind: "ended", status: ended?.status ?? null };
   }
 
   /** Commits a change and announces it to the realtime channels. */
-  private async commit(id: string, change: Change): Promise<JobRecord | null> {
-    const committed = await transition(this.deps.store, id, change);
+  private async commit(id: string, change: Change, known?: JobRecord): Promise<JobRecord | null> {
+    const committed = await transition(this.deps.store, id, change, known ? { known } : {});
     if (committed) this.deps.events.publish(toView(committed));
     return committed;
   }
