@@ -20,6 +20,7 @@ const quiet = defineJobType({
 describe("issue 7 item 4: cancellation wins at the final write", function () {
   this.timeout(60_000);
   let started = 0;
+  let returned = 0;
   const release = latch();
   let stack: Stack | undefined;
   let worker: FaultWorker | undefined;
@@ -28,6 +29,7 @@ describe("issue 7 item 4: cancellation wins at the final write", function () {
       handle(quiet, async () => {
         started++;
         await release.promise; // deaf to ctx.signal: it would finish `succeeded` if allowed
+        returned++;
         return { finished: true };
       }),
     ]);
@@ -51,9 +53,12 @@ describe("issue 7 item 4: cancellation wins at the final write", function () {
     await worker.redisProxy?.cut(); // the cancel message published now never reaches this worker
     const del = await request(`${stack.baseUrl}/jobs/${job.id}`, { method: "DELETE", headers: bearer(job.token) });
     expect(del.status).to.equal(202);
-    worker.redisProxy?.resume();
-    await pollUntil(() => worker?.store.get(job.id).then(() => true), { timeoutMs: 20_000, what: "Redis again" });
+    // The handler returns while the worker is still cut off: no renewal and no resubscription can
+    // abort it first, so only the final write (retried until Redis is back) can honour the cancel.
     release.open();
+    await pollUntil(() => returned === 1, { timeoutMs: 15_000, what: "the handler to return" });
+    await worker.logged("final write failed; retrying until Redis is back", job.id);
+    worker.redisProxy?.resume();
 
     const end = await storedEnd(store, job.id, 20_000);
     expect(end.status).to.equal("canceled");

@@ -116,15 +116,17 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
 
     // The replay's queue connection goes through a proxy that is cut before it publishes.
     const proxy = await startTcpProxy({ port: 5672 });
-    const queue = await RabbitJobQueue.connect({
-      url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
-      names: stack.names,
-      log,
-      connectTimeoutMs: 5_000,
-      publishTimeoutMs: 1_000,
-    });
-    const conn = await amqp.connect(AMQP_URL);
+    let queue: RabbitJobQueue | undefined;
+    let conn: Awaited<ReturnType<typeof amqp.connect>> | undefined;
     try {
+      queue = await RabbitJobQueue.connect({
+        url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+        names: stack.names,
+        log,
+        connectTimeoutMs: 5_000,
+        publishTimeoutMs: 1_000,
+      });
+      conn = await amqp.connect(AMQP_URL);
       await proxy.cut();
       const ch = await conn.createChannel();
       const report = await replayDeadLetters(
@@ -140,8 +142,8 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
       expect(after?.attempts).to.equal(1);
       expect(await deadLetterIds(stack.names)).to.include(job.id);
     } finally {
-      await conn.close();
-      await queue.close();
+      await conn?.close().catch(() => undefined);
+      await queue?.close().catch(() => undefined);
       await proxy.close();
     }
   });
