@@ -7,7 +7,7 @@
 // which fires after at least 1 ms: about 1 ms of Herald's figure is the handler, not Herald.)
 import { randomUUID } from "node:crypto";
 import type { ConsumeMessage } from "amqplib";
-import { isTerminal } from "../shared/schemas.ts";
+import { isTerminal } from "../shared/jobs/schemas.ts";
 import { connectSocket } from "../test/helpers/realtime.ts";
 import { Arrivals } from "./arrivals.ts";
 import { Cleanup } from "./cleanup.ts";

@@ -1,7 +1,7 @@
 // Herald as the benchmarks drive it: an in-process stack (real HTTP, Socket.IO, RabbitMQ, Redis;
 // see test/helpers/stack.ts) under a fresh `bench-…` namespace, and the client calls it takes.
 import type { ClientSocket } from "../shared/client/socket-channel.ts";
-import type { JobView } from "../shared/schemas.ts";
+import type { JobView } from "../shared/jobs/schemas.ts";
 import { randomNamespace, type Stack, startStack } from "../test/helpers/stack.ts";
 import type { JsonClient } from "./http-client.ts";
 

@@ -3,12 +3,13 @@
 // path alone, a worker's emitter → the API's Redis adapter → a socket.io-client subscribed to the
 // job's room; (b) what a worker really does per change, the compare-and-set commit (GET + Lua
 // SET/PUBLISH) and then the emit. Every message carries a job view of the same size.
-import { transition } from "../shared/job-store.ts";
-import { toView } from "../shared/job-view.ts";
-import { createLogger } from "../shared/log.ts";
-import { RedisJobStore } from "../shared/redis-job-store.ts";
-import type { JobView } from "../shared/schemas.ts";
-import { SocketIoJobEvents } from "../shared/socketio-job-events.ts";
+
+import { SocketIoJobEvents } from "../shared/events/socketio-job-events.ts";
+import { toView } from "../shared/jobs/job-view.ts";
+import type { JobView } from "../shared/jobs/schemas.ts";
+import { createLogger } from "../shared/observability/log.ts";
+import { transition } from "../shared/store/job-store.ts";
+import { RedisJobStore } from "../shared/store/redis-job-store.ts";
 import { connectSocket } from "../test/helpers/realtime.ts";
 import { Arrivals } from "./arrivals.ts";
 import { Cleanup } from "./cleanup.ts";

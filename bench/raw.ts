@@ -3,9 +3,9 @@
 // Herald stack's namespace, so one namespace holds everything a run creates.
 import { randomUUID } from "node:crypto";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
-import { connectRedis } from "../shared/redis-connect.ts";
-import type { RedisClient } from "../shared/redis-job-store.ts";
-import type { JobMessage } from "../shared/schemas.ts";
+import type { JobMessage } from "../shared/jobs/schemas.ts";
+import { connectRedis } from "../shared/store/redis-connect.ts";
+import type { RedisClient } from "../shared/store/redis-job-store.ts";
 import { AMQP_URL, log, REDIS_URL } from "../test/helpers/stack.ts";
 
 /** Every queue and channel the raw probes use. */

@@ -1,5 +1,5 @@
 // Plain HTTP calls to the API for the commands that need no watching (status, cancel).
-import { Problem } from "../../shared/schemas.ts";
+import { Problem } from "../../shared/jobs/schemas.ts";
 import { apiProblem, isNetworkError, unreachable } from "./errors.ts";
 
 export interface ApiTarget {

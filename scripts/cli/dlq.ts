@@ -1,15 +1,15 @@
 // `herald dlq list` shows the dead-letter queue of HERALD_NAMESPACE; `herald dlq replay --all` or
 // `herald dlq replay <jobId>…` puts messages back on the jobs queue and resets their jobs to
-// `queued` with a fresh set of attempts (shared/dead-letters.ts). Talks to RabbitMQ and Redis
+// `queued` with a fresh set of attempts (shared/queue/dead-letters.ts). Talks to RabbitMQ and Redis
 // directly (AMQP_URL, REDIS_URL), not to the API. `npm run dead-letters` runs the same code.
 import amqp from "amqplib";
-import { listDeadLetters, replayDeadLetters } from "../../shared/dead-letters.ts";
-import { createLogger } from "../../shared/log.ts";
-import { names } from "../../shared/names.ts";
-import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
+import { createLogger } from "../../shared/observability/log.ts";
+import { listDeadLetters, replayDeadLetters } from "../../shared/queue/dead-letters.ts";
+import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import { names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { UsageError } from "./errors.ts";
 import { type ExitCode, exitCodes } from "./exit-codes.ts";
 import { config, parse } from "./options.ts";

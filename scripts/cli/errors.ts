@@ -1,5 +1,5 @@
 // What can end a `herald` command early, each with its exit code; main.ts prints and maps them.
-import type { Problem } from "../../shared/schemas.ts";
+import type { Problem } from "../../shared/jobs/schemas.ts";
 import { type ExitCode, exitCodes } from "./exit-codes.ts";
 
 export class CliError extends Error {

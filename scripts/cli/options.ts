@@ -1,7 +1,7 @@
 // Argument parsing (node:util parseArgs: strict, so an unknown option is a usage error) and the
-// API target: `--url`, else HERALD_URL, else http://127.0.0.1:3000 (shared/config.ts).
+// API target: `--url`, else HERALD_URL, else http://127.0.0.1:3000 (shared/runtime/config.ts).
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig } from "../../shared/config.ts";
+import { type Config, ConfigError, loadConfig } from "../../shared/runtime/config.ts";
 import type { ApiTarget } from "./api.ts";
 import { UsageError } from "./errors.ts";
 

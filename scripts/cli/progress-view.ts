@@ -1,7 +1,7 @@
 // How a watched job's progress is shown on stderr (stdout keeps the result alone): in a terminal
 // a bar redrawn in place (cli-progress), elsewhere one plain line per change.
 import cliProgress from "cli-progress";
-import { isTerminal, type JobView } from "../../shared/schemas.ts";
+import { isTerminal, type JobView } from "../../shared/jobs/schemas.ts";
 
 export interface ProgressView {
   update(job: JobView): void;

@@ -1,7 +1,7 @@
 // `herald submit <type> --payload '{...}' [--watch]`: POST /jobs through the client library; with
 // --watch, follow the job (Socket.IO, SSE, then polling) with a progress bar and print its result.
 import { HeraldClient, HeraldRequestError, JobFailedError } from "../../shared/client/index.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { type ApiTarget, fetchWithKey } from "./api.ts";
 import { apiProblem, CliError, isNetworkError, UsageError, unreachable } from "./errors.ts";
 import { type ExitCode, exitCodes } from "./exit-codes.ts";

@@ -2,10 +2,10 @@
 // the credential of the subject that submitted it (X-API-Key, or a Bearer JWT). An unknown job
 // and a refused secret get the same 404, so ids cannot be probed.
 import type { Context } from "koa";
-import type { JobStore } from "../../shared/job-store.ts";
-import { HttpProblem } from "../../shared/problems.ts";
-import { JobId, type JobRecord } from "../../shared/schemas.ts";
-import { tokenMatches } from "../../shared/tokens.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
+import { JobId, type JobRecord } from "../../shared/jobs/schemas.ts";
+import type { JobStore } from "../../shared/store/job-store.ts";
+import { tokenMatches } from "../../shared/store/tokens.ts";
 import type { Credentials } from "./credentials.ts";
 
 const maxSecretLength = 8192;

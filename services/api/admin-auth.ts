@@ -4,7 +4,7 @@
 // the request log never sees it (it logs no query and redacts `authorization`).
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, Middleware } from "koa";
-import { HttpProblem } from "../../shared/problems.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
 
 export const adminRealm = 'Bearer realm="herald-admin"';
 

@@ -2,10 +2,10 @@
 // (Names.recentJobsKey, written with each job's record by the store's create script) and the
 // records themselves. Filtering happens here, on at most the index's `recentJobsLimit` newest ids,
 // read in pages, so one request reads a bounded number of records.
-import { toView } from "../../shared/job-view.ts";
-import type { Names } from "../../shared/names.ts";
-import { type RedisClient, recentJobsLimit } from "../../shared/redis-job-store.ts";
-import { JobRecord, type JobStatus, type JobView } from "../../shared/schemas.ts";
+import { toView } from "../../shared/jobs/job-view.ts";
+import { JobRecord, type JobStatus, type JobView } from "../../shared/jobs/schemas.ts";
+import type { Names } from "../../shared/store/names.ts";
+import { type RedisClient, recentJobsLimit } from "../../shared/store/redis-job-store.ts";
 
 export interface JobQuery {
   status?: JobStatus;

@@ -5,7 +5,7 @@
 // `exp`, so no token is valid for ever.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
-import type { Config } from "../../shared/config.ts";
+import type { Config } from "../../shared/runtime/config.ts";
 
 export interface Credentials {
   /** True when submitting requires a credential. */

@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import Router from "@koa/router";
-import type { JobCatalog } from "../../shared/job-types.ts";
+import type { JobCatalog } from "../../shared/jobs/job-types.ts";
 import { openApiDocument } from "./openapi.ts";
 
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));

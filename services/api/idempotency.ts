@@ -9,10 +9,10 @@
 // scope and the Idempotency-Key (which only the client knows), with the job id and the scope as
 // associated data: a record moved to another scope or pointed at another job does not open.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import type { Logger } from "../../shared/log.ts";
-import type { Names } from "../../shared/names.ts";
-import { HttpProblem } from "../../shared/problems.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import type { Names } from "../../shared/store/names.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 
 /** How long a claim may stay "in progress" (a crashed instance's claim lapses after this). */
 const pendingMs = 60_000;

@@ -1,12 +1,12 @@
 // The job protocol: submit, status monitor, result. See README.md#http-protocol.
 import Router from "@koa/router";
 import type { Context } from "koa";
-import type { JobControlPublisher } from "../../shared/job-control.ts";
-import type { JobEventPublisher } from "../../shared/job-events.ts";
-import { type JobStore, type LeaseStore, transition } from "../../shared/job-store.ts";
-import { etagOf, toView } from "../../shared/job-view.ts";
-import { HttpProblem } from "../../shared/problems.ts";
-import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
+import type { JobControlPublisher } from "../../shared/events/job-control.ts";
+import type { JobEventPublisher } from "../../shared/events/job-events.ts";
+import { etagOf, toView } from "../../shared/jobs/job-view.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
+import { isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
+import { type JobStore, type LeaseStore, transition } from "../../shared/store/job-store.ts";
 import { authorisedJob, requester } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
 import { clientOf } from "./limits.ts";

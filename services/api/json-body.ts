@@ -1,7 +1,7 @@
 // Reads a JSON request body with a size bound, turning each way it can be wrong into its problem.
 import { bodyParser } from "@koa/bodyparser";
 import type { Middleware } from "koa";
-import { HttpProblem } from "../../shared/problems.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
 
 export function jsonBody(limitBytes: number): Middleware {
   const parse = bodyParser({

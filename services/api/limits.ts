@@ -1,10 +1,10 @@
 // Per-client limits that hold across API instances (Redis-backed): fixed-window rate limits and
 // a bound on unfinished jobs. A client is its credential's subject, else its IP address.
 import type { Context } from "koa";
-import type { Names } from "../../shared/names.ts";
-import { HttpProblem } from "../../shared/problems.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
-import { isTerminal, JobRecord } from "../../shared/schemas.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
+import { isTerminal, JobRecord } from "../../shared/jobs/schemas.ts";
+import type { Names } from "../../shared/store/names.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 
 /** The client a limit applies to: its credential's subject, else its address (see app.ts for
  * which X-Forwarded-For entry that is behind proxies). */

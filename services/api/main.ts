@@ -1,12 +1,13 @@
 // The API process: connects to Redis and RabbitMQ, serves HTTP and Socket.IO, stops gracefully.
-import { loadConfig } from "../../shared/config.ts";
-import { builtinJobTypes } from "../../shared/job-types.ts";
-import { createLogger } from "../../shared/log.ts";
-import { createApiMetrics, Registry } from "../../shared/metrics.ts";
-import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
-import { setupTracing } from "../../shared/tracing.ts";
+
+import { builtinJobTypes } from "../../shared/jobs/job-types.ts";
+import { createLogger } from "../../shared/observability/log.ts";
+import { createApiMetrics, Registry } from "../../shared/observability/metrics.ts";
+import { setupTracing } from "../../shared/observability/tracing.ts";
+import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
+import { exitOnSignals, exitOnStartupError } from "../../shared/runtime/shutdown.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { startApiServer } from "./server.ts";
 
 const bootLog = createLogger("info", { service: "api" });

@@ -1,6 +1,6 @@
 // Building blocks of the OpenAPI document: the headers and parameters the protocol uses, its
 // security schemes, and problem+json answers narrowed to the problem types each can carry.
-import { type ProblemKind, problemKinds } from "../../shared/problems.ts";
+import { type ProblemKind, problemKinds } from "../../shared/jobs/problems.ts";
 import { schemaRef } from "./openapi-schemas.ts";
 
 type Obj = Record<string, unknown>;

@@ -1,9 +1,17 @@
 // The OpenAPI document's `components.schemas`, converted by zod from the very schemas that
-// validate requests (shared/schemas.ts) and the job types' payload schemas (the catalog the API
+// validate requests (shared/jobs/schemas.ts) and the job types' payload schemas (the catalog the API
 // serves), so the document cannot drift from what the API accepts and answers.
 import { z } from "zod";
-import type { JobCatalog } from "../../shared/job-types.ts";
-import { AcceptedJob, CreateJobRequest, JobId, JobStatus, JobView, Problem, Progress } from "../../shared/schemas.ts";
+import type { JobCatalog } from "../../shared/jobs/job-types.ts";
+import {
+  AcceptedJob,
+  CreateJobRequest,
+  JobId,
+  JobStatus,
+  JobView,
+  Problem,
+  Progress,
+} from "../../shared/jobs/schemas.ts";
 import { ReplayRequest } from "./admin-routes.ts";
 
 /** The /healthz body (written by hand in app.ts; described here). */

@@ -2,7 +2,7 @@
 // endpoint, status code, header and problem type. Schemas come from zod (openapi-schemas.ts);
 // the rest is written here, next to nothing else, so a change of protocol shows up in one file.
 import { readFileSync } from "node:fs";
-import type { JobCatalog } from "../../shared/job-types.ts";
+import type { JobCatalog } from "../../shared/jobs/job-types.ts";
 import { adminPaths, adminTag } from "./openapi-admin.ts";
 import {
   headerRefs,

@@ -1,8 +1,8 @@
 // Every error leaves the API through here, as application/problem+json with a stable `type`.
 import type { Middleware } from "koa";
-import { StoreUnavailableError } from "../../shared/job-store.ts";
-import type { Logger } from "../../shared/log.ts";
-import { HttpProblem } from "../../shared/problems.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import { StoreUnavailableError } from "../../shared/store/job-store.ts";
 
 export function problemMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {

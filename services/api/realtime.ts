@@ -4,20 +4,20 @@
 import type { Server as HttpServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type Socket } from "socket.io";
-import type { JobStore } from "../../shared/job-store.ts";
-import type { Logger } from "../../shared/log.ts";
-import type { ApiMetrics } from "../../shared/metrics.ts";
-import type { Names } from "../../shared/names.ts";
-import { HttpProblem, type ProblemKind } from "../../shared/problems.ts";
 import {
   type ClientToServerEvents,
   type ServerToClientEvents,
   type SubscribeReply,
   SubscribeRequest,
   UnsubscribeRequest,
-} from "../../shared/realtime-events.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
-import type { Problem } from "../../shared/schemas.ts";
+} from "../../shared/events/realtime-events.ts";
+import { HttpProblem, type ProblemKind } from "../../shared/jobs/problems.ts";
+import type { Problem } from "../../shared/jobs/schemas.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import type { ApiMetrics } from "../../shared/observability/metrics.ts";
+import type { JobStore } from "../../shared/store/job-store.ts";
+import type { Names } from "../../shared/store/names.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { jobForSecrets } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import { isAllowedRequest, type OriginPolicy } from "./origins.ts";

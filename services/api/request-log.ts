@@ -1,13 +1,13 @@
 // One log line and one server span per HTTP request, under a request id: the client's sane
 // `X-Request-Id`, else a new one, echoed in the response. The id and the trace context stay active
-// while the request is handled, so a job it submits carries both to the worker (shared/tracing.ts).
+// while the request is handled, so a job it submits carries both to the worker (shared/observability/tracing.ts).
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { context, trace } from "@opentelemetry/api";
 import type { Middleware } from "koa";
-import type { Logger } from "../../shared/log.ts";
-import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
-import { extractContext, SpanKind, SpanStatusCode, tracer } from "../../shared/tracing.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import { saneRequestId, withRequestId } from "../../shared/observability/request-context.ts";
+import { extractContext, SpanKind, SpanStatusCode, tracer } from "../../shared/observability/tracing.ts";
 
 export function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {

@@ -2,9 +2,9 @@
 // it, but a record written before that check (or before RESOURCE_ORIGINS was narrowed) must still
 // never become an off-list redirect or a header Node refuses (a 500): such a URI is not served,
 // and the job's result link points at its own /result, which answers `invalid-resource`.
-import { resultPath, toView } from "../../shared/job-view.ts";
-import { InvalidResourceError, normalizeResourceUri } from "../../shared/resource-uri.ts";
-import type { JobRecord, JobView } from "../../shared/schemas.ts";
+import { resultPath, toView } from "../../shared/jobs/job-view.ts";
+import { InvalidResourceError, normalizeResourceUri } from "../../shared/jobs/resource-uri.ts";
+import type { JobRecord, JobView } from "../../shared/jobs/schemas.ts";
 
 /** The encoded URI to send a client to, or the reason it may not be served. */
 export function servedResource(uri: string, allowedOrigins: readonly string[]): string | InvalidResourceError {

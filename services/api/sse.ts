@@ -5,11 +5,11 @@
 // change lost by pub/sub.
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
-import type { JobChangeFeed } from "../../shared/job-changes.ts";
-import type { JobStore } from "../../shared/job-store.ts";
-import type { Logger } from "../../shared/log.ts";
-import type { ApiMetrics } from "../../shared/metrics.ts";
-import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
+import type { JobChangeFeed } from "../../shared/events/job-changes.ts";
+import { isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import type { ApiMetrics } from "../../shared/observability/metrics.ts";
+import type { JobStore } from "../../shared/store/job-store.ts";
 import { servedView } from "./served-resource.ts";
 
 export interface SseDeps {

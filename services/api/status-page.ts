@@ -4,8 +4,8 @@
 // follows the job live through the client library (/client.js). Hand-written: a few lines of HTML
 // with escaping do not need a template engine.
 import type { Context } from "koa";
-import { resultPath } from "../../shared/job-view.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import { resultPath } from "../../shared/jobs/job-view.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 
 /** True when the request prefers HTML to JSON (a browser navigating; fetch and curl send * / *). */
 export function wantsHtml(ctx: Context): boolean {

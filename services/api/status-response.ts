@@ -1,7 +1,7 @@
 // The status monitor's answer for a job: status code, headers and body from its record.
 import type { Context } from "koa";
-import { etagOf } from "../../shared/job-view.ts";
-import type { JobRecord } from "../../shared/schemas.ts";
+import { etagOf } from "../../shared/jobs/job-view.ts";
+import type { JobRecord } from "../../shared/jobs/schemas.ts";
 import { servedView } from "./served-resource.ts";
 
 /** How the status monitor answers. */

@@ -1,16 +1,16 @@
 // POST /jobs: who may submit, limits, validation, idempotency, then the durable hand-off
 // (record in Redis, publish with confirm) and the 202 — or, with Prefer: wait, the final status.
 import type { Context, Middleware } from "koa";
-import type { JobChangeFeed } from "../../shared/job-changes.ts";
-import type { JobQueue } from "../../shared/job-queue.ts";
-import { type JobStore, StoreUnavailableError } from "../../shared/job-store.ts";
-import type { JobCatalog } from "../../shared/job-types.ts";
-import { etagOf } from "../../shared/job-view.ts";
-import type { Logger } from "../../shared/log.ts";
-import type { ApiMetrics } from "../../shared/metrics.ts";
-import { newJob } from "../../shared/new-job.ts";
-import { HttpProblem } from "../../shared/problems.ts";
-import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/schemas.ts";
+import type { JobChangeFeed } from "../../shared/events/job-changes.ts";
+import type { JobCatalog } from "../../shared/jobs/job-types.ts";
+import { etagOf } from "../../shared/jobs/job-view.ts";
+import { HttpProblem } from "../../shared/jobs/problems.ts";
+import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import type { ApiMetrics } from "../../shared/observability/metrics.ts";
+import type { JobQueue } from "../../shared/queue/job-queue.ts";
+import { type JobStore, StoreUnavailableError } from "../../shared/store/job-store.ts";
+import { newJob } from "../../shared/store/new-job.ts";
 import { submitter } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
@@ -96,7 +96,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
       }
       // Record first, so a worker never meets a message without a job; publish second, confirm awaited.
       // The payload is kept with the record until the job ends: if this process dies before the
-      // publish is confirmed, the queue watchdog (shared/sweeper.ts) publishes the job itself.
+      // publish is confirmed, the queue watchdog (shared/recovery/sweeper.ts) publishes the job itself.
       const message = {
         v: 1 as const,
         jobId: job.id,

@@ -1,8 +1,8 @@
 // Holds a request until a job reaches a wanted state or time runs out (long polling).
-import type { JobChangeFeed } from "../../shared/job-changes.ts";
-import type { JobStore } from "../../shared/job-store.ts";
-import type { ApiMetrics } from "../../shared/metrics.ts";
-import type { JobRecord } from "../../shared/schemas.ts";
+import type { JobChangeFeed } from "../../shared/events/job-changes.ts";
+import type { JobRecord } from "../../shared/jobs/schemas.ts";
+import type { ApiMetrics } from "../../shared/observability/metrics.ts";
+import type { JobStore } from "../../shared/store/job-store.ts";
 
 /**
  * Resolves with the first record that satisfies `wanted`, or the latest known record when

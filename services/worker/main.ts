@@ -1,18 +1,19 @@
 // The worker process: connects to Redis and RabbitMQ, consumes jobs, stops gracefully on SIGTERM.
-import { loadConfig } from "../../shared/config.ts";
-import { createLogger } from "../../shared/log.ts";
-import { createWorkerMetrics, meteredEvents, Registry } from "../../shared/metrics.ts";
-import { serveMetrics } from "../../shared/metrics-server.ts";
-import { names } from "../../shared/names.ts";
-import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import { exitOnSignals, exitOnStartupError } from "../../shared/shutdown.ts";
-import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
-import { setupTracing } from "../../shared/tracing.ts";
+
+import { RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
+import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
+import { createLogger } from "../../shared/observability/log.ts";
+import { createWorkerMetrics, meteredEvents, Registry } from "../../shared/observability/metrics.ts";
+import { serveMetrics } from "../../shared/observability/metrics-server.ts";
+import { setupTracing } from "../../shared/observability/tracing.ts";
+import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
+import { exitOnSignals, exitOnStartupError } from "../../shared/runtime/shutdown.ts";
+import { names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { Worker } from "../../shared/worker/worker.ts";
 import { builtinHandlers } from "./jobs/index.ts";
-import { Worker } from "./worker.ts";
 
 const bootLog = createLogger("info", { service: "worker" });
 try {

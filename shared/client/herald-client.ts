@@ -1,9 +1,9 @@
 // The Herald client: submit a job, then watch it over the best channel that works (Socket.IO,
 // then SSE, then polling), converging on the truth by keeping the highest `version` seen.
 // No zod at run time here (types only): the browser bundle must stay small.
-import { isTerminal } from "../job-status.ts";
-import { etagOf } from "../job-view.ts";
-import type { AcceptedJob, JobView, Problem } from "../schemas.ts";
+import { isTerminal } from "../jobs/job-status.ts";
+import { etagOf } from "../jobs/job-view.ts";
+import type { AcceptedJob, JobView, Problem } from "../jobs/schemas.ts";
 import { asAcceptedJob } from "./job-guards.ts";
 import { pollingChannel } from "./polling-channel.ts";
 import { type SocketChannelOptions, SocketHub } from "./socket-channel.ts";

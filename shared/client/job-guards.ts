@@ -1,9 +1,9 @@
-// Checks that what a server sent is a job view, written by hand: the zod schemas in shared/schemas.ts
+// Checks that what a server sent is a job view, written by hand: the zod schemas in shared/jobs/schemas.ts
 // would be most of /client.js (about 90 KB of its gzipped size), and the browser needs only this.
 // It accepts what JobView accepts (test/unit/client-guards.test.ts compares the two), so a channel
 // can trust the fields it reads; unknown extra fields are kept, not stripped.
-import { jobStatuses } from "../job-status.ts";
-import type { AcceptedJob, JobView } from "../schemas.ts";
+import { jobStatuses } from "../jobs/job-status.ts";
+import type { AcceptedJob, JobView } from "../jobs/schemas.ts";
 
 type Fields = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // latest state. A separate entry point (not re-exported by index.ts) so that /client.js and users
 // without React never load React; React is an optional peer dependency.
 import { createContext, createElement, type ReactNode, useContext, useEffect, useState } from "react";
-import type { JobStatus, JobView } from "../schemas.ts";
+import type { JobStatus, JobView } from "../jobs/schemas.ts";
 import type { HeraldClient } from "./herald-client.ts";
 import type { ChannelName, JobRef } from "./types.ts";
 

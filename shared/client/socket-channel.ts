@@ -3,8 +3,8 @@
 // periodic resubscribe that repairs an event lost by at-most-once pub/sub. Gives up (so the
 // watcher falls back to SSE) when it cannot connect or stays disconnected too long.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents, SubscribeReply } from "../realtime-events.ts";
-import type { JobView } from "../schemas.ts";
+import type { ClientToServerEvents, ServerToClientEvents, SubscribeReply } from "../events/realtime-events.ts";
+import type { JobView } from "../jobs/schemas.ts";
 import { asJobView, isJobView } from "./job-guards.ts";
 import { type Channel, type ChannelContext, JobAccessError } from "./types.ts";
 

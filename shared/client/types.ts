@@ -1,5 +1,5 @@
 // Types shared by the client library's parts.
-import type { JobView, Problem } from "../schemas.ts";
+import type { JobView, Problem } from "../jobs/schemas.ts";
 
 export type ChannelName = "socket" | "sse" | "polling";
 

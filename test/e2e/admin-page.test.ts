@@ -3,9 +3,9 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { registry } from "../../services/worker/handlers.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
 import { getStatus, pollToEnd, submit } from "../helpers/http.ts";

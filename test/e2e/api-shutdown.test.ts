@@ -2,8 +2,8 @@
 // still arriving is refused with `503 shutting-down` (the client retries on another instance),
 // `/readyz` never says ready again, and the process exits 0 once its requests are answered.
 import { expect } from "chai";
-import { names } from "../../shared/names.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
+import { names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { postWithHeldBody, request } from "../helpers/http.ts";
 import { freePort, pollUntil } from "../helpers/net.ts";
 import { exitWithin, killAll, type Spawned, spawnGroup } from "../helpers/processes.ts";

@@ -3,7 +3,7 @@
 // redirect it does not follow, and its EventSource reconnects whenever a 200 stream ends.
 import { expect } from "chai";
 import type { Browser, Page } from "playwright-core";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";

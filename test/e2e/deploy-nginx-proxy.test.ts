@@ -6,7 +6,7 @@
 import { request as httpRequest } from "node:http";
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
-import { connectRedis } from "../../shared/redis-connect.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { type Cluster, fetchFrom, loopbackClient, startCluster } from "../helpers/cluster.ts";
 import { scanKeys } from "../helpers/redis-keys.ts";

@@ -1,8 +1,8 @@
 // The real processes: `npm start` serves a job end to end and stops cleanly on SIGTERM; a missing
 // broker makes a process exit non-zero with a message that says what to do.
 import { expect } from "chai";
-import { names } from "../../shared/names.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
+import { names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { bearer, pollToEnd, request, submit } from "../helpers/http.ts";
 import { freePort } from "../helpers/net.ts";
 import { exitWithin, killAll, type Spawned, spawnGroup, until } from "../helpers/processes.ts";

@@ -8,8 +8,8 @@
 // the per-client limits are off (every request comes from 127.0.0.1; the limits have their own tests).
 import { expect } from "chai";
 import { HeraldClient, JobFailedError } from "../../shared/client/index.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { isTerminal, type JobView } from "../../shared/schemas.ts";
+import { isTerminal, type JobView } from "../../shared/jobs/schemas.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { bearer, isRunning, postJob, request, submit, waitForStatus } from "../helpers/http.ts";
 import { subscribed } from "../helpers/realtime.ts";

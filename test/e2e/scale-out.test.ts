@@ -3,7 +3,7 @@
 // instance holds the client's socket; killing an instance moves its clients to the other one.
 import { expect } from "chai";
 import { HeraldClient } from "../../shared/client/index.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 import { agentFrom, type Cluster, fetchFrom, loopbackClient, startCluster } from "../helpers/cluster.ts";
 import { bearer, submit } from "../helpers/http.ts";
 import { collectJobEvents, connectSocket, dedupe, readSse } from "../helpers/realtime.ts";

@@ -4,7 +4,7 @@
 //  - `attempts-exhausted`: a job whose worker is killed on each of its attempts fails once
 //    redelivery would start an attempt past maxAttempts (the demo type allows 3).
 import { expect } from "chai";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { bearer, request, submit } from "../helpers/http.ts";
 

@@ -3,8 +3,8 @@
 // from Retry-After reloads it until the job ends) and follows the job live with JavaScript on.
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
-import { registry } from "../../services/worker/handlers.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, request, submit } from "../helpers/http.ts";

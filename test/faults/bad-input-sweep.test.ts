@@ -1,5 +1,5 @@
 // Issue 4, faults: a sweep of bad input against running API and worker processes (not in-process),
-// over HTTP, the queue and Socket.IO. Each kind gets its documented answer (shared/problems.ts;
+// over HTTP, the queue and Socket.IO. Each kind gets its documented answer (shared/jobs/problems.ts;
 // engine.io's own errors for its transport), every process stays up and still runs a job, and
 // every job that was accepted on the way ends. The basic HTTP table is in
 // test/integration/bad-input.test.ts; this adds the odd cases, a seeded fuzz loop and floods.
@@ -7,8 +7,8 @@ import { request as httpRequest } from "node:http";
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import { expect } from "chai";
 import { io } from "socket.io-client";
-import { problemKinds } from "../../shared/problems.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import { problemKinds } from "../../shared/jobs/problems.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { type Cluster, loopbackClient, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { connectSocket } from "../helpers/realtime.ts";
 import { awaitTerminal, prng } from "../helpers/soak.ts";

@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry } from "../../services/worker/handlers.ts";
-import { sleep } from "../../shared/backoff.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import { newJob } from "../../shared/new-job.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { sleep } from "../../shared/queue/backoff.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { handle, registry } from "../../shared/worker/handlers.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 

@@ -4,10 +4,10 @@
 // nor finish the job, nor release the new owner's lease.
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry } from "../../services/worker/handlers.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { handle, registry } from "../../shared/worker/handlers.ts";
 import { type FaultWorker, latch, startFaultWorker } from "../helpers/fault-worker.ts";
 import { request, submit } from "../helpers/http.ts";
 import { type JobHistory, watchJobHistory } from "../helpers/job-history.ts";

@@ -3,9 +3,9 @@
 // run again, and a job on its last attempt does not fail.
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry } from "../../services/worker/handlers.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { handle, registry } from "../../shared/worker/handlers.ts";
 import { type FaultWorker, latch, startFaultWorker, storedEnd } from "../helpers/fault-worker.ts";
 import { submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";

@@ -3,10 +3,10 @@
 // attempt then runs again on another worker, instead of failing `attempts-exhausted`.
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry } from "../../services/worker/handlers.ts";
-import { sleep } from "../../shared/backoff.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import { sleep } from "../../shared/queue/backoff.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { handle, registry } from "../../shared/worker/handlers.ts";
 import { type FaultWorker, startFaultWorker, storedEnd } from "../helpers/fault-worker.ts";
 import { submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";

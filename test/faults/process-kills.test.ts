@@ -3,7 +3,7 @@
 // succeeds. An API dies right after its 202: the job was durably handed off before the 202, so it
 // runs and any other instance serves its status and result.
 import { expect } from "chai";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { bearer, getStatus, postJob, request } from "../helpers/http.ts";
 import { completionsInLogs, type JobHistory, watchJobHistory } from "../helpers/job-history.ts";

@@ -1,5 +1,5 @@
 // Issue 7 items 6 and 7: a `queued` job whose message is gone is published again by the queue
-// watchdog (shared/sweeper.ts, in every API and worker) once it is overdue by QUEUE_WATCHDOG_MS:
+// watchdog (shared/recovery/sweeper.ts, in every API and worker) once it is overdue by QUEUE_WATCHDOG_MS:
 //  - item 6: a retry whose message was lost in its retry tier (classic-queue dead-lettering is at
 //    most once; here the tier queue is purged while the retry waits);
 //  - item 7: a job recorded by an API that died before its publish was confirmed (the record and
@@ -8,12 +8,12 @@
 import amqp from "amqplib";
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry } from "../../services/worker/handlers.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import { newJob } from "../../shared/new-job.ts";
-import { retryTier } from "../../shared/queue-topology.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobRecord } from "../../shared/schemas.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import type { JobRecord } from "../../shared/jobs/schemas.ts";
+import { retryTier } from "../../shared/queue/queue-topology.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { handle, registry } from "../../shared/worker/handlers.ts";
 import { storedEnd } from "../helpers/fault-worker.ts";
 import { submit } from "../helpers/http.ts";
 import { type JobHistory, watchJobHistory } from "../helpers/job-history.ts";

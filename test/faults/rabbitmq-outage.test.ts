@@ -5,7 +5,7 @@
 // - The broker closing the connection at any point of our setup (the amqplib trap in TRAPS.md):
 //   no crash, no hang; each process keeps retrying and becomes ready.
 import { expect } from "chai";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 import { type Cluster, pollUntil, type ServiceProcess, startCluster } from "../helpers/cluster.ts";
 import { request } from "../helpers/http.ts";
 import { completionsInLogs, type JobHistory, watchJobHistory } from "../helpers/job-history.ts";

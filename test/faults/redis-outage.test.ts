@@ -8,7 +8,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect } from "chai";
 import type { ClientSocket } from "../../shared/client/socket-channel.ts";
-import { type AcceptedJob, isTerminal, type JobView } from "../../shared/schemas.ts";
+import { type AcceptedJob, isTerminal, type JobView } from "../../shared/jobs/schemas.ts";
 import { type Cluster, pollUntil, type ServiceProcess, startCluster } from "../helpers/cluster.ts";
 import { bearer, postJob, request } from "../helpers/http.ts";
 import { type PrivateRedis, startPrivateRedis } from "../helpers/private-redis.ts";

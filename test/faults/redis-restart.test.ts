@@ -3,7 +3,7 @@
 // API and worker processes point at it. The job's state survives, the client still gets the
 // terminal state, and both processes recover on their own.
 import { expect } from "chai";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { bearer, getStatus, postJob, request, submit } from "../helpers/http.ts";
 import { type PrivateRedis, startPrivateRedis } from "../helpers/private-redis.ts";

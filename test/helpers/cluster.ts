@@ -13,8 +13,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
-import { type Names, names as toNames } from "../../shared/names.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
+import { type Names, names as toNames } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
 import { killOnExit } from "./processes.ts";

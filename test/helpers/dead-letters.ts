@@ -1,6 +1,6 @@
 // Reads a namespace's dead-letter queue from outside, leaving every message where it is.
 import amqp from "amqplib";
-import type { Names } from "../../shared/names.ts";
+import type { Names } from "../../shared/store/names.ts";
 import { AMQP_URL } from "./stack.ts";
 
 /** The job id of every dead letter, in queue order (unacked reads: they all go back). */

@@ -1,17 +1,18 @@
 // A worker in the test process with connections of its own, each optionally through a TCP proxy, so
 // a test can cut this one worker off Redis and/or RabbitMQ (a partition) while everything else
 // goes on. Its log lines are kept, so a test can wait for what the worker says it did.
-import type { HandlerRegistry } from "../../services/worker/handlers.ts";
-import { Worker } from "../../services/worker/worker.ts";
-import type { JobStore } from "../../shared/job-store.ts";
-import type { Logger } from "../../shared/log.ts";
-import type { Names } from "../../shared/names.ts";
-import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
-import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
-import { isTerminal, type JobRecord } from "../../shared/schemas.ts";
-import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+
+import { RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
+import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
+import { isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
+import type { Logger } from "../../shared/observability/log.ts";
+import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import type { JobStore } from "../../shared/store/job-store.ts";
+import type { Names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import type { HandlerRegistry } from "../../shared/worker/handlers.ts";
+import { Worker } from "../../shared/worker/worker.ts";
 import { pollUntil } from "./net.ts";
 import { log as silent } from "./stack.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";

@@ -9,8 +9,8 @@
 //   gate.progress(job.id, 50);           // …the next version is this progress report
 //   gate.finish(job.id, { ok: true });   // and then `succeeded`
 import { z } from "zod";
-import { type HandlerContext, handle, type RegisteredHandler } from "../../services/worker/handlers.ts";
-import { defineJobType } from "../../shared/job-types.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import { type HandlerContext, handle, type RegisteredHandler } from "../../shared/worker/handlers.ts";
 
 export const gatedJob = defineJobType({
   name: "gated",

@@ -2,7 +2,7 @@
 // Every loop here has a deadline.
 import { request as httpRequest } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { pollUntil } from "./net.ts";
 
 export interface Reply<T = unknown> {

@@ -4,10 +4,11 @@
 // more would be a real double completion) and which attempts started `running`.
 // Pub/sub is at-most-once: a gap is possible only if this subscriber's own connection drops, which
 // `disconnects` counts, so a caller can tell "none seen" from "not watched".
-import type { Names } from "../../shared/names.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
-import type { JobStatus } from "../../shared/schemas.ts";
+
+import type { JobStatus } from "../../shared/jobs/schemas.ts";
+import type { Names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { log } from "./stack.ts";
 
 export interface Change {

@@ -2,8 +2,8 @@
 import { io, type ManagerOptions, type SocketOptions } from "socket.io-client";
 import type { ClientSocket } from "../../shared/client/socket-channel.ts";
 import { SseParser } from "../../shared/client/sse-parser.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
-import { isTerminal, type JobView } from "../../shared/schemas.ts";
+import { isTerminal, type JobView } from "../../shared/jobs/schemas.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { pollUntil } from "./net.ts";
 
 export async function connectSocket(

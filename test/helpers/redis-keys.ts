@@ -1,6 +1,6 @@
 // Redis key inspection for tests: which keys a namespace holds.
-import type { Names } from "../../shared/names.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
+import type { Names } from "../../shared/store/names.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 
 /** Every key matching `pattern` (SCAN, never KEYS), sorted. */
 export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {

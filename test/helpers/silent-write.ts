@@ -2,9 +2,10 @@
 // would write it) but nothing is published on its changes channel or to its Socket.IO room. Redis
 // pub/sub is at-most-once, so this happens for real (a subscriber reconnecting at that moment);
 // the channels' periodic re-reads (SSE heartbeat, the client's resubscribe) must repair it.
-import type { Names } from "../../shared/names.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
-import { JobRecord } from "../../shared/schemas.ts";
+
+import { JobRecord } from "../../shared/jobs/schemas.ts";
+import type { Names } from "../../shared/store/names.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 
 export async function writeWithoutNotice(
   redis: RedisClient,

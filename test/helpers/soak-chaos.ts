@@ -7,7 +7,7 @@
 // record that this very process wrote. The worker cannot finish that job while frozen, so the
 // signal that follows certainly meets it running; otherwise the worker is resumed (SIGCONT).
 import { setTimeout as delay } from "node:timers/promises";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import type { Cluster, ServiceProcess, WorkerProcess } from "./cluster.ts";
 import type { ExitWatch } from "./exit-watch.ts";
 import type { JobWrite, JobWrites } from "./job-writes.ts";

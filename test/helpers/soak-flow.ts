@@ -1,7 +1,7 @@
 // The client side of the soak and of other fault tests: a seeded PRNG, a flow of submitting
 // clients (paced, bounded, retrying refused submits), and a poll of many jobs until they end.
 import { setTimeout as delay } from "node:timers/promises";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { bearer, postJob, request } from "./http.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same payloads and chaos choices. */

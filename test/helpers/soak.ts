@@ -18,10 +18,10 @@
 // - crash: a process that exited without being told to (or not cleanly after SIGTERM). A crashed
 //   process is restarted, as a supervisor would, and the soak goes on.
 import { setTimeout as delay } from "node:timers/promises";
-import { demoJob } from "../../shared/job-types.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import type { RedisClient } from "../../shared/redis-job-store.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import { demoJob } from "../../shared/jobs/job-types.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { type Cluster, startCluster } from "./cluster.ts";
 import { type ExitWatch, watchExits } from "./exit-watch.ts";
 import { bearer, request } from "./http.ts";

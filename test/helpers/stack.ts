@@ -4,19 +4,19 @@
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
 import { type ApiServer, startApiServer } from "../../services/api/server.ts";
-import type { HandlerRegistry } from "../../services/worker/handlers.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
-import { Worker } from "../../services/worker/worker.ts";
-import { loadConfig } from "../../shared/config.ts";
-import { type JobCatalog, catalog as toCatalog } from "../../shared/job-types.ts";
-import { createLogger } from "../../shared/log.ts";
-import { type Names, names } from "../../shared/names.ts";
-import { allExchanges, allQueues } from "../../shared/queue-topology.ts";
-import { RabbitJobQueue } from "../../shared/rabbit-job-queue.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { RedisJobControlSubscriber } from "../../shared/redis-job-control.ts";
-import { type RedisClient, RedisJobStore } from "../../shared/redis-job-store.ts";
-import { SocketIoJobEvents } from "../../shared/socketio-job-events.ts";
+import { RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
+import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
+import { type JobCatalog, catalog as toCatalog } from "../../shared/jobs/job-types.ts";
+import { createLogger } from "../../shared/observability/log.ts";
+import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
+import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
+import { type Names, names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import type { HandlerRegistry } from "../../shared/worker/handlers.ts";
+import { Worker } from "../../shared/worker/worker.ts";
 
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -41,7 +41,7 @@ export interface StackOptions {
   socketMaxJobs?: number;
   leaseMs?: number;
   stallTimeoutMs?: number;
-  /** Queue watchdog (shared/sweeper.ts), for API and workers. Default 10 min. */
+  /** Queue watchdog (shared/recovery/sweeper.ts), for API and workers. Default 10 min. */
   queueWatchdogMs?: number;
   /** JOB_TTL_SECONDS of the API and the workers. Default 3600. */
   jobTtlSeconds?: number;
@@ -49,7 +49,7 @@ export interface StackOptions {
   apiAmqpUrl?: string;
   /** The API's wait for a publisher confirm. Default 2000. */
   publishTimeoutMs?: number;
-  /** More API settings, as environment variables (see shared/config.ts). */
+  /** More API settings, as environment variables (see shared/runtime/config.ts). */
   env?: Record<string, string>;
 }
 

@@ -1,8 +1,8 @@
 // Who may see a job: only the holder of its token. Wrong tokens and unknown ids are
 // indistinguishable; the token itself is never stored.
 import { expect } from "chai";
-import type { AcceptedJob } from "../../shared/schemas.ts";
-import { hashToken } from "../../shared/tokens.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { hashToken } from "../../shared/store/tokens.ts";
 import { bearer, pollToEnd, type Reply, request, submit } from "../helpers/http.ts";
 import { scanKeys } from "../helpers/redis-keys.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";

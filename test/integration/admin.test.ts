@@ -3,14 +3,14 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { type ApiServer, startApiServer } from "../../services/api/server.ts";
-import { loadConfig } from "../../shared/config.ts";
-import { builtinJobTypes } from "../../shared/job-types.ts";
-import { createLogger } from "../../shared/log.ts";
-import { names } from "../../shared/names.ts";
-import { newJob } from "../../shared/new-job.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import { type RedisClient, RedisJobStore, recentJobsLimit } from "../../shared/redis-job-store.ts";
-import type { AcceptedJob, JobView } from "../../shared/schemas.ts";
+import { builtinJobTypes } from "../../shared/jobs/job-types.ts";
+import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
+import { createLogger } from "../../shared/observability/log.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
+import { names } from "../../shared/store/names.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { type RedisClient, RedisJobStore, recentJobsLimit } from "../../shared/store/redis-job-store.ts";
 import { bearer, getStatus, pollToEnd, type Reply, request, submit, waitForStatus } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import {

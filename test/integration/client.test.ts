@@ -3,10 +3,10 @@
 // resubscribe that repairs a lost event, and its errors. Jobs whose timing matters are gated
 // (test/helpers/gate.ts): each change happens when the test has seen the channel it wants.
 import { expect } from "chai";
-import { registry } from "../../services/worker/handlers.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { HeraldClient, JobAccessError, JobFailedError } from "../../shared/client/index.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { Gate } from "../helpers/gate.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { writeWithoutNotice } from "../helpers/silent-write.ts";

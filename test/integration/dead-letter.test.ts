@@ -3,9 +3,9 @@
 import { randomUUID } from "node:crypto";
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from "amqplib";
 import { expect } from "chai";
-import { newJob } from "../../shared/new-job.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { AMQP_URL, type Stack, startStack } from "../helpers/stack.ts";
 

@@ -4,9 +4,9 @@
 // loopback source address.
 import { createHash } from "node:crypto";
 import { expect } from "chai";
-import { names } from "../../shared/names.ts";
-import { connectRedis } from "../../shared/redis-connect.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { names } from "../../shared/store/names.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { fetchFrom, pollUntil } from "../helpers/net.ts";
 import { type Spawned, spawnGroup } from "../helpers/processes.ts";
 import { scanKeys } from "../helpers/redis-keys.ts";

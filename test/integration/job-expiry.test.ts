@@ -3,9 +3,9 @@
 // status and result then answer 404, like an unknown job); a job that keeps changing stays.
 import { setTimeout as delay } from "node:timers/promises";
 import { expect } from "chai";
-import { registry } from "../../services/worker/handlers.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, getStatus, pollToEnd, request, submit, waitForStatus } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";

@@ -3,11 +3,11 @@
 // an in-process stack (test/helpers/stack.ts) and real processes (test/helpers/cluster.ts).
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import { registry } from "../../services/worker/handlers.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
-import { loadConfig } from "../../shared/config.ts";
-import { metricNames } from "../../shared/metrics.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { metricNames } from "../../shared/observability/metrics.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { type Cluster, freePort, startCluster } from "../helpers/cluster.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, pollToEnd, request, submit, waitForStatus } from "../helpers/http.ts";

@@ -9,11 +9,11 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
-import { registry } from "../../services/worker/handlers.ts";
 import { csvSummaryHandler } from "../../services/worker/jobs/csv-summary.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
-import { problemKinds } from "../../shared/problems.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import { problemKinds } from "../../shared/jobs/problems.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, pollToEnd, postJob, type Reply, request, submit, waitForStatus } from "../helpers/http.ts";
@@ -142,7 +142,7 @@ describe("issue 11: OpenAPI 3.1 at /openapi.json, reference at /docs", function 
       expect(text, header).to.include(`"${header}"`);
     }
     for (const kind of Object.values(problemKinds)) expect(text, kind.type).to.include(kind.type);
-    // Payload schemas from the job types themselves (shared/job-types.ts via the catalog).
+    // Payload schemas from the job types themselves (shared/jobs/job-types.ts via the catalog).
     const schemas = doc.components.schemas;
     expect(schemas["JobRequest.demo"]).to.nested.include({ "properties.type.const": "demo" });
     expect(schemas["JobRequest.demo"]).to.nested.include({ "properties.payload.properties.steps.maximum": 1000 });

@@ -1,7 +1,7 @@
 // Issue 7 item 16, protocol side: `Prefer: return=representation` gets a succeeded job as 200 (for
 // browsers, whose fetch cannot read a 303 it does not follow); without it the 303 stays.
 import { expect } from "chai";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 import { bearer, pollToEnd, request, submit } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 

@@ -1,11 +1,11 @@
 // The durable core's protocol against the real RabbitMQ and Redis: submit, poll, 303, result.
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry, resource } from "../../services/worker/handlers.ts";
 import { csvSummaryHandler } from "../../services/worker/jobs/csv-summary.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { handle, registry, resource } from "../../shared/worker/handlers.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, getStatus, pollToEnd, request, submit } from "../helpers/http.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";

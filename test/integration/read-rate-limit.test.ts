@@ -2,7 +2,7 @@
 // credential's subject if it presents a valid one, else its address), so 401/404 probes count and
 // a job's owner is not charged for other people's reads. Each client has its own source address.
 import { expect } from "chai";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { fetchFrom } from "../helpers/net.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { bearer, postJob, request } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";

@@ -6,10 +6,10 @@
 // runs, then changes only when the test says so, so the version a request holds is known and the
 // answer is decided by the test, not by a race with the job's own first transition.
 import { expect } from "chai";
-import { registry } from "../../services/worker/handlers.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
-import type { SubscribeReply } from "../../shared/realtime-events.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { SubscribeReply } from "../../shared/events/realtime-events.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, getStatus, pollToEnd, postJob, request, submit, waitForStatus } from "../helpers/http.ts";
 import { collectJobEvents, connectSocket, dedupe, readSse, subscribed } from "../helpers/realtime.ts";

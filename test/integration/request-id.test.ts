@@ -4,7 +4,7 @@
 // included. Query strings (where an access_token may be) are never logged.
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { type Cluster, pollUntil, startCluster } from "../helpers/cluster.ts";
 import { pollToEnd, postJob, request } from "../helpers/http.ts";
 import { noLimits } from "../helpers/stack.ts";

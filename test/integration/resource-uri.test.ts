@@ -2,10 +2,10 @@
 // and is encoded. Records are seeded as a worker that predates the check (or a narrowed
 // RESOURCE_ORIGINS) would have left them: the API must answer neither 500 nor an off-list redirect.
 import { expect } from "chai";
-import { transition } from "../../shared/job-store.ts";
-import { newJob } from "../../shared/new-job.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobView, Problem } from "../../shared/schemas.ts";
+import type { JobView, Problem } from "../../shared/jobs/schemas.ts";
+import { transition } from "../../shared/store/job-store.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { bearer, getStatus, request } from "../helpers/http.ts";
 import { readSse } from "../helpers/realtime.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";

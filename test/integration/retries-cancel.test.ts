@@ -3,12 +3,12 @@
 import { spawn } from "node:child_process";
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, PermanentError, registry } from "../../services/worker/handlers.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
-import { sleep } from "../../shared/backoff.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { sleep } from "../../shared/queue/backoff.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { handle, PermanentError, registry } from "../../shared/worker/handlers.ts";
 import { deadLetterIds } from "../helpers/dead-letters.ts";
 import { bearer, getStatus, isRunning, pollToEnd, request, submit, waitForStatus } from "../helpers/http.ts";
 import { collectJobEvents, connectSocket, readSse } from "../helpers/realtime.ts";

@@ -3,7 +3,7 @@
 // client retries elsewhere), answers held requests at once, and finishes requests in flight.
 // Real HTTP against an in-process API (test/e2e/api-shutdown.test.ts does it with SIGTERM).
 import { expect } from "chai";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 import { bearer, getStatus, postJob, postWithHeldBody, request, submit } from "../helpers/http.ts";
 import { subscribed } from "../helpers/realtime.ts";
 import { jobKeys } from "../helpers/redis-keys.ts";

@@ -4,10 +4,10 @@
 // test controls; no worker runs, so nothing else touches them.
 import { expect } from "chai";
 import { HeraldClient } from "../../shared/client/index.ts";
-import { transition } from "../../shared/job-store.ts";
-import { newJob } from "../../shared/new-job.ts";
-import { RedisJobStore } from "../../shared/redis-job-store.ts";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
+import { transition } from "../../shared/store/job-store.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { bearer, getStatus, request } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 

@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import type { JobView } from "../../shared/schemas.ts";
+import type { JobView } from "../../shared/jobs/schemas.ts";
 import { clientSends, startFreezeProxy } from "../helpers/freeze-proxy.ts";
 import { bearer, postJob, request } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";

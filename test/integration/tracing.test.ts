@@ -4,8 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { expect } from "chai";
-import type { AcceptedJob } from "../../shared/schemas.ts";
-import { SpanKind, setupTracing, type Tracing } from "../../shared/tracing.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { SpanKind, setupTracing, type Tracing } from "../../shared/observability/tracing.ts";
 import { pollToEnd, postJob } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";

@@ -8,8 +8,8 @@
 // channel first (its CloseOk comes after the ack) lost none.
 import amqp from "amqplib";
 import { expect } from "chai";
-import { registry } from "../../services/worker/handlers.ts";
-import type { Names } from "../../shared/names.ts";
+import type { Names } from "../../shared/store/names.ts";
+import { registry } from "../../shared/worker/handlers.ts";
 import { Gate } from "../helpers/gate.ts";
 import { submit, waitForStatus } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";

@@ -3,10 +3,10 @@
 import amqp from "amqplib";
 import { expect } from "chai";
 import { z } from "zod";
-import { handle, registry } from "../../services/worker/handlers.ts";
-import { sleep } from "../../shared/backoff.ts";
-import { defineJobType } from "../../shared/job-types.ts";
-import type { AcceptedJob } from "../../shared/schemas.ts";
+import { defineJobType } from "../../shared/jobs/job-types.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { sleep } from "../../shared/queue/backoff.ts";
+import { handle, registry } from "../../shared/worker/handlers.ts";
 import { bearer, pollToEnd, request, submit } from "../helpers/http.ts";
 import { AMQP_URL, type Stack, startStack } from "../helpers/stack.ts";
 

@@ -1,6 +1,6 @@
-// shared/backoff.ts backoffDelay: exponential growth, capped, with jitter in [ceiling/2, ceiling].
+// shared/queue/backoff.ts backoffDelay: exponential growth, capped, with jitter in [ceiling/2, ceiling].
 import { expect } from "chai";
-import { backoffDelay } from "../../shared/backoff.ts";
+import { backoffDelay } from "../../shared/queue/backoff.ts";
 
 const lowest = () => 0;
 const highest = () => 0.999_999_999;

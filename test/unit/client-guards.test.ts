@@ -4,8 +4,8 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { isAcceptedJob, isJobView } from "../../shared/client/job-guards.ts";
-import { toView } from "../../shared/job-view.ts";
-import { AcceptedJob, type JobRecord, JobView } from "../../shared/schemas.ts";
+import { toView } from "../../shared/jobs/job-view.ts";
+import { AcceptedJob, type JobRecord, JobView } from "../../shared/jobs/schemas.ts";
 
 const now = new Date().toISOString();
 const record: JobRecord = {

@@ -1,6 +1,6 @@
-// shared/config.ts: defaults, environment overrides, and fail-fast on nonsense.
+// shared/runtime/config.ts: defaults, environment overrides, and fail-fast on nonsense.
 import { expect } from "chai";
-import { ConfigError, loadConfig, redactUrl } from "../../shared/config.ts";
+import { ConfigError, loadConfig, redactUrl } from "../../shared/runtime/config.ts";
 
 describe("unit: config", () => {
   it("has working defaults for a bare environment", () => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { load } from "js-yaml";
-import { loadConfig } from "../../shared/config.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
 import { nginxBinary } from "../helpers/nginx.ts";
 import { renderShippedNginxConfig } from "../helpers/shipped-nginx.ts";
 
@@ -107,7 +107,7 @@ describe("deploy files", () => {
       const vars = env("api");
       expect(Object.keys(vars)).to.include.members(["AMQP_URL", "REDIS_URL", "HOST", "PORT"]);
       const known = new Set(
-        read("shared/config.ts")
+        read("shared/runtime/config.ts")
           .match(/^\s{2}([A-Z_]+):/gm)
           ?.map((l) => l.trim().slice(0, -1)),
       );

@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { expect } from "chai";
-import { loadConfig } from "../../shared/config.ts";
-import { problemKinds } from "../../shared/problems.ts";
+import { problemKinds } from "../../shared/jobs/problems.ts";
+import { loadConfig } from "../../shared/runtime/config.ts";
 import { lowestVersions, satisfies } from "../helpers/node-range.ts";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
@@ -34,9 +34,9 @@ const withoutInstance = ({ instanceId: _, ...rest }: ReturnType<typeof loadConfi
 describe("README", () => {
   const readme = read("README.md");
 
-  it("documents every environment variable of shared/config.ts", () => {
+  it("documents every environment variable of shared/runtime/config.ts", () => {
     const vars =
-      read("shared/config.ts")
+      read("shared/runtime/config.ts")
         .match(/^ {2}([A-Z_]+):/gm)
         ?.map((l) => l.trim().slice(0, -1)) ?? [];
     expect(vars.length).to.be.greaterThan(20);

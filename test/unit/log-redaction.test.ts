@@ -1,7 +1,7 @@
 // Issue 11 (Logs): pino JSON lines keep their shape (msg, fields, level names), and secrets never
 // reach them: authorization, x-api-key, cookie, tokens, and access_token in any URL.
 import { expect } from "chai";
-import { createLogger } from "../../shared/log.ts";
+import { createLogger } from "../../shared/observability/log.ts";
 
 function capture(level: "debug" | "info" = "info") {
   const lines: string[] = [];

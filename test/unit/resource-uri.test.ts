@@ -1,8 +1,8 @@
 // Issue 7 item 14: what a handler's resource(uri) may name, and how it is encoded before it becomes
 // a Location header.
 import { expect } from "chai";
-import { ConfigError, loadConfig } from "../../shared/config.ts";
-import { InvalidResourceError, normalizeResourceUri } from "../../shared/resource-uri.ts";
+import { InvalidResourceError, normalizeResourceUri } from "../../shared/jobs/resource-uri.ts";
+import { ConfigError, loadConfig } from "../../shared/runtime/config.ts";
 
 const allowed = ["https://files.example.com", "http://127.0.0.1:8080"];
 const ok = (uri: string) => normalizeResourceUri(uri, allowed);

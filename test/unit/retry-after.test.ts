@@ -1,7 +1,7 @@
 // services/api/status-response.ts retryAfter: ETA-driven polling hint, always within bounds.
 import { expect } from "chai";
 import { retryAfter } from "../../services/api/status-response.ts";
-import type { JobRecord, JobStatus } from "../../shared/schemas.ts";
+import type { JobRecord, JobStatus } from "../../shared/jobs/schemas.ts";
 
 const hints = { retryAfterSeconds: 2, retryAfterMaxSeconds: 30 };
 

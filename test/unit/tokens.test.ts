@@ -1,7 +1,7 @@
-// shared/tokens.ts: random tokens, stored only as hashes, compared in constant time.
+// shared/store/tokens.ts: random tokens, stored only as hashes, compared in constant time.
 import { createHash } from "node:crypto";
 import { expect } from "chai";
-import { hashToken, newToken, tokenMatches } from "../../shared/tokens.ts";
+import { hashToken, newToken, tokenMatches } from "../../shared/store/tokens.ts";
 
 describe("unit: tokens", () => {
   it("newToken gives 256-bit base64url tokens that never repeat", () => {

@@ -1,7 +1,7 @@
 // Summarises a CSV document: the kind of work a user sends to the background because a request
 // would time out on a big upload. Reports progress every chunk of rows.
-import { csvSummaryJob } from "../../../shared/job-types.ts";
-import { handle } from "../handlers.ts";
+import { csvSummaryJob } from "../../../shared/jobs/job-types.ts";
+import { handle } from "../../../shared/worker/handlers.ts";
 import { parseCsv } from "./csv-parse.ts";
 
 const maxDistinctTracked = 1000;

@@ -1,6 +1,6 @@
-import { sleep } from "../../../shared/backoff.ts";
-import { demoJob } from "../../../shared/job-types.ts";
-import { handle, PermanentError } from "../handlers.ts";
+import { demoJob } from "../../../shared/jobs/job-types.ts";
+import { sleep } from "../../../shared/queue/backoff.ts";
+import { handle, PermanentError } from "../../../shared/worker/handlers.ts";
 
 export const demoHandler = handle(demoJob, async ({ steps, stepMs, fail, failAttempts }, ctx) => {
   const failing = fail !== undefined || ctx.attempt <= (failAttempts ?? 0);

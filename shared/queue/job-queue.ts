@@ -1,5 +1,5 @@
 // The queue seam. RabbitMQ implements it (rabbit-job-queue.ts).
-import type { JobMessage } from "./schemas.ts";
+import type { JobMessage } from "../jobs/schemas.ts";
 
 /** One received message. Settle it exactly once; settling after the connection dropped is a no-op
  * (the broker redelivers the message to another consumer). */
@@ -22,7 +22,7 @@ export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
 export interface JobQueue {
   /** Resolves only once the broker has confirmed the message is stored; else rejects with QueueUnavailableError.
    * With `delayMs`, the message reaches consumers only after that delay (a retry). The current
-   * request id and trace context (shared/tracing.ts) travel as message headers. */
+   * request id and trace context (shared/observability/tracing.ts) travel as message headers. */
   publish(message: JobMessage, opts?: { delayMs?: number }): Promise<void>;
   /** Messages waiting in the jobs queue (for backpressure). */
   depth(): Promise<number>;

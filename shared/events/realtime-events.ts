@@ -1,6 +1,6 @@
 // The Socket.IO contract, used by the server, the client library and the tests.
 import { z } from "zod";
-import { JobId, type JobView, type Problem } from "./schemas.ts";
+import { JobId, type JobView, type Problem } from "../jobs/schemas.ts";
 
 export const SubscribeRequest = z.strictObject({
   jobId: JobId,

@@ -6,7 +6,7 @@
 //   retry tiers: (jobs.retry.<tier>ms) [dead-letter exchange] ──> (jobs.dead)  ← inspect, replay
 //   a message waits out its TTL there, then dead-letters back to the jobs exchange.
 import type { Channel } from "amqplib";
-import type { Names } from "./names.ts";
+import type { Names } from "../store/names.ts";
 
 /** Upper bounds of the retry tiers. A retry goes to the smallest tier that holds its delay and
  * carries its exact delay as per-message TTL; head-of-line waiting is bounded by the tier. */

@@ -2,8 +2,8 @@
 // Registry it is given, never on prom-client's global one: tests get a fresh registry, and an API
 // and workers running in one process (the test stack) keep their counts apart.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { JobEventPublisher } from "./job-events.ts";
-import type { JobView } from "./schemas.ts";
+import type { JobEventPublisher } from "../events/job-events.ts";
+import type { JobView } from "../jobs/schemas.ts";
 
 export { Registry };
 

@@ -1,12 +1,12 @@
 // JobEventPublisher through the Socket.IO backplane: @socket.io/redis-emitter publishes into the
 // Redis adapter's channels, and each API instance delivers to the sockets it holds in the job's room.
 import { Emitter } from "@socket.io/redis-emitter";
+import type { JobView } from "../jobs/schemas.ts";
+import { createLogger, type Logger } from "../observability/log.ts";
+import type { Names } from "../store/names.ts";
+import type { RedisClient } from "../store/redis-job-store.ts";
 import type { JobEventPublisher } from "./job-events.ts";
-import { createLogger, type Logger } from "./log.ts";
-import type { Names } from "./names.ts";
 import type { ServerToClientEvents } from "./realtime-events.ts";
-import type { RedisClient } from "./redis-job-store.ts";
-import type { JobView } from "./schemas.ts";
 
 /** Of a run of failed publishes (an outage), the first and every this many are logged. */
 const LOG_EVERY = 100;

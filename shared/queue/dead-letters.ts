@@ -1,12 +1,12 @@
 // The operator's view of the dead-letter queue: list what is there, and replay messages (all,
 // or chosen job ids) back onto the jobs queue with their jobs reset to `queued`.
 import type { Channel, GetMessage } from "amqplib";
-import type { JobEventPublisher } from "./job-events.ts";
+import type { JobEventPublisher } from "../events/job-events.ts";
+import { toView } from "../jobs/job-view.ts";
+import { JobMessage } from "../jobs/schemas.ts";
+import { type JobStore, transition } from "../store/job-store.ts";
+import type { Names } from "../store/names.ts";
 import type { JobQueue } from "./job-queue.ts";
-import { type JobStore, transition } from "./job-store.ts";
-import { toView } from "./job-view.ts";
-import type { Names } from "./names.ts";
-import { JobMessage } from "./schemas.ts";
 
 export interface DeadLetter {
   jobId: string | null;

@@ -1,9 +1,9 @@
 // Creates a node-redis client that reconnects by itself and fails fast while disconnected
 // (commands are not queued offline, so an HTTP request answers 503 instead of hanging).
 import { createClient } from "redis";
-import { backoffDelay } from "./backoff.ts";
-import { redactUrl } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../observability/log.ts";
+import { backoffDelay } from "../queue/backoff.ts";
+import { redactUrl } from "../runtime/config.ts";
 import type { RedisClient } from "./redis-job-store.ts";
 
 export async function connectRedis(

@@ -1,6 +1,6 @@
 // A fresh job record (version 1, queued) and its access token, shown once to the submitter.
 import { randomUUID } from "node:crypto";
-import type { JobRecord } from "./schemas.ts";
+import type { JobRecord } from "../jobs/schemas.ts";
 import { hashToken, newToken } from "./tokens.ts";
 
 export function newJob(type: string, owner?: string): { record: JobRecord; token: string } {

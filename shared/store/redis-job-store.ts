@@ -3,6 +3,7 @@
 // watchdog's index of queued jobs, and drops the stored payload once the job has ended.
 // Leases live in one sorted set; whose lease it is comes from the record's `attemptId`.
 import type { createClient } from "redis";
+import { JobRecord, terminalStatuses } from "../jobs/schemas.ts";
 import {
   type CommitOptions,
   type CommitOutcome,
@@ -11,7 +12,6 @@ import {
   StoreUnavailableError,
 } from "./job-store.ts";
 import type { Names } from "./names.ts";
-import { JobRecord, terminalStatuses } from "./schemas.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
 

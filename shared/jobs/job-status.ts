@@ -1,4 +1,4 @@
-// Job statuses, free of any schema library: the browser client needs them, and shared/schemas.ts
+// Job statuses, free of any schema library: the browser client needs them, and shared/jobs/schemas.ts
 // (zod) builds its enum from the same list.
 
 export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;

@@ -2,12 +2,12 @@
 // reconnect (then 'ready' fires, and onResubscribed listeners with it); a SUBSCRIBE that fails
 // while Redis is down is retried here, since node-redis forgets a subscription that never began.
 import { z } from "zod";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { JobId } from "../jobs/schemas.ts";
+import type { Logger } from "../observability/log.ts";
+import { backoffDelay, sleep } from "../queue/backoff.ts";
+import type { Names } from "../store/names.ts";
+import { type RedisClient, redisCall } from "../store/redis-job-store.ts";
 import type { CancelListener, JobControlPublisher, JobControlSubscriber } from "./job-control.ts";
-import type { Logger } from "./log.ts";
-import type { Names } from "./names.ts";
-import { type RedisClient, redisCall } from "./redis-job-store.ts";
-import { JobId } from "./schemas.ts";
 
 const ControlMessage = z.discriminatedUnion("type", [z.object({ type: z.literal("cancel"), jobId: JobId })]);
 

@@ -1,7 +1,7 @@
 // The change-feed seam: an API instance learns of committed job changes to wake long polls and
 // feed SSE streams. Redis pub/sub implements it (redis-job-changes.ts). Pub/sub is at-most-once,
 // so every consumer reads the store after subscribing and treats the feed as a hint to re-read.
-import type { JobRecord } from "./schemas.ts";
+import type { JobRecord } from "../jobs/schemas.ts";
 
 export type ChangeListener = (record: JobRecord) => void;
 

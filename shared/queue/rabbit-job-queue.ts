@@ -2,14 +2,14 @@
 // the topology, the confirm channel and the consumer. amqplib's own recovery is not used: it
 // restores neither channels nor consumers, and can throw uncaught during its setup callback.
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
+import type { JobMessage } from "../jobs/schemas.ts";
+import type { Logger } from "../observability/log.ts";
+import { messageHeaders } from "../observability/tracing.ts";
+import { type Config, redactUrl } from "../runtime/config.ts";
+import { type Names, names } from "../store/names.ts";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
-import { type Config, redactUrl } from "./config.ts";
 import { type Delivery, type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
-import type { Logger } from "./log.ts";
-import { type Names, names } from "./names.ts";
 import { assertTopology, retryTier } from "./queue-topology.ts";
-import type { JobMessage } from "./schemas.ts";
-import { messageHeaders } from "./tracing.ts";
 
 export interface RabbitOptions {
   url: string;
@@ -152,7 +152,7 @@ export class RabbitJobQueue implements JobQueue {
 
   /** Runs `use` on a plain channel of this connection, opened for it and closed after (messages it
    * got and did not settle go back to their queue). For the operator's dead-letter tools
-   * (shared/dead-letters.ts), which read queues message by message. */
+   * (shared/queue/dead-letters.ts), which read queues message by message. */
   async withChannel<T>(use: (ch: Channel) => Promise<T>): Promise<T> {
     const model = this.model;
     if (!model) throw new QueueUnavailableError("not connected to RabbitMQ");

@@ -3,23 +3,17 @@
 // job ended, nothing this attempt writes lands — however late a stubborn handler reports. The final
 // write is retried while Redis is away, so an outage at the wrong moment never costs the outcome.
 import { trace } from "@opentelemetry/api";
-import { backoffDelay, sleep } from "../../shared/backoff.ts";
-import type { JobEventPublisher } from "../../shared/job-events.ts";
-import type { Delivery, JobQueue } from "../../shared/job-queue.ts";
-import {
-  type Change,
-  type JobStore,
-  type LeaseStore,
-  StoreUnavailableError,
-  transition,
-} from "../../shared/job-store.ts";
-import type { RetryPolicy } from "../../shared/job-types.ts";
-import { toView } from "../../shared/job-view.ts";
-import type { Logger } from "../../shared/log.ts";
-import type { WorkerMetrics } from "../../shared/metrics.ts";
-import { jobProblem } from "../../shared/problems.ts";
-import { InvalidResourceError, normalizeResourceUri } from "../../shared/resource-uri.ts";
-import { type JobMessage, type JobRecord, type Problem, Progress, type ResultRef } from "../../shared/schemas.ts";
+import type { JobEventPublisher } from "../events/job-events.ts";
+import type { RetryPolicy } from "../jobs/job-types.ts";
+import { toView } from "../jobs/job-view.ts";
+import { jobProblem } from "../jobs/problems.ts";
+import { InvalidResourceError, normalizeResourceUri } from "../jobs/resource-uri.ts";
+import { type JobMessage, type JobRecord, type Problem, Progress, type ResultRef } from "../jobs/schemas.ts";
+import type { Logger } from "../observability/log.ts";
+import type { WorkerMetrics } from "../observability/metrics.ts";
+import { backoffDelay, sleep } from "../queue/backoff.ts";
+import type { Delivery, JobQueue } from "../queue/job-queue.ts";
+import { type Change, type JobStore, type LeaseStore, StoreUnavailableError, transition } from "../store/job-store.ts";
 import { type HandlerContext, isResource, PermanentError, type RegisteredHandler } from "./handlers.ts";
 
 // Why a handler's AbortSignal fired.

@@ -2,12 +2,13 @@
 // that has local watchers (reference counted). node-redis resubscribes live subscriptions after a
 // reconnect (test/faults/redis-resubscribe.test.ts checks it); a SUBSCRIBE that fails leaves no
 // entry here, so the next watcher of that job subscribes again instead of waiting on nothing.
+
+import { JobRecord } from "../jobs/schemas.ts";
+import type { Logger } from "../observability/log.ts";
+import { StoreUnavailableError } from "../store/job-store.ts";
+import type { Names } from "../store/names.ts";
+import type { RedisClient } from "../store/redis-job-store.ts";
 import type { ChangeListener, JobChangeFeed } from "./job-changes.ts";
-import { StoreUnavailableError } from "./job-store.ts";
-import type { Logger } from "./log.ts";
-import type { Names } from "./names.ts";
-import type { RedisClient } from "./redis-job-store.ts";
-import { JobRecord } from "./schemas.ts";
 
 /** A channel's local watchers and its SUBSCRIBE (pending, live, or failed). */
 interface Subscription {

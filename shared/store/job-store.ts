@@ -1,6 +1,6 @@
 // The job-state seam. Redis implements it (redis-job-store.ts); the store is the truth that every
 // channel (polling, events, snapshots) reads from.
-import type { JobRecord } from "./schemas.ts";
+import type { JobRecord } from "../jobs/schemas.ts";
 
 /** The store could not be reached; the caller may try again later (HTTP: 503). */
 export class StoreUnavailableError extends Error {

@@ -2,7 +2,7 @@
 // when stderr is a terminal. Secrets are redacted (see redact.ts) before a line is written.
 import pino, { type DestinationStream } from "pino";
 import pretty from "pino-pretty";
-import type { Config } from "./config.ts";
+import type { Config } from "../runtime/config.ts";
 import { redactPaths, scrubUrls } from "./redact.ts";
 
 export interface Logger {

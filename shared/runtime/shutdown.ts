@@ -1,6 +1,6 @@
 // Runs a process's shutdown steps in order on SIGTERM/SIGINT, each in its own try/catch.
 // A second signal exits at once.
-import type { Logger } from "./log.ts";
+import type { Logger } from "../observability/log.ts";
 
 export type Step = readonly [name: string, run: () => Promise<unknown> | unknown];
 

@@ -6,14 +6,14 @@
 //  - lost messages: a `queued` job due more than `queueWatchdogMs` ago (a retry whose message a
 //    classic queue dropped while dead-lettering it back, or a job whose API died before its publish
 //    was confirmed) has its message published again, once per version of the job.
-import type { JobEventPublisher } from "./job-events.ts";
-import type { JobQueue } from "./job-queue.ts";
-import { type JobStore, type LeaseStore, transition } from "./job-store.ts";
-import { toView } from "./job-view.ts";
-import type { Logger } from "./log.ts";
-import type { CommonMetrics } from "./metrics.ts";
-import { jobProblem } from "./problems.ts";
-import type { JobRecord } from "./schemas.ts";
+import type { JobEventPublisher } from "../events/job-events.ts";
+import { toView } from "../jobs/job-view.ts";
+import { jobProblem } from "../jobs/problems.ts";
+import type { JobRecord } from "../jobs/schemas.ts";
+import type { Logger } from "../observability/log.ts";
+import type { CommonMetrics } from "../observability/metrics.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
+import { type JobStore, type LeaseStore, transition } from "../store/job-store.ts";
 
 export interface SweeperDeps {
   store: JobStore & LeaseStore;

@@ -1,7 +1,7 @@
 // What a job handler is, and the registry that pairs each catalogued job type with one.
 import type { z } from "zod";
-import type { JobType } from "../../shared/job-types.ts";
-import type { Progress } from "../../shared/schemas.ts";
+import type { JobType } from "../jobs/job-types.ts";
+import type { Progress } from "../jobs/schemas.ts";
 
 export interface HandlerContext {
   readonly jobId: string;

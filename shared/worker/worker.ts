@@ -1,24 +1,24 @@
 // Consumes job messages and starts attempts (attempt.ts runs them). A message is acked only after
 // the job's next state is committed (final, or queued for a retry that RabbitMQ now holds), so a
 // crash anywhere before that means redelivery, never a lost job. An attempt owns its job through a
-// fencing token (`attemptId`) and a lease it renews; the sweeper (shared/sweeper.ts) ends jobs
+// fencing token (`attemptId`) and a lease it renews; the sweeper (shared/recovery/sweeper.ts) ends jobs
 // whose lease lapsed and republishes queued jobs whose message went missing.
 import { randomUUID } from "node:crypto";
 import { context, trace } from "@opentelemetry/api";
-import { sleep } from "../../shared/backoff.ts";
-import type { JobControlSubscriber } from "../../shared/job-control.ts";
-import type { JobEventPublisher } from "../../shared/job-events.ts";
-import type { Delivery, JobQueue } from "../../shared/job-queue.ts";
-import { type Change, type JobStore, type LeaseStore, transition } from "../../shared/job-store.ts";
-import type { RetryPolicy } from "../../shared/job-types.ts";
-import { toView } from "../../shared/job-view.ts";
-import type { Logger } from "../../shared/log.ts";
-import { createWorkerMetrics, Registry, secondsSince, type WorkerMetrics } from "../../shared/metrics.ts";
-import { jobProblem, type ProblemKind } from "../../shared/problems.ts";
-import { saneRequestId, withRequestId } from "../../shared/request-context.ts";
-import { isTerminal, JobMessage, type JobRecord } from "../../shared/schemas.ts";
-import { Sweeper, sweepIntervalMs } from "../../shared/sweeper.ts";
-import { endSpan, extractContext, SpanKind, tracer } from "../../shared/tracing.ts";
+import type { JobControlSubscriber } from "../events/job-control.ts";
+import type { JobEventPublisher } from "../events/job-events.ts";
+import type { RetryPolicy } from "../jobs/job-types.ts";
+import { toView } from "../jobs/job-view.ts";
+import { jobProblem, type ProblemKind } from "../jobs/problems.ts";
+import { isTerminal, JobMessage, type JobRecord } from "../jobs/schemas.ts";
+import type { Logger } from "../observability/log.ts";
+import { createWorkerMetrics, Registry, secondsSince, type WorkerMetrics } from "../observability/metrics.ts";
+import { saneRequestId, withRequestId } from "../observability/request-context.ts";
+import { endSpan, extractContext, SpanKind, tracer } from "../observability/tracing.ts";
+import { sleep } from "../queue/backoff.ts";
+import type { Delivery, JobQueue } from "../queue/job-queue.ts";
+import { Sweeper, sweepIntervalMs } from "../recovery/sweeper.ts";
+import { type Change, type JobStore, type LeaseStore, transition } from "../store/job-store.ts";
 import { CancelAbort, runAttempt, ShutdownAbort } from "./attempt.ts";
 import type { HandlerRegistry } from "./handlers.ts";
 
