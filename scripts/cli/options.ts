@@ -13,7 +13,11 @@ export const targetOptions = {
 } as const satisfies Options;
 
 /** parseArgs that throws UsageError (exit 2) instead of its own TypeError. */
-export function parse<O extends Options>(args: string[], options: O) {
+type Parsed<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+export function parse<O extends Options>(args: string[], options: O): Parsed<O> {
   try {
     return parseArgs({ args: joinValues(args, options), options, allowPositionals: true, strict: true });
   } catch (err) {
