@@ -1,8 +1,8 @@
 // The OpenAPI 3.1 document of the API (served at /openapi.json, rendered at /docs): every
 // endpoint, status code, header and problem type. Schemas come from zod (openapi-schemas.ts);
 // the rest is written here, next to nothing else, so a change of protocol shows up in one file.
-import { readFileSync } from "node:fs";
 import type { JobCatalog } from "../../shared/jobs/job-types.ts";
+import { packageInfo } from "../../shared/runtime/package-info.ts";
 import { adminPaths, adminTag } from "./openapi-admin.ts";
 import {
   headerRefs,
@@ -18,9 +18,7 @@ import { componentSchemas, schemaRef } from "./openapi-schemas.ts";
 
 type Obj = Record<string, unknown>;
 
-const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
+const { version } = packageInfo;
 
 const json = (schema: Obj): Obj => ({ "application/json": { schema } });
 const jobView = json(schemaRef("JobView"));
