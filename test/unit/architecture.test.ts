@@ -1,5 +1,7 @@
 // The API and the worker are separate processes: neither may import the other's code.
-// Both may import shared/. Checked by scanning every import specifier (static, re-export, dynamic).
+// Both may import shared/. The package's entry points stay small: the worker SDK (herald/worker)
+// never reaches the API's code, and the client library (herald/client) imports only what a browser
+// needs. Checked by scanning every import specifier (static, re-export, dynamic).
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,5 +79,64 @@ describe("unit: architecture", () => {
 
   it("nothing under shared imports from services", () => {
     expect(crossings("shared", "services")).to.deep.equal([]);
+  });
+});
+
+/** Every file reachable from `entry` through relative imports (type-only ones included), and the
+ * packages (bare specifiers) those files import. */
+function closure(entry: string): { files: string[]; packages: string[] } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const spec of importSpecifiers(readFileSync(file, "utf8"))) {
+      if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
+      else if (!spec.startsWith("node:"))
+        packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? spec));
+    }
+  };
+  visit(join(root, entry));
+  return { files: [...files].map((f) => relative(root, f)), packages: [...packages] };
+}
+
+/** Imports of files under `from` that leave it, as "file → target" (target relative to the root). */
+function leaving(from: string): string[] {
+  const dir = join(root, from) + sep;
+  return sourceFiles(join(root, from)).flatMap((file) =>
+    importSpecifiers(readFileSync(file, "utf8"))
+      .map((spec) => (spec.startsWith(".") ? resolve(dirname(file), spec) : spec))
+      .filter((target) => !target.startsWith(dir) && !target.startsWith("node:"))
+      .map((target) => `${relative(root, file)} → ${target.startsWith(root) ? relative(root, target) : target}`),
+  );
+}
+
+describe("unit: architecture of the package's entry points (herald/worker, herald/client)", () => {
+  it("the worker SDK (shared/worker) never reaches the API's code, nor its HTTP stack", () => {
+    const sdk = closure("shared/worker/index.ts");
+    expect(sdk.files, "self-check: the closure follows imports").to.include("shared/worker/worker.ts");
+    expect(sdk.files.filter((f) => f.startsWith(`services${sep}`))).to.deep.equal([]);
+    expect(
+      sdk.packages.filter((p) => ["koa", "@koa/router", "@koa/bodyparser", "socket.io"].includes(p)),
+    ).to.deep.equal([]);
+    expect(crossings("shared/worker", "services/api")).to.deep.equal([]);
+  });
+
+  it("the client library (shared/client) imports only the job model, the realtime event types and its two packages", () => {
+    expect(leaving("shared/client").sort()).to.deep.equal([
+      "shared/client/herald-client.ts → shared/jobs/job-status.ts",
+      "shared/client/herald-client.ts → shared/jobs/job-view.ts",
+      "shared/client/herald-client.ts → shared/jobs/schemas.ts",
+      "shared/client/job-guards.ts → shared/jobs/job-status.ts",
+      "shared/client/job-guards.ts → shared/jobs/schemas.ts",
+      "shared/client/react.ts → react",
+      "shared/client/react.ts → shared/jobs/schemas.ts",
+      "shared/client/socket-channel.ts → shared/events/realtime-events.ts",
+      "shared/client/socket-channel.ts → shared/jobs/schemas.ts",
+      "shared/client/socket-channel.ts → socket.io-client",
+      "shared/client/types.ts → shared/jobs/schemas.ts",
+    ]);
+    const client = closure("shared/client/index.ts");
+    expect(client.files.filter((f) => f.startsWith(`services${sep}`))).to.deep.equal([]);
   });
 });
