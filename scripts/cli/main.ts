@@ -12,7 +12,10 @@ const usage = `usage: herald <command> [options]
   cancel <id> --token <token> cancel the job; prints it as JSON
   dlq list                    the dead-letter queue (RabbitMQ, HERALD_NAMESPACE)
   dlq replay (--all | <id>…)  put dead letters back on the jobs queue
-  api | worker                run the API or a worker in this process (as npm run start:api / start:worker)
+  api                         run the API in this process (as npm run start:api)
+  worker [--jobs <module>]    run a worker in this process: the bundled jobs (as npm run start:worker),
+                              or the job types a module default-exports (defineJob from herald/worker;
+                              a path such as ./jobs.mjs or a package, resolved from the current folder)
 
 options: --url <url> (else HERALD_URL, else http://127.0.0.1:3000), --api-key <key> (else HERALD_API_KEY)
 exit codes: 0 ok, 1 job failed, 2 usage or invalid request, 3 job canceled, 4 API unreachable,
