@@ -22,22 +22,19 @@ export const defaultRetryPolicy: RetryPolicy = Object.freeze({
 
 export interface JobType<S extends z.ZodType = z.ZodType> {
   readonly name: string;
+  /** Announced with the type; unset: a digest of the definition (shared/registry/announce.ts). */
+  readonly version?: string;
   readonly description: string;
   readonly payload: S;
   readonly retry: RetryPolicy;
-  /** Names this type's contract (payload schema, result); change it when the schema changes. */
-  readonly version: string;
 }
-
-/** The version of a type that does not name one. */
-export const defaultJobTypeVersion = "1";
 
 export interface JobTypeSpec<S extends z.ZodType> {
   name: string;
+  version?: string;
   description: string;
   payload: S;
   retry?: Partial<RetryPolicy>;
-  version?: string;
 }
 
 export type JobCatalog = ReadonlyMap<string, JobType>;
@@ -47,14 +44,13 @@ export function defineJobType<S extends z.ZodType>(spec: JobTypeSpec<S>): JobTyp
   if (!(retry.maxAttempts >= 1 && retry.timeoutMs > 0 && retry.backoffBaseMs >= 0)) {
     throw new TypeError(`job type ${spec.name}: invalid retry policy ${JSON.stringify(retry)}`);
   }
-  const version = spec.version ?? defaultJobTypeVersion;
-  if (!(typeof spec.name === "string" && spec.name.length >= 1 && spec.name.length <= 100)) {
-    throw new TypeError(`job type name must be a string of 1 to 100 characters, got ${JSON.stringify(spec.name)}`);
-  }
-  if (!(typeof version === "string" && version.length >= 1 && version.length <= 100)) {
-    throw new TypeError(`job type ${spec.name}: version must be a string of 1 to 100 characters`);
-  }
-  return Object.freeze({ name: spec.name, description: spec.description, payload: spec.payload, retry, version });
+  return Object.freeze({
+    name: spec.name,
+    ...(spec.version !== undefined ? { version: spec.version } : {}),
+    description: spec.description,
+    payload: spec.payload,
+    retry,
+  });
 }
 
 export function catalog(types: readonly JobType[]): JobCatalog {

@@ -16,7 +16,8 @@ export interface JobSpec<S extends z.ZodType, R> {
   run(payload: z.output<S>, ctx: HandlerContext): R | Promise<R>;
   retry?: Partial<RetryPolicy>;
   description?: string;
-  /** Names this type's contract; change it when the payload schema changes. Default "1". */
+  /** Names this type's contract. Default: a digest of the definition, so a new payload schema is a
+   * new version (the job type registry announces it). */
   version?: string;
 }
 
@@ -32,6 +33,12 @@ export function defineJob<S extends z.ZodType, R>(spec: JobSpec<S, R>): JobDefin
   if (typeof spec !== "object" || spec === null) throw new TypeError("defineJob expects { name, payload, run }");
   if (typeof (spec.payload as { safeParse?: unknown } | undefined)?.safeParse !== "function") {
     throw new TypeError(`job type ${spec.name}: payload must be a zod schema (use the z exported by herald/worker)`);
+  }
+  if (!(typeof spec.name === "string" && spec.name.length >= 1 && spec.name.length <= 100)) {
+    throw new TypeError(`defineJob: name must be a string of 1 to 100 characters, got ${JSON.stringify(spec.name)}`);
+  }
+  if (spec.version !== undefined && !(typeof spec.version === "string" && spec.version.length >= 1)) {
+    throw new TypeError(`job type ${spec.name}: version must be a non-empty string`);
   }
   if (typeof spec.run !== "function") throw new TypeError(`job type ${spec.name}: run must be a function`);
   const type = defineJobType({
