@@ -33,6 +33,6 @@ for (const file of copied) {
 writeFileSync(join(dist, "services", "api", prebuiltClientName), await buildClientBundle());
 
 const seconds = ((Date.now() - began) / 1000).toFixed(1);
-process.stdout.write(
+process.stderr.write(
   `dist/ built in ${seconds}s (${copied.length} asset file(s) copied${copied.length ? `: ${copied.map((f) => relative(root, f)).join(", ")}` : ""}; client bundle)\n`,
 );

@@ -63,9 +63,9 @@ export interface Spawned {
   killAll(signal: NodeJS.Signals): void;
 }
 
-export function spawnGroup(command: string, args: string[], env: Record<string, string>): Spawned {
+export function spawnGroup(command: string, args: string[], env: Record<string, string>, cwd = repoRoot): Spawned {
   const child = spawn(command, args, {
-    cwd: repoRoot,
+    cwd,
     env: { ...process.env, ...env },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
