@@ -1,7 +1,8 @@
 // `startWorker`: a worker in the caller's process, configured from the environment like
 // `npm run start:worker` (shared/runtime/config.ts). It connects to Redis and RabbitMQ, consumes
-// the given jobs and returns a handle whose `stop()` shuts down in order. services/worker/main.ts
-// and `herald worker` run through here; they add the signal handling a process of its own needs.
+// the given jobs, announces their types in the job type registry (shared/registry/) and returns a
+// handle whose `stop()` shuts down in order. services/worker/main.ts and `herald worker` run
+// through here; they add the signal handling a process of its own needs.
 import { RedisJobControlSubscriber } from "../events/redis-job-control.ts";
 import { SocketIoJobEvents } from "../events/socketio-job-events.ts";
 import { createLogger, type Logger } from "../observability/log.ts";
@@ -9,6 +10,7 @@ import { createWorkerMetrics, meteredEvents, Registry } from "../observability/m
 import { serveMetrics } from "../observability/metrics-server.ts";
 import { setupTracing } from "../observability/tracing.ts";
 import { RabbitJobQueue } from "../queue/rabbit-job-queue.ts";
+import { RedisJobTypeRegistry } from "../registry/redis-job-type-registry.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { runSteps, type Step } from "../runtime/shutdown.ts";
 import { names } from "../store/names.ts";
@@ -79,6 +81,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       queueWatchdogMs: config.queueWatchdogMs,
       resourceOrigins: config.resourceOrigins,
       metrics,
+      // The API learns these types (and new versions of them) from here, with no restart.
+      jobTypes: {
+        registry: new RedisJobTypeRegistry({ redis, names: n, log }),
+        workerId: config.instanceId,
+        ttlMs: config.jobTypeTtlMs,
+      },
     });
     const metricsServer =
       config.workerMetricsPort === null
