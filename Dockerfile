@@ -1,13 +1,23 @@
 # One image for both services; the command picks which (see docker-compose.yml).
+# Build stage: `npm run build` compiles to dist/ (it needs the development dependencies).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY shared ./shared
+COPY services ./services
+COPY scripts ./scripts
+RUN npm run build
+
+# Runtime: the production dependencies and the compiled JavaScript, run with plain node (no TypeScript loader).
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY tsconfig.json ./
-COPY shared ./shared
-COPY services ./services
-COPY scripts ./scripts
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
 USER node
 EXPOSE 3000
-CMD ["node", "--import", "tsx", "services/api/main.ts"]
+CMD ["node", "dist/services/api/main.js"]

@@ -21,6 +21,7 @@ interface Service {
   environment?: Record<string, string | number | boolean | null>;
   stop_grace_period?: string;
   volumes?: string[];
+  command?: string[];
 }
 const compose = load(read("docker-compose.yml")) as { services: Record<string, Service> };
 const service = (name: string): Service => {
@@ -139,6 +140,19 @@ describe("deploy files", () => {
           grace + 5_000,
         );
       }
+    });
+
+    it("issue 9: runs the compiled services with plain node (what npm run build makes of services/*/main.ts)", () => {
+      for (const name of ["api", "worker"]) {
+        const command = service(name).command ?? [];
+        expect(command, name).to.deep.equal(["node", `dist/services/${name}/main.js`]);
+        expect(() => read(`services/${name}/main.ts`), `the source of ${name}'s entry`).to.not.throw();
+      }
+      const dockerfile = read("Dockerfile");
+      expect(dockerfile).to.match(/^RUN npm run build$/m);
+      expect(dockerfile).to.match(/^RUN npm ci --omit=dev/m);
+      expect(dockerfile).to.match(/^COPY --from=build \/app\/dist \.\/dist$/m);
+      expect(dockerfile, "no TypeScript loader at run time").to.not.include("tsx");
     });
   });
 });
