@@ -15,14 +15,17 @@ import { build, type Metafile } from "esbuild";
 import { names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, pollUntil } from "../helpers/net.ts";
+import { npmInstall, packOnce } from "../helpers/packed.ts";
 import { exitWithin, killAll, repoRoot, type Spawned, spawnGroup } from "../helpers/processes.ts";
 import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
 
 const run = promisify(execFile);
-const npm = (args: string[], cwd: string) => run("npm", args, { cwd, maxBuffer: 64 * 1024 * 1024 });
 
-/** The application's job type: reverses a text in four steps, reporting progress; fails for good on "fail". */
-const jobsModule = `import { defineJob, PermanentError, z } from "herald/worker";
+/** The application's job type: reverses a text in four steps, reporting progress; fails for good on
+ * "fail". Halfway it waits for its gate file (gates/<jobId>), which the follower writes once it has
+ * seen that progress: so a follower sees a running job whatever the machine's load. */
+const jobsModule = `import { existsSync } from "node:fs";
+import { defineJob, PermanentError, z } from "herald/worker";
 
 const sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
@@ -34,13 +37,14 @@ export default [
   defineJob({
     name: "reverse",
     description: "Reverses a text, slowly.",
-    payload: z.object({ text: z.string().min(1).max(1000), stepMs: z.int().min(0).max(2000).default(150) }),
+    payload: z.object({ text: z.string().min(1).max(1000), stepMs: z.int().min(0).max(2000).default(50) }),
     retry: { maxAttempts: 2 },
     run: async ({ text, stepMs }, ctx) => {
       if (text === "fail") throw new PermanentError("asked to fail");
       for (let step = 1; step <= 4; step++) {
         await sleep(stepMs, ctx.signal);
         ctx.progress({ percent: step * 25, message: \`step \${step} of 4\` });
+        if (step === 2) while (!existsSync(new URL(\`./gates/\${ctx.jobId}\`, import.meta.url))) await sleep(50, ctx.signal);
       }
       return { reversed: [...text].reverse().join(""), attempt: ctx.attempt, jobId: ctx.jobId };
     },
@@ -48,13 +52,23 @@ export default [
 ];
 `;
 
-/** Submits and follows one job with the installed herald/client; prints what it saw as JSON. */
-const clientScript = `import { HeraldClient, JobFailedError } from "herald/client";
+/** Submits and follows one job with the installed herald/client; opens its gate once it is seen
+ * halfway; prints what it saw as JSON. */
+const clientScript = `import { mkdirSync, writeFileSync } from "node:fs";
+import { HeraldClient, JobFailedError } from "herald/client";
 
 const client = new HeraldClient({ baseUrl: process.env.HERALD_URL });
 const accepted = await client.submit("reverse", { text: process.argv[2] });
 const progress = [];
-const watch = client.watch(accepted, { onProgress: (p) => progress.push(p.percent) });
+const watch = client.watch(accepted, {
+  onProgress: (p) => {
+    progress.push(p.percent);
+    if (p.percent === 50) {
+      mkdirSync("gates", { recursive: true });
+      writeFileSync(\`gates/\${accepted.id}\`, "");
+    }
+  },
+});
 let out;
 try {
   const done = await watch.done;
@@ -116,31 +130,22 @@ describe("issue 9: Herald as a package (npm pack, installed into an application)
 
   before(async function () {
     this.timeout(10 * 60_000); // build, pack and install on a busy machine
-    const packed = await timed("npm pack (with the build)", () =>
-      npm(["pack", "--json", "--pack-destination", work], repoRoot),
-    );
-    // npm prints the JSON last, after whatever the prepack build printed.
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as {
-      filename: string;
-      files: { path: string }[];
-    }[];
-    if (!info) throw new Error(`npm pack printed no package: ${packed.stdout}`);
-    packedFiles = info.files.map((f) => f.path);
+    const packed = await packOnce();
+    timings.push(`npm pack (with the build) ${packed.seconds.toFixed(1)}s`);
+    packedFiles = packed.files;
 
     mkdirSync(app);
     const manifest = {
       name: "herald-package-test-app",
       private: true,
       type: "module",
-      dependencies: { herald: `file:${join(work, info.filename)}` },
+      dependencies: { herald: `file:${packed.tarball}` },
     };
     writeFileSync(join(app, "package.json"), JSON.stringify(manifest, null, 2));
     writeFileSync(join(app, "jobs.mjs"), jobsModule);
     writeFileSync(join(app, "follow.mjs"), clientScript);
     writeFileSync(join(app, "not-jobs.mjs"), "export default { name: 'reverse' };\n");
-    await timed("npm install", () =>
-      npm(["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], app),
-    );
+    await timed("npm install", () => npmInstall(app));
 
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;

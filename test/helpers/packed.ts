@@ -1,0 +1,47 @@
+// `npm pack` of this checkout, once per test run (it builds dist/ first, prepack): the tarball a
+// user installs. Tests that install it into a temporary application share it.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { repoRoot } from "./processes.ts";
+
+const run = promisify(execFile);
+
+export const npm = (args: string[], cwd: string) => run("npm", args, { cwd, maxBuffer: 64 * 1024 * 1024 });
+
+export interface Packed {
+  /** The tarball's absolute path. */
+  tarball: string;
+  /** The files in it, relative to the package root. */
+  files: string[];
+  /** How long `npm pack` (with the build) took, in seconds. */
+  seconds: number;
+}
+
+let packing: Promise<Packed> | null = null;
+
+export function packOnce(): Promise<Packed> {
+  packing ??= pack();
+  return packing;
+}
+
+async function pack(): Promise<Packed> {
+  const dir = mkdtempSync(join(tmpdir(), "herald-pack-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const began = Date.now();
+  const { stdout } = await npm(["pack", "--json", "--pack-destination", dir], repoRoot);
+  // npm prints the JSON last, after whatever the prepack build printed.
+  const [info] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
+  if (!info) throw new Error(`npm pack printed no package: ${stdout}`);
+  return {
+    tarball: join(dir, info.filename),
+    files: info.files.map((f) => f.path),
+    seconds: (Date.now() - began) / 1000,
+  };
+}
+
+/** `npm install` in `cwd`, from the local cache where it can. */
+export const npmInstall = (cwd: string) =>
+  npm(["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd);
