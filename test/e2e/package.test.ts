@@ -6,9 +6,9 @@
 // installed package, over Socket.IO. Also: what the tarball holds, its types for a TypeScript user,
 // and its client in a browser bundle.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { build, type Metafile } from "esbuild";
@@ -196,6 +196,11 @@ describe("issue 9: Herald as a package (npm pack, installed into an application)
       expect(packedFiles, file).to.include(file);
     }
     expect(packedFiles.filter((f) => /\.(c|m)?tsx?$/.test(f) && !f.endsWith(".d.ts"))).to.deep.equal([]);
+    // Every other file beside the code (the store's Lua scripts, ...) ships beside the compiled code.
+    const assets = ["services", "shared"].flatMap((d) =>
+      filesUnder(join(repoRoot, d)).filter((f) => !/\.tsx?$/.test(f)),
+    );
+    for (const file of assets) expect(packedFiles, file).to.include(`dist/${relative(repoRoot, file)}`);
     expect(packedFiles.filter((f) => f.startsWith("test/") || f.startsWith("examples/"))).to.deep.equal([]);
     const installed = JSON.parse(readFileSync(join(app, "node_modules", "herald", "package.json"), "utf8")) as {
       dependencies: Record<string, string>;
@@ -308,3 +313,9 @@ describe("issue 9: Herald as a package (npm pack, installed into an application)
     expect(text).to.not.match(/\brequire\(/);
   });
 });
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
