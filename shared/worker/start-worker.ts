@@ -26,6 +26,10 @@ export interface StartWorkerOptions {
   env?: Record<string, string | undefined>;
   /** Logs here instead of a logger built from LOG_LEVEL. */
   log?: Logger;
+  /** Register Herald's OpenTelemetry tracer provider (exporting over OTLP when OTEL_EXPORTER_OTLP_*
+   * is set). Default true; false leaves a process that sets up OpenTelemetry itself alone (its
+   * provider, if any, then gets the worker's spans). */
+  tracing?: boolean;
 }
 
 export interface RunningWorker {
@@ -42,13 +46,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ? registry(options.jobs as readonly RegisteredHandler[])
     : (options.jobs as HandlerRegistry);
   if (handlers.size === 0) throw new TypeError("startWorker: no jobs given");
-  const config = loadConfig(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const config = loadConfig(env);
   const log = options.log ?? createLogger(config.logLevel, { service: "worker", instance: config.instanceId });
   const steps: Step[] = []; // what to undo, most recent last; also the shutdown order, reversed
   const stopAll = () => runSteps([...steps].reverse(), log);
   try {
-    const tracing = setupTracing("herald-worker");
-    steps.push(["flush traces", () => tracing.shutdown()]);
+    if (options.tracing ?? true) {
+      const tracing = setupTracing("herald-worker", { env });
+      steps.push(["flush traces", () => tracing.shutdown()]);
+    }
     const metrics = createWorkerMetrics(new Registry());
     const redisAt = async (role: string) => {
       const client = await connectRedis(

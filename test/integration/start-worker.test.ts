@@ -42,7 +42,7 @@ describe("issue 9: startWorker (herald/worker) in the caller's own process", fun
       },
     });
     const env = { AMQP_URL, REDIS_URL, HERALD_NAMESPACE: stack?.names.namespace, LOG_LEVEL: "silent" };
-    worker = await startWorker({ jobs: [shout], env });
+    worker = await startWorker({ jobs: [shout], env, tracing: false }); // the test process's tracing is not its to set
     expect(worker.jobTypes).to.deep.equal(["shout"]);
     expect(worker.config.namespace).to.equal(stack?.names.namespace);
     await pollUntil(async () => (await listed("shout"))?.liveWorkers === 1, {
