@@ -26,10 +26,9 @@ export async function loadJobs(specifier: string, cwd: string): Promise<HandlerR
 function resolveModule(specifier: string, cwd: string): string {
   const isPath = specifier.startsWith(".") || isAbsolute(specifier);
   try {
-    // A path is taken as given; a package is looked up from cwd's node_modules, as cwd's code would.
-    return isPath
-      ? createRequire(resolve(cwd, "noop.js")).resolve(resolve(cwd, specifier))
-      : createRequire(resolve(cwd, "noop.js")).resolve(specifier);
+    // A path is relative to cwd; a package is looked up in cwd's node_modules, as cwd's code would
+    // (with the "require" or "default" condition of its exports).
+    return createRequire(resolve(cwd, "noop.js")).resolve(isPath ? resolve(cwd, specifier) : specifier);
   } catch (err) {
     throw new UsageError(`--jobs ${specifier}: not found from ${cwd} (${(err as Error).message.split("\n")[0]})`);
   }
