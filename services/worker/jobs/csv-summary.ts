@@ -1,21 +1,23 @@
 // Summarises a CSV document: the kind of work a user sends to the background because a request
 // would time out on a big upload. Reports progress every chunk of rows.
-import { z } from "zod";
-import { defineJobType } from "../../../shared/jobs/job-types.ts";
-import { handle } from "../../../shared/worker/handlers.ts";
+import { defineJob, type HandlerContext, z } from "../../../shared/worker/index.ts";
 import { parseCsv } from "./csv-parse.ts";
 
+const payload = z.strictObject({
+  csv: z.string().min(1).max(900_000),
+  delimiter: z.enum([",", ";", "\t", "|"]).default(","),
+  header: z.boolean().default(true),
+});
+export type CsvSummaryPayload = z.infer<typeof payload>;
+
 /** A realistic example: summarise an uploaded CSV document (row count, per-column statistics). */
-export const csvSummaryJob = defineJobType({
+export const csvSummaryHandler = defineJob({
   name: "csv-summary",
   description: "Parses a CSV document (RFC 4180) and returns per-column counts, distinct values and numeric stats.",
-  payload: z.strictObject({
-    csv: z.string().min(1).max(900_000),
-    delimiter: z.enum([",", ";", "\t", "|"]).default(","),
-    header: z.boolean().default(true),
-  }),
+  payload,
+  run: summarise,
 });
-export type CsvSummaryPayload = z.infer<typeof csvSummaryJob.payload>;
+export const csvSummaryJob = csvSummaryHandler.type;
 
 const maxDistinctTracked = 1000;
 
@@ -28,7 +30,7 @@ interface ColumnStats {
   numeric: { count: number; min: number; max: number; sum: number };
 }
 
-export const csvSummaryHandler = handle(csvSummaryJob, async ({ csv, delimiter, header }, ctx) => {
+async function summarise({ csv, delimiter, header }: CsvSummaryPayload, ctx: HandlerContext) {
   const rows = parseCsv(csv, delimiter);
   const first = rows[0] ?? [];
   const names = header ? first : first.map((_, i) => `column${i + 1}`);
@@ -70,7 +72,7 @@ export const csvSummaryHandler = handle(csvSummaryJob, async ({ csv, delimiter, 
           : { count: c.numeric.count, min: c.numeric.min, max: c.numeric.max, mean: c.numeric.sum / c.numeric.count },
     })),
   };
-});
+}
 
 function add(col: ColumnStats, cell: string): void {
   if (cell.trim() === "") {

@@ -1,10 +1,8 @@
-import { z } from "zod";
-import { defineJobType } from "../../../shared/jobs/job-types.ts";
 import { sleep } from "../../../shared/queue/backoff.ts";
-import { handle, PermanentError } from "../../../shared/worker/handlers.ts";
+import { defineJob, PermanentError, z } from "../../../shared/worker/index.ts";
 
 /** For trying Herald out and for tests: sleeps `stepMs` per step, reports progress, optionally fails. */
-export const demoJob = defineJobType({
+export const demoHandler = defineJob({
   name: "demo",
   description:
     "Counts through `steps` steps of `stepMs` ms each. With `fail`, fails for good after half of them; " +
@@ -16,23 +14,23 @@ export const demoJob = defineJobType({
     failAttempts: z.int().min(0).max(100).optional(),
   }),
   retry: { maxAttempts: 3, backoffBaseMs: 200, backoffMaxMs: 2_000, timeoutMs: 10 * 60_000 },
-});
-export type DemoPayload = z.infer<typeof demoJob.payload>;
-
-export const demoHandler = handle(demoJob, async ({ steps, stepMs, fail, failAttempts }, ctx) => {
-  const failing = fail !== undefined || ctx.attempt <= (failAttempts ?? 0);
-  const failAt = failing ? Math.ceil(steps / 2) : Number.POSITIVE_INFINITY;
-  for (let step = 1; step <= steps; step++) {
-    await sleep(stepMs, ctx.signal);
-    ctx.progress({
-      percent: Math.round((step / steps) * 100),
-      message: `step ${step} of ${steps}`,
-      etaSeconds: ((steps - step) * stepMs) / 1000,
-    });
-    if (step >= failAt) {
-      if (fail !== undefined) throw new PermanentError(fail);
-      throw new Error(`attempt ${ctx.attempt} failed on purpose (failAttempts: ${failAttempts})`);
+  run: async ({ steps, stepMs, fail, failAttempts }, ctx) => {
+    const failing = fail !== undefined || ctx.attempt <= (failAttempts ?? 0);
+    const failAt = failing ? Math.ceil(steps / 2) : Number.POSITIVE_INFINITY;
+    for (let step = 1; step <= steps; step++) {
+      await sleep(stepMs, ctx.signal);
+      ctx.progress({
+        percent: Math.round((step / steps) * 100),
+        message: `step ${step} of ${steps}`,
+        etaSeconds: ((steps - step) * stepMs) / 1000,
+      });
+      if (step >= failAt) {
+        if (fail !== undefined) throw new PermanentError(fail);
+        throw new Error(`attempt ${ctx.attempt} failed on purpose (failAttempts: ${failAttempts})`);
+      }
     }
-  }
-  return { steps };
+    return { steps };
+  },
 });
+export const demoJob = demoHandler.type;
+export type DemoPayload = z.infer<typeof demoJob.payload>;
