@@ -60,8 +60,9 @@ export class PayloadValidator {
     const { version } = type;
     let c: Compiled;
     try {
-      // No $id: ajv would refuse a second schema with the same one (a new version, same $id).
-      const { $id: _, ...schema } = type.payload;
+      // No $id: ajv would refuse a second schema with the same one (a new version, same $id). No
+      // $schema: the contract says 2020-12, and ajv would refuse a dialect it has not loaded.
+      const { $id: _, $schema: __, ...schema } = type.payload;
       c = { version, schemaJson, validate: ajv.compile(schema), broken: "" };
     } catch (err) {
       c = { version, schemaJson, validate: null, broken: err instanceof Error ? err.message : String(err) };
