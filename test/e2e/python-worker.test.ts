@@ -45,7 +45,6 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
       REDIS_URL,
       HERALD_NAMESPACE: s().names.namespace,
       LEASE_MS: String(LEASE_MS),
-      JOB_TYPE_TTL_MS: "3000",
       SHUTDOWN_GRACE_MS: "2000",
       WORD_COUNT_CHUNK_WORDS: String(CHUNK_WORDS),
       WORD_COUNT_CHUNK_DELAY_MS: String(CHUNK_DELAY_MS),
@@ -193,6 +192,35 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
       timeoutMs: 10_000,
       what: "the canceled job's lease to be released",
     });
+  });
+
+  it("SIGTERM mid-job hands the job back (the attempt not counted); the next worker runs it", async () => {
+    const job = await submit(s().baseUrl, "word-count", { text: words(100_000) }); // longer than the grace
+    const running = workers.at(-1) as Spawned;
+    await pollUntil(
+      async () => {
+        const v = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;
+        return v.status === "running" && v.progress.percent > 0;
+      },
+      { timeoutMs: 30_000, what: "the long job to make progress" },
+    );
+    running.signalGroup("SIGTERM");
+    expect(await running.exited, "a clean exit after the grace period").to.deep.equal({ code: 0, signal: null });
+    const back = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;
+    expect(back).to.include({ status: "queued", attempts: 0 });
+    expect(await s().redis.zScore(s().names.leasesKey, job.id), "lease released").to.equal(null);
+    // The stop withdrew the worker from the registry at once (its entry would live JOB_TYPE_TTL_MS).
+    expect((await wordCountType())?.liveWorkers).to.equal(0);
+
+    await startPythonWorker();
+    await pollUntil(
+      async () => {
+        const v = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;
+        return v.status === "running" && v.attempts === 1;
+      },
+      { timeoutMs: 30_000, what: "the next worker to take the handed-back job as its first attempt" },
+    );
+    await request(`${s().baseUrl}/jobs/${job.id}`, { method: "DELETE", headers: bearer(job.token) }); // no need to wait it out
   });
 
   it("kill -9 mid-job: a restarted worker finishes the job, succeeded exactly once", async () => {
