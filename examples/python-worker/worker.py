@@ -18,7 +18,7 @@ except ImportError as err:
     sys.exit(f"{err}: install Debian's python3-pika and python3-redis (apt-get install python3-pika python3-redis) "
              "and run this with the system's python3 (/usr/bin/python3)")
 
-from herald_worker.config import ConfigError
+from herald_worker.config import ConfigError, StartupError
 from herald_worker.jobs import JobType, PermanentError, RetryPolicy
 from herald_worker.runner import run_worker
 
@@ -94,5 +94,5 @@ word_count = JobType(
 if __name__ == "__main__":
     try:
         run_worker([word_count])
-    except ConfigError as err:
+    except (ConfigError, StartupError) as err:
         sys.exit(str(err))

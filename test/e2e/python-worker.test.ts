@@ -51,10 +51,13 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
     });
     killOnExit(p.child);
     workers.push(p);
-    await pollUntil(async () => p.stderr().includes('"consuming"') || (p.child.exitCode !== null && "exited"), {
-      timeoutMs: 30_000,
-      what: "the Python worker to consume",
-    }).then((state) => {
+    await pollUntil(
+      async () => p.stderr().includes('"job types announced"') || (p.child.exitCode !== null && "exited"),
+      {
+        timeoutMs: 30_000,
+        what: "the Python worker to consume and announce word-count",
+      },
+    ).then((state) => {
       if (state === "exited") throw new Error(`the Python worker exited:\n${p.stderr()}`);
     });
     return p;

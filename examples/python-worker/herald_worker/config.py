@@ -14,6 +14,10 @@ class ConfigError(ValueError):
     pass
 
 
+class StartupError(RuntimeError):
+    """A broker stayed unreachable for CONNECT_TIMEOUT_MS at start."""
+
+
 @dataclass(frozen=True)
 class Config:
     amqp_url: str

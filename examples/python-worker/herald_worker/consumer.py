@@ -11,6 +11,7 @@ import pika
 from pika.exceptions import AMQPError, ChannelClosedByBroker
 
 from .attempt import Attempt, owned_by
+from .config import StartupError
 from .jobs import Abort, problem
 from .names import retry_tier
 from .store import TERMINAL, now_iso, now_ms
@@ -92,9 +93,11 @@ class RetryPublisher:
 
 
 class Consumer:
-    def __init__(self, deps, job_types: dict):
-        self.deps = deps  # .config .names .store .events .queue .log .running .stopping
+    def __init__(self, deps, job_types: dict, on_consuming=lambda: None, on_stopping=lambda: None):
+        self.deps = deps  # .config .names .store .events .queue .log .running .stopping .giving_up
         self.job_types = job_types
+        self.on_consuming = on_consuming
+        self.on_stopping = on_stopping
         self._threads = set()
         self._threads_lock = threading.Lock()
 
@@ -112,7 +115,7 @@ class Consumer:
             except AMQPError as err:
                 tries += 1
                 if not connected_once and time.monotonic() > first_deadline:
-                    raise RuntimeError(f"cannot reach RabbitMQ: {err!r}") from err
+                    raise StartupError(f"cannot reach RabbitMQ: {err!r}") from err
                 log.warn("cannot reach RabbitMQ; retrying", attempt=tries, error=repr(err))
                 self.deps.stopping.wait(min(5.0, 0.2 * 2 ** min(tries, 5)))
                 continue
@@ -122,6 +125,7 @@ class Consumer:
                 if channel is None:
                     continue
                 log.info("consuming", queue=self.deps.names.jobs_queue, prefetch=cfg.prefetch)
+                self.on_consuming()
                 while not self.deps.stopping.is_set():
                     connection.process_data_events(time_limit=0.5)
                 self._shut_down(connection, channel)
@@ -176,6 +180,7 @@ class Consumer:
                 channel.basic_cancel(tag)
         except AMQPError as err:
             log.warn("cancelling the consumer failed", error=repr(err))
+        self.on_stopping()  # takes no new jobs: no longer counts as serving its types
         grace = time.monotonic() + self.deps.config.shutdown_grace_ms / 1000
         while self._busy() and time.monotonic() < grace:
             connection.process_data_events(time_limit=0.1)

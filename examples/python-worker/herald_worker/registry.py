@@ -30,8 +30,9 @@ class Announcer:
             if stored != d:
                 self.redis.hset(self.names.job_types, d["name"], json.dumps({**d, "announcedAt": now_ms()}))
                 self.redis.publish(self.names.job_types_changed, d["name"])
-                self.log.info("job type announced", type=d["name"], version=d["version"])
+                self.log.info("job type definition stored", type=d["name"], version=d["version"])
             self.redis.zadd(self.names.job_type_workers(d["name"]), {self.worker_id: now_ms() + self.ttl_ms})
+        self.log.info("job types announced", types=[d["name"] for d in self.definitions])
 
     def refresh(self) -> None:
         """Extends this worker's entries; a definition Redis lost is written again, one that another
@@ -42,6 +43,8 @@ class Announcer:
             self.redis.zadd(self.names.job_type_workers(d["name"]), {self.worker_id: now_ms() + self.ttl_ms})
 
     def start(self) -> None:
+        if self._thread is not None:
+            return  # announced already (this is a reconnect)
         self.announce()
         self._thread = threading.Thread(target=self._loop, name="registry", daemon=True)
         self._thread.start()
@@ -54,6 +57,7 @@ class Announcer:
                 self.log.warn("job type announcement not refreshed", error=str(err))
 
     def withdraw(self) -> None:
+        """Called when the worker stops taking jobs (and again at exit: harmless)."""
         self._stop.set()
         for d in self.definitions:
             try:

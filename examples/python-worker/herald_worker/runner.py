@@ -3,18 +3,19 @@ SIGTERM or SIGINT, then stops in order (stop consuming, let running jobs finish 
 SHUTDOWN_GRACE_MS, hand back the rest, withdraw the announcement, close)."""
 import signal
 import threading
+import time
 from types import SimpleNamespace
 
 import redis
 
-from .config import load_config
+from .attempt import RunningJobs
+from .config import StartupError, load_config
 from .consumer import Consumer, RetryPublisher
 from .control import CancelListener, LeaseRenewer
 from .events import SocketIoEvents
 from .log import Logger
 from .names import Names
 from .registry import Announcer
-from .attempt import RunningJobs
 from .store import Store
 
 
@@ -26,7 +27,7 @@ def run_worker(job_types, env=None) -> None:
         config.redis_url, decode_responses=True, health_check_interval=10, socket_keepalive=True,
         socket_connect_timeout=5, retry_on_timeout=True,
     )
-    r.ping()
+    _wait_for_redis(r, config, log)
     store = Store(r, names, config.job_ttl_seconds, config.scripts_dir)
     running = RunningJobs()
     deps = SimpleNamespace(
@@ -54,13 +55,29 @@ def run_worker(job_types, env=None) -> None:
     renewer.start()
     cancels.start()
     cancels.ready.wait(10)
-    announcer.start()
-    log.info("python worker started", namespace=config.namespace, types=sorted(by_name))
+    log.info("python worker starting", namespace=config.namespace, types=sorted(by_name))
     try:
-        Consumer(deps, by_name).run()
+        # Announced once it consumes: a worker that cannot reach RabbitMQ serves nothing.
+        Consumer(deps, by_name, on_consuming=announcer.start, on_stopping=announcer.withdraw).run()
     finally:
         announcer.withdraw()
         renewer.stop()
         cancels.stop()
         r.close()
         log.info("python worker stopped")
+
+
+def _wait_for_redis(r, config, log) -> None:
+    """Like Herald: retry the first connection with backoff for up to CONNECT_TIMEOUT_MS."""
+    deadline = time.monotonic() + config.connect_timeout_ms / 1000
+    tries = 0
+    while True:
+        try:
+            r.ping()
+            return
+        except redis.exceptions.ConnectionError as err:
+            tries += 1
+            if time.monotonic() > deadline:
+                raise StartupError(f"cannot reach Redis at {config.redis_url.split('@')[-1]}: {err}") from err
+            log.error("cannot reach Redis; retrying", attempt=tries, error=str(err))
+            time.sleep(min(5.0, 0.2 * 2 ** min(tries, 5)))
