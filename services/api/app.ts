@@ -4,6 +4,7 @@ import { type AdminDeps, adminRoutes } from "./admin-routes.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { demoRoutes } from "./demo-page.ts";
 import { docsRoutes } from "./docs-routes.ts";
+import { jobTypesRoutes } from "./job-types-routes.ts";
 import { type JobsRoutesDeps, jobsRoutes } from "./jobs-routes.ts";
 import { cors, type OriginPolicy } from "./origins.ts";
 import { problemMiddleware } from "./problem-middleware.ts";
@@ -56,7 +57,14 @@ export function createApp(deps: AppDeps): Koa {
 
   const admin = adminRoutes(deps.admin);
   app.use(admin.gate);
-  for (const router of [admin.router, jobsRoutes(deps), clientRoutes(), demoRoutes(), docsRoutes(deps.catalog)]) {
+  for (const router of [
+    admin.router,
+    jobsRoutes(deps),
+    jobTypesRoutes(deps.jobTypes),
+    clientRoutes(),
+    demoRoutes(),
+    docsRoutes(deps.jobTypes, deps.payloads),
+  ]) {
     app.use(router.routes());
     app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
   }

@@ -1,12 +1,14 @@
-// GET /openapi.json (the document, built once from the catalog) and GET /docs (Swagger UI).
+// GET /openapi.json (the document, with the job types the registry holds when it is asked for) and
+// GET /docs (Swagger UI).
 // The renderer's files come from the swagger-ui-dist package through this API, never from a CDN,
 // so the reference works with no Internet access and under a same-origin script policy.
 import { createReadStream } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import Router from "@koa/router";
-import type { JobCatalog } from "../../shared/jobs/job-types.ts";
+import type { JobTypeRegistry } from "../../shared/registry/job-type-registry.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { PayloadValidator } from "./payload-validator.ts";
 
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
 
@@ -16,14 +18,26 @@ const assets: Record<string, string> = {
   "swagger-ui.css": "text/css; charset=utf-8",
 };
 
-export function docsRoutes(catalog: JobCatalog): Router {
+export function docsRoutes(jobTypes: JobTypeRegistry, payloads: PayloadValidator): Router {
   const router = new Router();
-  const document = JSON.stringify(openApiDocument(catalog));
+  // Built again only when the announced types differ from those of the last one built.
+  let built = { of: "", document: "" };
 
-  router.get("/openapi.json", (ctx) => {
+  router.get("/openapi.json", async (ctx) => {
+    const types = (await jobTypes.list()).map((t) => t.definition);
+    const of = JSON.stringify(types.map((t) => [t.name, t.version, t.description, t.payload]));
+    if (of !== built.of) {
+      const documented = types.map((t) => ({
+        name: t.name,
+        description: t.description,
+        payload: t.payload,
+        acceptsEmpty: payloads.check(t, {}).ok,
+      }));
+      built = { of, document: JSON.stringify(openApiDocument(documented)) };
+    }
     ctx.type = "application/json";
     ctx.set("Cache-Control", "no-cache");
-    ctx.body = document;
+    ctx.body = built.document;
   });
   router.get("/docs", (ctx) => {
     ctx.type = "text/html; charset=utf-8";

@@ -1,6 +1,5 @@
 // The API process: connects to Redis and RabbitMQ, serves HTTP and Socket.IO, stops gracefully.
 
-import { builtinJobTypes } from "../../shared/jobs/job-types.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { createApiMetrics, Registry } from "../../shared/observability/metrics.ts";
 import { setupTracing } from "../../shared/observability/tracing.ts";
@@ -25,13 +24,7 @@ try {
     redisAt("adapter-sub"),
   ]);
   const queue = await RabbitJobQueue.fromConfig(config, log, metrics.reconnected("rabbitmq"));
-  const api = await startApiServer(
-    config,
-    { redis, changesSub, adapterPub, adapterSub, queue },
-    builtinJobTypes,
-    log,
-    metrics,
-  );
+  const api = await startApiServer(config, { redis, changesSub, adapterPub, adapterSub, queue }, log, metrics);
   exitOnSignals(
     () => [
       ["stop accepting", () => api.stopAccepting()],
@@ -44,7 +37,7 @@ try {
   );
   log.info("api listening", {
     url: `http://${config.host}:${api.port}`,
-    jobTypes: [...builtinJobTypes.keys()],
+    jobTypeWithoutWorker: config.jobTypeWithoutWorker,
     corsOrigins: config.corsOrigins,
   });
 } catch (err) {

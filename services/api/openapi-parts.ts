@@ -27,6 +27,11 @@ export const headers: Record<string, Obj> = {
     description: "`true` when this answer replays the job an earlier request with the same `Idempotency-Key` created.",
     schema: { type: "string", enum: ["true"] },
   },
+  "Herald-Warning": {
+    description:
+      "`no-worker-for-type: …` when no live worker serves the job's type (JOB_TYPE_WITHOUT_WORKER=accept): the job waits in the queue until one does.",
+    schema: { type: "string", pattern: "^no-worker-for-type" },
+  },
   "Content-Location": { description: "The job's status monitor, whose state this body is.", schema: str },
   "WWW-Authenticate": {
     description: 'The scheme to use: `Bearer realm="herald"` (`realm="herald-admin"` on /admin).',

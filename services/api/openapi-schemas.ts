@@ -1,8 +1,8 @@
 // The OpenAPI document's `components.schemas`, converted by zod from the very schemas that
-// validate requests (shared/jobs/schemas.ts) and the job types' payload schemas (the catalog the API
-// serves), so the document cannot drift from what the API accepts and answers.
+// validate requests (shared/jobs/schemas.ts), plus the payload JSON Schemas the job types' workers
+// announced (read from the registry when the document is asked for), so the document cannot drift
+// from what the API accepts and answers.
 import { z } from "zod";
-import type { JobCatalog } from "../../shared/jobs/job-types.ts";
 import {
   AcceptedJob,
   CreateJobRequest,
@@ -13,6 +13,7 @@ import {
   Progress,
 } from "../../shared/jobs/schemas.ts";
 import { ReplayRequest } from "./admin-routes.ts";
+import { JobTypeList } from "./job-types-routes.ts";
 
 /** The /healthz body (written by hand in app.ts; described here). */
 export const Health = z.object({ status: z.literal("ok"), instance: z.string() });
@@ -66,14 +67,28 @@ export const schemaRef = (id: string): JsonSchema => ({ $ref: `#/components/sche
 /** Component name of a job type's request (`JobRequest.demo`). */
 export const jobRequestId = (typeName: string): string => `JobRequest.${typeName.replace(/[^A-Za-z0-9._-]/g, "_")}`;
 
-/** One `POST /jobs` body per job type: CreateJobRequest with `type` fixed and the type's own
- * payload schema. `payload` may be left out where the type accepts `{}` (the API's default). */
-function jobRequest(name: string, payload: z.ZodType): z.ZodType {
-  const acceptsEmpty = payload.safeParse({}).success;
-  return CreateJobRequest.extend({ type: z.literal(name), payload: acceptsEmpty ? payload.optional() : payload });
+/** A job type as the document shows it: its announced payload schema, and whether `{}` passes it. */
+export interface DocumentedJobType {
+  name: string;
+  description: string;
+  payload: JsonSchema;
+  acceptsEmpty: boolean;
 }
 
-export function componentSchemas(catalog: JobCatalog): Record<string, JsonSchema> {
+/** One `POST /jobs` body per job type: CreateJobRequest with `type` fixed and the type's own
+ * payload schema. `payload` may be left out where the type accepts `{}` (the API's default). */
+function jobRequest(t: DocumentedJobType): JsonSchema {
+  const { $schema: _, $id: __, ...payload } = t.payload; // the document sets the dialect once
+  return {
+    type: "object",
+    description: t.description,
+    properties: { type: { type: "string", const: t.name }, payload },
+    required: t.acceptsEmpty ? ["type"] : ["type", "payload"],
+    additionalProperties: false,
+  };
+}
+
+export function componentSchemas(jobTypes: readonly DocumentedJobType[]): Record<string, JsonSchema> {
   // Answers are what the API sends (zod's output side); requests what it accepts (input side:
   // defaults make fields optional). Two registries, so each side converts in its own mode.
   const answers = z.registry<{ id: string; description?: string }>();
@@ -91,6 +106,7 @@ export function componentSchemas(catalog: JobCatalog): Record<string, JsonSchema
   answers.add(AdminStats, { id: "AdminStats" });
   answers.add(DeadLetterList, { id: "DeadLetterList", description: "`total` in the queue; the first `limit`." });
   answers.add(ReplayReport, { id: "ReplayReport" });
+  answers.add(JobTypeList, { id: "JobTypeList", description: "The job types workers announced, by name." });
 
   const requests = z.registry<{ id: string; description?: string }>();
   requests.add(CreateJobRequest, {
@@ -101,18 +117,6 @@ export function componentSchemas(catalog: JobCatalog): Record<string, JsonSchema
     id: "ReplayRequest",
     description: 'All letters (`{"all": true}`) or those of the given jobs.',
   });
-  const variants = [...catalog.values()].map((t) => {
-    const schema = jobRequest(t.name, t.payload);
-    requests.add(schema, { id: jobRequestId(t.name), description: t.description });
-    return schema;
-  });
-  if (variants.length > 0) {
-    requests.add(z.union(variants), {
-      id: "JobRequest",
-      description: "A job request of one of the types this API accepts (else 422 unknown-job-type or invalid-payload).",
-    });
-  }
-
   const convert = (registry: typeof answers, io: "input" | "output") =>
     z.toJSONSchema(registry, {
       io,
@@ -121,10 +125,18 @@ export function componentSchemas(catalog: JobCatalog): Record<string, JsonSchema
       uri: (id) => `#/components/schemas/${id}`,
     }).schemas as Record<string, JsonSchema>;
   const schemas = { ...convert(answers, "output"), ...convert(requests, "input") };
-  if (variants.length === 0) schemas.JobRequest = schemaRef("CreateJobRequest");
   for (const s of Object.values(schemas)) {
     delete s.$schema; // the document sets the dialect once
     delete s.$id; // zod names each by its component URI: a fragment, which 2020-12 forbids in $id
   }
+  for (const t of jobTypes) schemas[jobRequestId(t.name)] = jobRequest(t);
+  schemas.JobRequest =
+    jobTypes.length === 0
+      ? schemaRef("CreateJobRequest")
+      : {
+          anyOf: jobTypes.map((t) => schemaRef(jobRequestId(t.name))),
+          description:
+            "A job request of one of the types workers announced (else 422 unknown-job-type or invalid-payload).",
+        };
   return schemas;
 }

@@ -2,7 +2,6 @@
 // endpoint, status code, header and problem type. Schemas come from zod (openapi-schemas.ts);
 // the rest is written here, next to nothing else, so a change of protocol shows up in one file.
 import { readFileSync } from "node:fs";
-import type { JobCatalog } from "../../shared/jobs/job-types.ts";
 import { adminPaths, adminTag } from "./openapi-admin.ts";
 import {
   headerRefs,
@@ -14,7 +13,7 @@ import {
   problemTable,
   securitySchemes,
 } from "./openapi-parts.ts";
-import { componentSchemas, schemaRef } from "./openapi-schemas.ts";
+import { componentSchemas, type DocumentedJobType, schemaRef } from "./openapi-schemas.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -38,7 +37,8 @@ const readProblems = problems({
   503: ["storeUnavailable"],
 });
 
-export function openApiDocument(catalog: JobCatalog): Obj {
+/** The document, with the job types the registry holds now (`POST /jobs` bodies, one per type). */
+export function openApiDocument(jobTypes: readonly DocumentedJobType[]): Obj {
   return {
     openapi: "3.1.0",
     info: {
@@ -65,10 +65,11 @@ export function openApiDocument(catalog: JobCatalog): Obj {
       adminTag,
     ],
     paths: {
-      "/jobs": { post: submit(catalog) },
+      "/jobs": { post: submit(jobTypes) },
       "/jobs/{id}": { parameters: [paramRef("JobId")], get: status(), delete: cancel() },
       "/jobs/{id}/result": { parameters: [paramRef("JobId")], get: result() },
       "/jobs/{id}/events": { parameters: [paramRef("JobId")], get: events() },
+      "/job-types": { get: listJobTypes() },
       "/healthz": { get: probe("Liveness: the process answers.", { 200: ok("Alive.", "Health") }) },
       "/readyz": {
         get: probe("Readiness: 200 when the API accepts jobs and reaches RabbitMQ and Redis.", {
@@ -90,7 +91,7 @@ export function openApiDocument(catalog: JobCatalog): Obj {
       ...adminPaths(),
     },
     components: {
-      schemas: componentSchemas(catalog),
+      schemas: componentSchemas(jobTypes),
       headers,
       parameters,
       securitySchemes,
@@ -98,24 +99,31 @@ export function openApiDocument(catalog: JobCatalog): Obj {
   };
 }
 
-function submit(catalog: JobCatalog): Obj {
+function submit(jobTypes: readonly DocumentedJobType[]): Obj {
   return {
     tags: ["jobs"],
     operationId: "submitJob",
     summary: "Submit a job",
-    description: `Job types: ${[...catalog.keys()].map((t) => `\`${t}\``).join(", ") || "none"}.`,
+    description: [
+      `Job types announced when this document was served: ${jobTypes.map((t) => `\`${t.name}\``).join(", ") || "none"}`,
+      "(`GET /job-types` lists them with their live workers). A type with no live worker is queued with a",
+      "`Herald-Warning` header, or refused `422 no-worker-for-type`, as JOB_TYPE_WITHOUT_WORKER says.",
+    ].join(" "),
     security: submitSecurity,
     parameters: [paramRef("IdempotencyKey"), paramRef("PreferSubmit")],
     requestBody: { required: true, content: json(schemaRef("JobRequest")) },
     responses: {
       202: {
         description: "Accepted: recorded and queued. The body's `token` is shown only here.",
-        headers: headerRefs(["Location", "Retry-After", "ETag"], ["Idempotent-Replayed"]),
+        headers: headerRefs(["Location", "Retry-After", "ETag"], ["Idempotent-Replayed", "Herald-Warning"]),
         content: json(schemaRef("AcceptedJob")),
       },
       200: {
         description: "With `Prefer: wait=N`: the job ended within the wait; its final state (and token).",
-        headers: headerRefs(["Content-Location", "ETag", "Preference-Applied"], ["Idempotent-Replayed"]),
+        headers: headerRefs(
+          ["Content-Location", "ETag", "Preference-Applied"],
+          ["Idempotent-Replayed", "Herald-Warning"],
+        ),
         content: json(schemaRef("AcceptedJob")),
       },
       ...problems({
@@ -124,12 +132,27 @@ function submit(catalog: JobCatalog): Obj {
         404: ["notFound"],
         413: ["payloadTooLarge"],
         415: ["unsupportedMediaType"],
-        422: ["invalidRequest", "unknownJobType", "invalidPayload", "idempotencyKeyReused"],
+        422: ["invalidRequest", "unknownJobType", "invalidPayload", "noWorkerForType", "idempotencyKeyReused"],
         429: ["rateLimited", "tooManyJobsInFlight"],
         500: ["internal"],
         503: ["shuttingDown", "queueFull", "brokerUnavailable", "storeUnavailable"],
       }),
       409: problemResponse(409, ["idempotencyKeyInUse"], ["Retry-After"]),
+    },
+  };
+}
+
+function listJobTypes(): Obj {
+  return {
+    tags: ["jobs"],
+    operationId: "listJobTypes",
+    summary: "The job types workers announced",
+    description:
+      "Each type's version, payload JSON Schema (what `POST /jobs` validates against), retry policy, and how many live workers serve it. See README, Job types.",
+    security: [],
+    responses: {
+      200: { description: "The registry, read now.", headers: headerRefs([]), content: json(schemaRef("JobTypeList")) },
+      ...problems({ 500: ["internal"], 503: ["storeUnavailable"] }),
     },
   };
 }

@@ -36,6 +36,7 @@ const exposeHeaders = [
   "Preference-Applied",
   "Content-Location",
   "Idempotent-Replayed",
+  "Herald-Warning",
   "WWW-Authenticate",
   "Allow",
   "X-Herald-Instance",

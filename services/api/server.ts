@@ -5,12 +5,12 @@ import type { AddressInfo } from "node:net";
 import { RedisJobChanges } from "../../shared/events/redis-job-changes.ts";
 import { RedisJobControlPublisher } from "../../shared/events/redis-job-control.ts";
 import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
-import type { JobCatalog } from "../../shared/jobs/job-types.ts";
 import type { Logger } from "../../shared/observability/log.ts";
 import { type ApiMetrics, createApiMetrics, meteredEvents, Registry } from "../../shared/observability/metrics.ts";
 import type { JobQueue } from "../../shared/queue/job-queue.ts";
 import type { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
 import { Sweeper, sweepIntervalMs } from "../../shared/recovery/sweeper.ts";
+import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-registry.ts";
 import type { Config } from "../../shared/runtime/config.ts";
 import { names } from "../../shared/store/names.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
@@ -19,12 +19,13 @@ import { createCredentials } from "./credentials.ts";
 import { defaultSecret, IdempotencyStore } from "./idempotency.ts";
 import { InFlightLimiter, RateLimiter } from "./limits.ts";
 import { originPolicy } from "./origins.ts";
+import { PayloadValidator } from "./payload-validator.ts";
 import { attachRealtime, type RealtimeServer } from "./realtime.ts";
 
 export interface ApiConnections {
   /** Commands (job store). */
   redis: RedisClient;
-  /** Dedicated subscriber for the change feed. */
+  /** Dedicated subscriber for the change feed (and the job type registry's change messages). */
   changesSub: RedisClient;
   /** Dedicated pair for the Socket.IO adapter. */
   adapterPub: RedisClient;
@@ -47,7 +48,6 @@ export interface ApiServer {
 export async function startApiServer(
   settings: Config,
   conns: ApiConnections,
-  catalog: JobCatalog,
   log: Logger,
   /** main.ts passes its own (it counts broker reconnects too); a test stack gets a fresh registry. */
   metrics: ApiMetrics = createApiMetrics(new Registry()),
@@ -69,6 +69,15 @@ export async function startApiServer(
     intervalMs: sweepIntervalMs(settings.leaseMs, settings.queueWatchdogMs),
   });
   const changes = new RedisJobChanges(conns.changesSub, n, log);
+  // What POST /jobs validates against: the job types workers announce, learnt while running.
+  const jobTypes = new RedisJobTypeRegistry({
+    redis: conns.redis,
+    subscriber: conns.changesSub,
+    names: n,
+    log,
+    cacheMs: settings.jobTypeCacheMs,
+  });
+  await jobTypes.listen();
   const origins = originPolicy(settings.corsOrigins);
   let accepting = true;
   const shutdown = new AbortController();
@@ -83,7 +92,9 @@ export async function startApiServer(
     events,
     control: new RedisJobControlPublisher(conns.redis, n),
     queue: conns.queue,
-    catalog,
+    jobTypes,
+    payloads: new PayloadValidator(),
+    withoutWorker: settings.jobTypeWithoutWorker,
     log,
     credentials,
     idempotency: new IdempotencyStore(conns.redis, n, {
@@ -174,6 +185,7 @@ export async function startApiServer(
           server.closeIdleConnections();
         });
         await changes.close();
+        await jobTypes.close();
       })();
       return closing;
     },

@@ -2,19 +2,20 @@
 // (record in Redis, publish with confirm) and the 202 — or, with Prefer: wait, the final status.
 import type { Context, Middleware } from "koa";
 import type { JobChangeFeed } from "../../shared/events/job-changes.ts";
-import type { JobCatalog } from "../../shared/jobs/job-types.ts";
 import { etagOf } from "../../shared/jobs/job-view.ts";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
 import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
 import type { Logger } from "../../shared/observability/log.ts";
 import type { ApiMetrics } from "../../shared/observability/metrics.ts";
 import type { JobQueue } from "../../shared/queue/job-queue.ts";
+import type { JobTypeRegistry, RegisteredJobType } from "../../shared/registry/job-type-registry.ts";
 import { type JobStore, StoreUnavailableError } from "../../shared/store/job-store.ts";
 import { newJob } from "../../shared/store/new-job.ts";
 import { submitter } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import { clientOf, type InFlightLimiter, type RateLimiter } from "./limits.ts";
+import type { PayloadValidator } from "./payload-validator.ts";
 import { preferredWait } from "./prefer.ts";
 import { servedView } from "./served-resource.ts";
 import type { PollingHints } from "./status-response.ts";
@@ -24,7 +25,11 @@ export interface SubmitDeps {
   store: JobStore;
   changes: JobChangeFeed;
   queue: Pick<JobQueue, "publish" | "depth">;
-  catalog: JobCatalog;
+  /** The job types workers announced: what submissions are validated against. */
+  jobTypes: JobTypeRegistry;
+  payloads: PayloadValidator;
+  /** A known type that no live worker serves: queue it with a warning, or refuse it. */
+  withoutWorker: "accept" | "reject";
   log: Logger;
   hints: PollingHints;
   credentials: Credentials;
@@ -45,7 +50,7 @@ export interface SubmitDeps {
 }
 
 export function submitJob(deps: SubmitDeps): Middleware {
-  const { store, queue, catalog, log, hints, limits } = deps;
+  const { store, queue, log, hints, limits } = deps;
   const depth = depthGauge(queue);
 
   return async (ctx) => {
@@ -62,18 +67,29 @@ export function submitJob(deps: SubmitDeps): Middleware {
         extensions: { errors: request.error.issues },
       });
     }
-    const jobType = catalog.get(request.data.type);
-    if (!jobType) {
+    const registered = await deps.jobTypes.get(request.data.type);
+    if (!registered) {
+      const known = await deps.jobTypes.list();
       throw new HttpProblem("unknownJobType", `no job type "${request.data.type}"`, {
-        extensions: { knownTypes: [...catalog.keys()] },
+        extensions: { knownTypes: known.map((t) => t.definition.name) },
       });
     }
-    const payload = jobType.payload.safeParse(request.data.payload);
-    if (!payload.success) {
+    const jobType = registered.definition;
+    const payload = deps.payloads.check(jobType, request.data.payload);
+    if (!payload.ok && "broken" in payload) {
+      log.error("a job type's announced payload schema does not compile", {
+        type: jobType.name,
+        version: jobType.version,
+        error: payload.broken,
+      });
+      throw new HttpProblem("internal", `the payload schema announced for "${jobType.name}" is not valid`);
+    }
+    if (!payload.ok) {
       throw new HttpProblem("invalidPayload", `payload is not valid for "${jobType.name}"`, {
-        extensions: { errors: payload.error.issues },
+        extensions: { errors: payload.errors },
       });
     }
+    const warning = withoutWorker(registered, deps.withoutWorker);
 
     const idempotencyKey = ctx.get("Idempotency-Key");
     const claim = idempotencyKey
@@ -101,7 +117,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
         v: 1 as const,
         jobId: job.id,
         type: job.type,
-        payload: payload.data as Record<string, unknown>,
+        payload: payload.payload,
       };
       await store.create(job, { payload: message.payload });
       try {
@@ -120,6 +136,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
       throw err;
     }
     // The job is accepted from here on; bookkeeping failures must not turn that into an error.
+    if (warning) ctx.set("Herald-Warning", warning);
     deps.metrics?.accepted.inc({ type: job.type });
     await claim
       ?.complete(job.id, token)
@@ -165,6 +182,17 @@ function accepted(ctx: Context, job: JobRecord, token: string, hints: PollingHin
   ctx.set("Cache-Control", "no-store");
   ctx.set("ETag", etagOf(job));
   ctx.body = body;
+}
+
+/** With no live worker for the type: the warning to send with the 202 (policy `accept`), or the
+ * 422 (policy `reject`). Null while a worker serves it. */
+function withoutWorker(type: RegisteredJobType, policy: "accept" | "reject"): string | null {
+  if (type.liveWorkers > 0) return null;
+  const { name } = type.definition;
+  if (policy === "reject") {
+    throw new HttpProblem("noWorkerForType", `no live worker serves "${name}"`, { extensions: { jobType: name } });
+  }
+  return "no-worker-for-type: no live worker serves this job type; the job waits in the queue until one does";
 }
 
 /** Redis-backed bookkeeping that cannot run answers 503, like the job store. */

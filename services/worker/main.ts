@@ -7,6 +7,7 @@ import { createWorkerMetrics, meteredEvents, Registry } from "../../shared/obser
 import { serveMetrics } from "../../shared/observability/metrics-server.ts";
 import { setupTracing } from "../../shared/observability/tracing.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-registry.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { exitOnSignals, exitOnStartupError } from "../../shared/runtime/shutdown.ts";
 import { names } from "../../shared/store/names.ts";
@@ -42,6 +43,11 @@ try {
     queueWatchdogMs: config.queueWatchdogMs,
     resourceOrigins: config.resourceOrigins,
     metrics,
+    jobTypes: {
+      registry: new RedisJobTypeRegistry({ redis, names: n, log }),
+      workerId: config.instanceId,
+      ttlMs: config.jobTypeTtlMs,
+    },
   });
   const metricsServer =
     config.workerMetricsPort === null

@@ -37,6 +37,11 @@ export const problemKinds = {
   },
   invalidRequest: { type: `${base}invalid-request`, title: "The request is not a valid job request", status: 422 },
   unknownJobType: { type: `${base}unknown-job-type`, title: "Unknown job type", status: 422 },
+  noWorkerForType: {
+    type: `${base}no-worker-for-type`,
+    title: "No live worker serves this job type",
+    status: 422,
+  },
   invalidPayload: { type: `${base}invalid-payload`, title: "The payload is not valid for this job type", status: 422 },
   tooManySubscriptions: {
     type: `${base}too-many-subscriptions`,

@@ -34,6 +34,9 @@ const schema = z.object({
   STALL_TIMEOUT_MS: int(100, 24 * 3_600_000).default(5 * 60_000),
   QUEUE_WATCHDOG_MS: int(1_000, 7 * 24 * 3_600_000).default(10 * 60_000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(10_000),
+  JOB_TYPE_TTL_MS: int(300, 24 * 3_600_000).default(30_000),
+  JOB_TYPE_CACHE_MS: int(0, 600_000).default(1_000),
+  JOB_TYPE_WITHOUT_WORKER: z.enum(["accept", "reject"]).default("accept"),
   CORS_ORIGINS: z.string().default(""),
   RESOURCE_ORIGINS: z.string().default(""),
   LONG_POLL_MAX_SECONDS: int(0, 3600).default(60),
@@ -91,6 +94,14 @@ export interface Config {
   readonly stallTimeoutMs: number;
   /** A queued job overdue this long has its message published again (a lost message). */
   readonly queueWatchdogMs: number;
+  /** A worker's announcement of its job types holds this long; it refreshes it every third. */
+  readonly jobTypeTtlMs: number;
+  /** How long the API uses a job type it read from the registry before reading it again (a change
+   * message drops it sooner). 0 = read on every submission. */
+  readonly jobTypeCacheMs: number;
+  /** A submission of a known type that no live worker serves: queued with a `Herald-Warning`
+   * header (`accept`), or refused 422 `no-worker-for-type` (`reject`). */
+  readonly jobTypeWithoutWorker: "accept" | "reject";
   /** Origins allowed besides the API's own (browsers' CORS and Socket.IO's Origin check); "*" allows any. */
   readonly corsOrigins: readonly string[];
   /** Origins (besides this API's own paths) a handler's resource(uri) may send clients to. */
@@ -173,6 +184,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     leaseMs: e.LEASE_MS,
     stallTimeoutMs: e.STALL_TIMEOUT_MS,
     queueWatchdogMs: e.QUEUE_WATCHDOG_MS,
+    jobTypeTtlMs: e.JOB_TYPE_TTL_MS,
+    jobTypeCacheMs: e.JOB_TYPE_CACHE_MS,
+    jobTypeWithoutWorker: e.JOB_TYPE_WITHOUT_WORKER,
     corsOrigins: Object.freeze(
       e.CORS_ORIGINS.split(",")
         .map((o) => o.trim())

@@ -23,6 +23,14 @@ export interface Names {
   readonly controlChannel: string;
   /** Redis string: an Idempotency-Key's record. */
   idempotencyKey(scope: string, key: string): string;
+  /** Redis hash: job type name → its definition as last announced by a worker (JSON; see
+   * shared/registry/job-type-registry.ts). */
+  readonly jobTypesKey: string;
+  /** Redis sorted set: ids of the workers serving a job type, by when their announcement expires
+   * (ms since epoch). */
+  jobTypeWorkersKey(name: string): string;
+  /** Redis channel: the name of a job type whose definition an announcement changed. */
+  readonly jobTypesChangedChannel: string;
   /** Redis counter of a rate-limit window. */
   rateLimitKey(bucket: string, subject: string, window: number): string;
   /** Redis set: a submitter's jobs in flight. */
@@ -58,6 +66,9 @@ export function names(namespace: string): Names {
     recentJobsKey: `${ns}:jobs:recent`,
     controlChannel: `${ns}:control`,
     idempotencyKey: (scope: string, key: string) => `${ns}:idem:${scope}:${key}`,
+    jobTypesKey: `${ns}:job-types`,
+    jobTypeWorkersKey: (name: string) => `${ns}:job-types:${name}:workers`,
+    jobTypesChangedChannel: `${ns}:job-types:changed`,
     rateLimitKey: (bucket: string, subject: string, window: number) => `${ns}:rate:${bucket}:${subject}:${window}`,
     inFlightKey: (subject: string) => `${ns}:inflight:${subject}`,
     retryQueue: (tierMs: number) => `${ns}.jobs.retry.${tierMs}ms`,

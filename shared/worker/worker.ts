@@ -18,6 +18,8 @@ import { endSpan, extractContext, SpanKind, tracer } from "../observability/trac
 import { sleep } from "../queue/backoff.ts";
 import type { Delivery, JobQueue } from "../queue/job-queue.ts";
 import { Sweeper, sweepIntervalMs } from "../recovery/sweeper.ts";
+import { type Announcement, announceJobTypes } from "../registry/announce.ts";
+import type { JobTypeAnnouncer } from "../registry/job-type-registry.ts";
 import { type Change, type JobStore, type LeaseStore, transition } from "../store/job-store.ts";
 import { CancelAbort, runAttempt, ShutdownAbort } from "./attempt.ts";
 import type { HandlerRegistry } from "./handlers.ts";
@@ -45,6 +47,16 @@ export interface WorkerDeps {
   resourceOrigins?: readonly string[];
   /** Where this worker counts; a fresh registry of its own if not given. */
   metrics?: WorkerMetrics;
+  /** The job type registry: the worker announces its handlers' types there when it starts, keeps
+   * the announcement fresh while it runs and withdraws it when it stops. Without it, nothing is
+   * announced (the API then refuses the types as unknown unless something else announces them). */
+  jobTypes?: {
+    registry: JobTypeAnnouncer;
+    /** This worker's id in the registry; unique per process. */
+    workerId: string;
+    /** JOB_TYPE_TTL_MS: an announcement not refreshed for this long expires. */
+    ttlMs: number;
+  };
 }
 
 /** Why a message does not start an attempt now. */
@@ -70,6 +82,7 @@ export class Worker {
   private readonly giveUp = new AbortController();
   private readonly sweeper: Sweeper;
   private stopping: Promise<void> | null = null;
+  private announcement: Announcement | null = null;
   readonly metrics: WorkerMetrics;
 
   constructor(private readonly deps: WorkerDeps) {
@@ -96,6 +109,14 @@ export class Worker {
     this.deps.control?.onResubscribed(() => this.renewLeases());
     this.timers.push(setInterval(() => this.renewLeases(), Math.max(100, this.leaseMs / 3)));
     this.sweeper.start();
+    const announce = this.deps.jobTypes;
+    if (announce) {
+      this.announcement = await announceJobTypes({
+        ...announce,
+        types: [...this.deps.handlers.values()].map((h) => h.type),
+        log: this.deps.log,
+      });
+    }
     await this.deps.queue.consume((d) => this.process(d), this.deps.prefetch);
   }
 
@@ -104,6 +125,7 @@ export class Worker {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.deps.queue.stopConsuming();
+      await this.announcement?.withdraw(); // takes no new jobs: no longer counts as serving its types
       this.sweeper.stop();
       const all = Promise.all([...this.running.values()].map((r) => r.done));
       const graceful = await Promise.race([all.then(() => true), sleep(this.deps.shutdownGraceMs).then(() => false)]);

@@ -17,7 +17,6 @@ import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import { SseParser } from "../../shared/client/sse-parser.ts";
 import { RedisJobChanges } from "../../shared/events/redis-job-changes.ts";
 import { RedisJobControlPublisher, RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
-import { builtinJobTypes } from "../../shared/jobs/job-types.ts";
 import type { AcceptedJob, JobRecord, JobView } from "../../shared/jobs/schemas.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
@@ -286,12 +285,7 @@ describe("issue 7 item 9: one API instance whose change subscription failed serv
       SSE_HEARTBEAT_MS: "600000",
       RATE_LIMIT_READ_PER_MINUTE: "0",
     });
-    api = await startApiServer(
-      config,
-      { redis: store, changesSub, adapterPub, adapterSub, queue },
-      builtinJobTypes,
-      log,
-    );
+    api = await startApiServer(config, { redis: store, changesSub, adapterPub, adapterSub, queue }, log);
   });
   after(async () => {
     api?.server.closeAllConnections();

@@ -13,12 +13,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
+import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { type Names, names as toNames } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
 import { killOnExit } from "./processes.ts";
-import { AMQP_URL, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
+import { AMQP_URL, defineJobTypes, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
 
 export {
   agentFrom,
@@ -199,6 +200,19 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
           async (self, deadline) => workersReady(deadline, [self]),
         ),
       );
+    }
+    if (opts.workers === 0) {
+      // No worker announces the bundled types: define them, so the APIs know (and queue) them.
+      const redis = await connectRedis(opts.env?.REDIS_URL ?? REDIS_URL, log, 5_000);
+      try {
+        await defineJobTypes(
+          redis,
+          n,
+          [...builtinHandlers.values()].map((h) => h.type),
+        );
+      } finally {
+        await redis.close();
+      }
     }
     const deadline = Date.now() + readyTimeoutMs;
     for (const p of [...apis, ...workers]) p.spawn();

@@ -18,7 +18,7 @@
 // - crash: a process that exited without being told to (or not cleanly after SIGTERM). A crashed
 //   process is restarted, as a supervisor would, and the soak goes on.
 import { setTimeout as delay } from "node:timers/promises";
-import { demoJob } from "../../shared/jobs/job-types.ts";
+import { demoJob } from "../../services/worker/jobs/demo.ts";
 import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";

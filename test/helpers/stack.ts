@@ -7,10 +7,12 @@ import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
 import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
-import { type JobCatalog, catalog as toCatalog } from "../../shared/jobs/job-types.ts";
+import type { JobType } from "../../shared/jobs/job-types.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
+import { describeJobType } from "../../shared/registry/announce.ts";
+import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-registry.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { type Names, names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
@@ -28,7 +30,8 @@ export interface StackOptions {
   workers?: number;
   handlers?: HandlerRegistry;
   /** Per-worker handlers (worker index 0..workers-1), e.g. to record which worker ran a job.
-   * Takes precedence over `handlers`; the API's catalogue comes from `handlersFor(0)`. */
+   * Takes precedence over `handlers`. Each worker announces its own types; with no worker, the
+   * types of `handlersFor(0)` are defined in the registry (known, no live worker). */
   handlersFor?: (workerIndex: number) => HandlerRegistry;
   prefetch?: number;
   bodyLimitBytes?: number;
@@ -49,6 +52,8 @@ export interface StackOptions {
   apiAmqpUrl?: string;
   /** The API's wait for a publisher confirm. Default 2000. */
   publishTimeoutMs?: number;
+  /** JOB_TYPE_TTL_MS of the workers' announcements. Default 30000. */
+  jobTypeTtlMs?: number;
   /** More API settings, as environment variables (see shared/runtime/config.ts). */
   env?: Record<string, string>;
 }
@@ -84,7 +89,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ns = opts.namespace ?? randomNamespace();
   const n = names(ns);
   const handlersFor = opts.handlersFor ?? (() => opts.handlers ?? builtinHandlers);
-  const catalog: JobCatalog = toCatalog([...handlersFor(0).values()].map((h) => h.type));
   const ttlSeconds = opts.jobTtlSeconds ?? 3600;
   const queueOpts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
   // Everything opened so far, closed in reverse order if a later step fails: a half-built stack
@@ -112,6 +116,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       for (const w of workers) await w.stop();
     });
     for (let i = 0; i < (opts.workers ?? 1); i++) await addWorker(handlersFor(i));
+    // An API with no worker still needs to know the types its tests submit (they stay queued).
+    if ((opts.workers ?? 1) === 0)
+      await defineJobTypes(
+        redis,
+        n,
+        [...handlersFor(0).values()].map((h) => h.type),
+      );
 
     const changesSub = await connectRedis(REDIS_URL, log, 5_000);
     opened.push(() => changesSub.close());
@@ -140,7 +151,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const api = await startApiServer(
       loadConfig(env),
       { redis, changesSub, adapterPub, adapterSub, queue: apiQueue },
-      catalog,
       log,
     );
     const port = api.port;
@@ -203,6 +213,11 @@ async function startWorker(
       shutdownGraceMs: 2_000,
       ...(opts.queueWatchdogMs !== undefined ? { queueWatchdogMs: opts.queueWatchdogMs } : {}),
       resourceOrigins: (opts.env?.RESOURCE_ORIGINS ?? "").split(",").filter(Boolean),
+      jobTypes: {
+        registry: new RedisJobTypeRegistry({ redis: wRedis, names: n, log }),
+        workerId: `stack-worker-${randomBytes(4).toString("hex")}`,
+        ttlMs: opts.jobTypeTtlMs ?? 30_000,
+      },
     });
     await worker.start();
     let stopping: Promise<void> | undefined;
@@ -222,6 +237,12 @@ async function startWorker(
     for (const c of opened.reverse()) await c.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Puts job types in a namespace's registry without a worker entry: an API then knows them (and
+ * queues their jobs, with a no-worker warning) while no worker that announces them runs. */
+export async function defineJobTypes(redis: RedisClient, n: Names, types: readonly JobType[]): Promise<void> {
+  await new RedisJobTypeRegistry({ redis, names: n, log }).define(types.map(describeJobType));
 }
 
 /** Deletes every queue, exchange and key of a test namespace. */

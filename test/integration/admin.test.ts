@@ -3,7 +3,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { type ApiServer, startApiServer } from "../../services/api/server.ts";
-import { builtinJobTypes } from "../../shared/jobs/job-types.ts";
 import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
@@ -289,7 +288,6 @@ describe("issue 11: the operator token never reaches the logs", function () {
         ...noLimits,
       }),
       { redis: stack.redis, changesSub, adapterPub, adapterSub, queue: stack.apiQueue },
-      builtinJobTypes,
       createLogger("debug", { service: "api" }, { destination }),
     );
   });

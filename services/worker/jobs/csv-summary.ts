@@ -1,8 +1,21 @@
 // Summarises a CSV document: the kind of work a user sends to the background because a request
 // would time out on a big upload. Reports progress every chunk of rows.
-import { csvSummaryJob } from "../../../shared/jobs/job-types.ts";
+import { z } from "zod";
+import { defineJobType } from "../../../shared/jobs/job-types.ts";
 import { handle } from "../../../shared/worker/handlers.ts";
 import { parseCsv } from "./csv-parse.ts";
+
+/** A realistic example: summarise an uploaded CSV document (row count, per-column statistics). */
+export const csvSummaryJob = defineJobType({
+  name: "csv-summary",
+  description: "Parses a CSV document (RFC 4180) and returns per-column counts, distinct values and numeric stats.",
+  payload: z.strictObject({
+    csv: z.string().min(1).max(900_000),
+    delimiter: z.enum([",", ";", "\t", "|"]).default(","),
+    header: z.boolean().default(true),
+  }),
+});
+export type CsvSummaryPayload = z.infer<typeof csvSummaryJob.payload>;
 
 const maxDistinctTracked = 1000;
 

@@ -2,5 +2,5 @@ import { registry } from "../../../shared/worker/handlers.ts";
 import { csvSummaryHandler } from "./csv-summary.ts";
 import { demoHandler } from "./demo.ts";
 
-/** The handlers `npm start` runs: one per entry of shared/jobs/job-types.ts's builtinJobTypes. */
+/** The handlers the bundled worker runs (and announces in the job type registry). */
 export const builtinHandlers = registry([demoHandler, csvSummaryHandler]);

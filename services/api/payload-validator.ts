@@ -1,0 +1,70 @@
+// Checks a submission's payload against its job type's announced JSON Schema (draft 2020-12) with
+// ajv: formats checked, `default`s filled in (so a zod schema's defaults apply as they would in the
+// worker), every error reported. Compiled once per (name, version) and kept for the type's current
+// version only; a schema that changed without a new version is compiled again, not trusted stale.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+import type { StoredJobType } from "../../shared/registry/job-type-registry.ts";
+
+// ajv-formats is CommonJS with `exports.default`: under NodeNext its default import is the module.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** One error of a payload, as the 422 `invalid-payload` problem lists it. */
+export interface PayloadError {
+  /** JSON Pointer into the payload ("" = the payload itself). */
+  path: string;
+  /** The schema keyword that failed (`type`, `minimum`, `required`, `additionalProperties`, ...). */
+  keyword: string;
+  message: string;
+  params: Record<string, unknown>;
+}
+
+export type PayloadCheck =
+  | { ok: true; payload: Record<string, unknown> }
+  | { ok: false; errors: PayloadError[] }
+  /** The announced schema is not one ajv can compile: the worker announced something broken. */
+  | { ok: false; broken: string };
+
+interface Compiled {
+  version: string;
+  schemaJson: string;
+  validate: ValidateFunction | null;
+  broken: string;
+}
+
+export class PayloadValidator {
+  // strict off: schemas come from workers in any language, with any annotations.
+  private readonly ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, useDefaults: true }));
+  private readonly compiled = new Map<string, Compiled>();
+
+  /** Checks (a copy of) the payload; on success, the payload with defaults filled in. */
+  check(type: StoredJobType, payload: Record<string, unknown>): PayloadCheck {
+    const c = this.compile(type);
+    if (!c.validate) return { ok: false, broken: c.broken };
+    const copy = structuredClone(payload);
+    if (c.validate(copy)) return { ok: true, payload: copy };
+    return { ok: false, errors: (c.validate.errors ?? []).map(toPayloadError) };
+  }
+
+  private compile(type: StoredJobType): Compiled {
+    const schemaJson = JSON.stringify(type.payload);
+    const known = this.compiled.get(type.name);
+    if (known && known.version === type.version && known.schemaJson === schemaJson) return known;
+    if (known?.validate) this.ajv.removeSchema(known.validate.schema as object);
+    const { version } = type;
+    let c: Compiled;
+    try {
+      // No $id: ajv would refuse a second schema with the same one (a new version, same $id).
+      const { $id: _, ...schema } = type.payload;
+      c = { version, schemaJson, validate: this.ajv.compile(schema), broken: "" };
+    } catch (err) {
+      c = { version, schemaJson, validate: null, broken: err instanceof Error ? err.message : String(err) };
+    }
+    this.compiled.set(type.name, c);
+    return c;
+  }
+}
+
+function toPayloadError(e: ErrorObject): PayloadError {
+  return { path: e.instancePath, keyword: e.keyword, message: e.message ?? e.keyword, params: e.params };
+}
