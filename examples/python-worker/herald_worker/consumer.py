@@ -204,6 +204,8 @@ class Consumer:
 
     def _process(self, d: Delivery) -> None:
         log = self.deps.log
+        if self.deps.giving_up.is_set():
+            return d.requeue()  # arrived after the shutdown grace ran out: for another worker
         msg, reason = parse_message(d.body)
         if msg is None:
             log.warn("dead-lettering an invalid message", reason=reason)
@@ -245,6 +247,8 @@ class Consumer:
         abort = Abort()
         running = self.deps.running
         running.add(job_id, job["attemptId"], abort)
+        if self.deps.giving_up.is_set():
+            abort.fire("shutdown", "worker shutting down")  # began as the grace ran out: hand it back
         try:
             Attempt(self.deps, d, job, job_type, msg["payload"], abort).run()
         finally:
