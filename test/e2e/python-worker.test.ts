@@ -197,6 +197,34 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
     });
   });
 
+  it("runs up to WORKER_PREFETCH jobs at once (default 4)", async () => {
+    const jobs = await Promise.all([1, 2, 3].map(() => submit(s().baseUrl, "word-count", { text: words(100_000) })));
+    try {
+      await pollUntil(
+        async () => {
+          const views = await Promise.all(
+            jobs.map(
+              async (j) => (await request<JobView>(`${s().baseUrl}/jobs/${j.id}`, { headers: bearer(j.token) })).body,
+            ),
+          );
+          return views.every((v) => v.status === "running" && v.progress.percent > 0);
+        },
+        { timeoutMs: 30_000, what: "three jobs running side by side in one worker" },
+      );
+    } finally {
+      for (const j of jobs)
+        await request(`${s().baseUrl}/jobs/${j.id}`, { method: "DELETE", headers: bearer(j.token) });
+    }
+    for (const j of jobs) {
+      await pollUntil(
+        async () =>
+          (await request<JobView>(`${s().baseUrl}/jobs/${j.id}`, { headers: bearer(j.token) })).body.status ===
+          "canceled",
+        { timeoutMs: 20_000, what: `job ${j.id} to end canceled` },
+      );
+    }
+  });
+
   it("SIGTERM mid-job hands the job back (the attempt not counted); the next worker runs it", async () => {
     const job = await submit(s().baseUrl, "word-count", { text: words(100_000) }); // longer than the grace
     const running = workers.at(-1) as Spawned;
