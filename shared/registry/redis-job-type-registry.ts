@@ -29,8 +29,17 @@ export interface RedisJobTypeRegistryOptions {
 export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
   private readonly cache = new Map<string, { at: number; value: RegisteredJobType | null }>();
   private readonly cacheMs: number;
-  private readonly onChanged = (name: string) => this.cache.delete(name);
-  private readonly onReady = () => this.cache.clear();
+  /** Grows with every change message (and resubscription): a read that began before one is not
+   * cached, since it may predate the change. */
+  private generation = 0;
+  private readonly onChanged = (name: string) => {
+    this.generation++;
+    this.cache.delete(name);
+  };
+  private readonly onReady = () => {
+    this.generation++;
+    this.cache.clear();
+  };
   private subscribed: Promise<void> | null = null;
 
   constructor(private readonly o: RedisJobTypeRegistryOptions) {
@@ -54,7 +63,9 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
     if (!sub || !this.subscribed) return;
     sub.off("ready", this.onReady);
     if (sub.isReady) {
-      await sub.unsubscribe(this.o.names.jobTypesChangedChannel, this.onChanged).catch(() => undefined);
+      await sub
+        .unsubscribe(this.o.names.jobTypesChangedChannel, this.onChanged)
+        .catch((err: unknown) => this.o.log.warn("job type changes not unsubscribed", { error: String(err) }));
     }
     this.subscribed = null;
   }
@@ -63,12 +74,13 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
     const hit = this.cache.get(name);
     if (hit && Date.now() - hit.at < this.cacheMs) return hit.value;
     const { redis, names } = this.o;
+    const generation = this.generation;
     const [raw, live] = await redisCall(redis, () =>
       redis.multi().hGet(names.jobTypesKey, name).zCount(names.jobTypeWorkersKey(name), Date.now(), "+inf").exec(),
     );
     const definition = this.parse(name, raw);
     const value = definition ? { definition, liveWorkers: Number(live) } : null;
-    if (this.cacheMs > 0) this.cache.set(name, { at: Date.now(), value });
+    if (this.cacheMs > 0 && generation === this.generation) this.cache.set(name, { at: Date.now(), value });
     return value;
   }
 

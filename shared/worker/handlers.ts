@@ -1,4 +1,4 @@
-// What a job handler is, and the registry that pairs each catalogued job type with one.
+// What a job handler is, and the set of handlers a worker runs (and announces: shared/registry/).
 import type { z } from "zod";
 import type { JobType } from "../jobs/job-types.ts";
 import type { Progress } from "../jobs/schemas.ts";

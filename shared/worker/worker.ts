@@ -117,7 +117,12 @@ export class Worker {
         log: this.deps.log,
       });
     }
-    await this.deps.queue.consume((d) => this.process(d), this.deps.prefetch);
+    try {
+      await this.deps.queue.consume((d) => this.process(d), this.deps.prefetch);
+    } catch (err) {
+      await this.announcement?.withdraw();
+      throw err;
+    }
   }
 
   /** Stops consuming, lets running jobs finish within the grace period, then aborts the rest

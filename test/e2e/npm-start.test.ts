@@ -52,6 +52,15 @@ describe("e2e: npm start", function () {
     const services = p.alive().length;
     expect(services, "npm, the start script, the API and the worker at least").to.be.at.least(4);
 
+    // The API may be up before the worker has announced `demo` (a type the API learns from it).
+    await until(
+      async () => {
+        const listed = await request<{ jobTypes: { name: string; liveWorkers: number }[] }>(`${base}/job-types`);
+        return (listed.body.jobTypes.find((t) => t.name === "demo")?.liveWorkers ?? 0) > 0;
+      },
+      20_000,
+      "the worker announcing demo",
+    );
     const job = await submit(base, "demo", { steps: 2, stepMs: 50 });
     const end = (await pollToEnd(base, job, { timeoutMs: 15_000 })).at(-1);
     expect(end?.status).to.equal(303);

@@ -49,6 +49,8 @@ const OUTPUT_LIMIT = 512 * 1024;
 
 export interface ClusterOptions {
   apis: number;
+  /** Worker processes; they announce the bundled job types. With 0, the harness defines those types
+   * in the registry itself, so the APIs know them (and queue their jobs). */
   workers: number;
   /** Default: a fresh random `cluster-…` namespace. Removed by stop() either way. */
   namespace?: string;

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
 import { defineJobType } from "../../shared/jobs/job-types.ts";
 import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
+import { describeJobType } from "../../shared/registry/announce.ts";
 import { handle, registry } from "../../shared/worker/handlers.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
 import { bearer, pollToEnd, postJob, type Reply, request } from "../helpers/http.ts";
@@ -81,9 +82,10 @@ describe("issue 9: the job type registry", function () {
     let stack: Stack | undefined;
     let v1: StackWorker | undefined;
 
-    // An API that knows only `demo` (defined, no worker): it has never seen `reverse`.
+    // An API that knows only `demo` (defined, no worker): it has never seen `reverse`. Its cache
+    // holds a type for 10 minutes: only the registry's change message can make it see a new one.
     before(async () => {
-      stack = await startStack({ workers: 0, handlers: registry([demoHandler]) });
+      stack = await startStack({ workers: 0, handlers: registry([demoHandler]), env: { JOB_TYPE_CACHE_MS: "600000" } });
     });
     after(() => stack?.close());
 
@@ -155,6 +157,26 @@ describe("issue 9: the job type registry", function () {
         params: { missingProperty: "words" },
       });
     });
+  });
+
+  it("an API that missed the change message sees the new version when its cached copy expires", async () => {
+    const stack = await startStack({
+      workers: 0,
+      handlers: v1Handlers,
+      env: { JOB_TYPE_CACHE_MS: "300" },
+    });
+    try {
+      const base = stack.baseUrl;
+      expect((await postJob(base, { type: "reverse", payload: { text: "abc" } })).status).to.equal(202); // cached now
+      // Version 2 written the way an announcement writes it, but with no change message published.
+      const v2 = { ...describeJobType(reverseV2), announcedAt: Date.now() };
+      await stack.redis.hSet(stack.names.jobTypesKey, "reverse", JSON.stringify(v2));
+      const refused = await submitUntil(base, { type: "reverse", payload: { text: "abc" } }, 422, "v1 shape refused");
+      expect(refused.body).to.include({ type: problem("invalid-payload") });
+      expect((await postJob(base, { type: "reverse", payload: { words: ["x"] } })).status).to.equal(202);
+    } finally {
+      await stack.close();
+    }
   });
 
   describe("GET /job-types counts live workers: real worker processes, a short JOB_TYPE_TTL_MS", () => {
