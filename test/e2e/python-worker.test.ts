@@ -134,10 +134,11 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
   it("retries a retryable failure through a retry tier, and fails a permanent one for good", async () => {
     const socket = await connectSocket(s().baseUrl);
     try {
-      const retried = await submit(s().baseUrl, "word-count", { text: words(300), failAttempts: 1 });
+      // 30 chunks: the first attempt fails halfway, 1.5 s in, long after the subscription.
+      const retried = await submit(s().baseUrl, "word-count", { text: words(3_000), failAttempts: 1 });
       const events = collectJobEvents(socket, retried.id, 60_000);
-      await socket.timeout(5_000).emitWithAck("subscribe", { jobId: retried.id, token: retried.token });
-      const seen = dedupe(await events);
+      const reply = await socket.timeout(5_000).emitWithAck("subscribe", { jobId: retried.id, token: retried.token });
+      const seen = dedupe([...(reply.ok ? [reply.job] : []), ...(await events)]);
       const waiting = seen.find((v) => v.status === "queued" && v.retryAt);
       expect(waiting?.error?.type, "queued for a retry, with the first attempt's error").to.equal(
         "urn:herald:problem:job-failed",
