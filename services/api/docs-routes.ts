@@ -27,12 +27,14 @@ export function docsRoutes(jobTypes: JobTypeRegistry, payloads: PayloadValidator
     const types = (await jobTypes.list()).map((t) => t.definition);
     const of = JSON.stringify(types.map((t) => [t.name, t.version, t.description, t.payload]));
     if (of !== built.of) {
-      const documented = types.map((t) => ({
-        name: t.name,
-        description: t.description,
-        payload: t.payload,
-        acceptsEmpty: payloads.check(t, {}).ok,
-      }));
+      const documented = await Promise.all(
+        types.map(async (t) => ({
+          name: t.name,
+          description: t.description,
+          payload: t.payload,
+          acceptsEmpty: (await payloads.check(t, {})).ok,
+        })),
+      );
       built = { of, document: JSON.stringify(openApiDocument(documented)) };
     }
     ctx.type = "application/json";

@@ -121,7 +121,7 @@ export function componentSchemas(jobTypes: readonly DocumentedJobType[]): Record
     z.toJSONSchema(registry, {
       io,
       target: "draft-2020-12",
-      unrepresentable: "any", // a payload refinement JSON Schema cannot say is checked by the API anyway
+      unrepresentable: "any", // a refinement JSON Schema cannot say is checked by the API anyway
       uri: (id) => `#/components/schemas/${id}`,
     }).schemas as Record<string, JsonSchema>;
   const schemas = { ...convert(answers, "output"), ...convert(requests, "input") };

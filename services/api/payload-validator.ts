@@ -2,12 +2,18 @@
 // ajv: formats checked, `default`s filled in (so a zod schema's defaults apply as they would in the
 // worker), every error reported. Compiled once per (name, version) and kept for the type's current
 // version only; a schema that changed without a new version is compiled again, not trusted stale.
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import type { StoredJobType } from "../../shared/registry/job-type-registry.ts";
 
-// ajv-formats is CommonJS with `exports.default`: under NodeNext its default import is the module.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+/** ajv and its formats, loaded at the first check rather than at start-up (a hundred modules an
+ * API that is starting, perhaps beside others on a busy host, need not wait for). */
+async function loadAjv(): Promise<Ajv2020> {
+  const [{ Ajv2020: Ajv }, formats] = await Promise.all([import("ajv/dist/2020.js"), import("ajv-formats")]);
+  // ajv-formats is CommonJS with `exports.default`: under NodeNext its default import is the module.
+  const addFormats = formats.default as unknown as (ajv: Ajv2020) => Ajv2020;
+  // strict off: schemas come from workers in any language, with any annotations.
+  return addFormats(new Ajv({ strict: false, allErrors: true, useDefaults: true }));
+}
 
 /** One error of a payload, as the 422 `invalid-payload` problem lists it. */
 export interface PayloadError {
@@ -33,30 +39,31 @@ interface Compiled {
 }
 
 export class PayloadValidator {
-  // strict off: schemas come from workers in any language, with any annotations.
-  private readonly ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, useDefaults: true }));
+  private ajv: Promise<Ajv2020> | null = null;
   private readonly compiled = new Map<string, Compiled>();
 
   /** Checks (a copy of) the payload; on success, the payload with defaults filled in. */
-  check(type: StoredJobType, payload: Record<string, unknown>): PayloadCheck {
-    const c = this.compile(type);
+  async check(type: StoredJobType, payload: Record<string, unknown>): Promise<PayloadCheck> {
+    this.ajv ??= loadAjv();
+    const c = this.compile(await this.ajv, type);
     if (!c.validate) return { ok: false, broken: c.broken };
     const copy = structuredClone(payload);
     if (c.validate(copy)) return { ok: true, payload: copy };
     return { ok: false, errors: (c.validate.errors ?? []).map(toPayloadError) };
   }
 
-  private compile(type: StoredJobType): Compiled {
+  private compile(ajv: Ajv2020, type: StoredJobType): Compiled {
     const schemaJson = JSON.stringify(type.payload);
     const known = this.compiled.get(type.name);
     if (known && known.version === type.version && known.schemaJson === schemaJson) return known;
-    if (known?.validate) this.ajv.removeSchema(known.validate.schema as object);
+    if (known?.validate) ajv.removeSchema(known.validate.schema as object);
     const { version } = type;
     let c: Compiled;
     try {
-      // No $id: ajv would refuse a second schema with the same one (a new version, same $id).
-      const { $id: _, ...schema } = type.payload;
-      c = { version, schemaJson, validate: this.ajv.compile(schema), broken: "" };
+      // No $id: ajv would refuse a second schema with the same one (a new version, same $id). No
+      // $schema: the contract says 2020-12, and ajv would refuse a dialect it has not loaded.
+      const { $id: _, $schema: __, ...schema } = type.payload;
+      c = { version, schemaJson, validate: ajv.compile(schema), broken: "" };
     } catch (err) {
       c = { version, schemaJson, validate: null, broken: err instanceof Error ? err.message : String(err) };
     }

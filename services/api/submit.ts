@@ -75,7 +75,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
       });
     }
     const jobType = registered.definition;
-    const payload = deps.payloads.check(jobType, request.data.payload);
+    const payload = await deps.payloads.check(jobType, request.data.payload);
     if (!payload.ok && "broken" in payload) {
       log.error("a job type's announced payload schema does not compile", {
         type: jobType.name,

@@ -110,6 +110,7 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
   }
 
   async refresh(definitions: readonly JobTypeDefinition[], workerId: string, ttlMs: number): Promise<void> {
+    if (definitions.length === 0) return;
     const stored = await this.stored(definitions);
     const now = Date.now();
     const m = this.o.redis.multi();
@@ -133,6 +134,7 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
   /** Writes every definition (announcedAt now), and the worker's entries if given; publishes the
    * names whose definition is new or differs from the stored one. */
   private async write(definitions: readonly JobTypeDefinition[], workerId: string | null, ttlMs: number) {
+    if (definitions.length === 0) return;
     const stored = await this.stored(definitions);
     const now = Date.now();
     const m = this.o.redis.multi();

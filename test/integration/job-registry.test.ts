@@ -159,29 +159,33 @@ describe("issue 9: the job type registry", function () {
     });
   });
 
-  it("an API that missed the change message sees the new version when its cached copy expires", async () => {
-    const stack = await startStack({
-      workers: 0,
-      handlers: v1Handlers,
-      env: { JOB_TYPE_CACHE_MS: "300" },
+  describe("the API's cached copy of a type", () => {
+    it("an API that missed the change message sees the new version when its cached copy expires", async () => {
+      const stack = await startStack({
+        workers: 0,
+        handlers: v1Handlers,
+        env: { JOB_TYPE_CACHE_MS: "300" },
+      });
+      try {
+        const base = stack.baseUrl;
+        expect((await postJob(base, { type: "reverse", payload: { text: "abc" } })).status).to.equal(202); // cached now
+        // Version 2 written the way an announcement writes it, but with no change message published.
+        const v2 = { ...describeJobType(reverseV2), announcedAt: Date.now() };
+        await stack.redis.hSet(stack.names.jobTypesKey, "reverse", JSON.stringify(v2));
+        const refused = await submitUntil(base, { type: "reverse", payload: { text: "abc" } }, 422, "v1 shape refused");
+        expect(refused.body).to.include({ type: problem("invalid-payload") });
+        expect((await postJob(base, { type: "reverse", payload: { words: ["x"] } })).status).to.equal(202);
+      } finally {
+        await stack.close();
+      }
     });
-    try {
-      const base = stack.baseUrl;
-      expect((await postJob(base, { type: "reverse", payload: { text: "abc" } })).status).to.equal(202); // cached now
-      // Version 2 written the way an announcement writes it, but with no change message published.
-      const v2 = { ...describeJobType(reverseV2), announcedAt: Date.now() };
-      await stack.redis.hSet(stack.names.jobTypesKey, "reverse", JSON.stringify(v2));
-      const refused = await submitUntil(base, { type: "reverse", payload: { text: "abc" } }, 422, "v1 shape refused");
-      expect(refused.body).to.include({ type: problem("invalid-payload") });
-      expect((await postJob(base, { type: "reverse", payload: { words: ["x"] } })).status).to.equal(202);
-    } finally {
-      await stack.close();
-    }
   });
 
   describe("GET /job-types counts live workers: real worker processes, a short JOB_TYPE_TTL_MS", () => {
     let cluster: Cluster | undefined;
-    const ttlMs = 1_500;
+    // Short, so a killed worker lapses within seconds; not so short that a live one, descheduled on
+    // a busy host, misses three refreshes in a row.
+    const ttlMs = 4_000;
 
     before(async () => {
       cluster = await startCluster({ apis: 1, workers: 2, workerEnv: { JOB_TYPE_TTL_MS: String(ttlMs) } });
@@ -209,8 +213,13 @@ describe("issue 9: the job type registry", function () {
       const [first, second] = cluster.workers;
       if (!first || !second) throw new Error("two workers expected");
       // A graceful stop withdraws at once (the entry would otherwise hold for the TTL).
-      const exit = await first.stop();
-      expect(exit?.code, first.output().slice(-2_000)).to.equal(0);
+      const exit = await second.stop();
+      expect(exit?.code, second.output().slice(-2_000)).to.equal(0);
+      expect(await liveWorkers(base, "demo")).to.equal(1);
+      // A second worker again: counted as soon as it is up.
+      await second.restart();
+      expect(await liveWorkers(base, "demo")).to.equal(2);
+      await first.stop();
       expect(await liveWorkers(base, "demo")).to.equal(1);
       // A kill -9 says nothing: the entry lapses when its announcement expires.
       await second.kill("SIGKILL");
