@@ -1,0 +1,94 @@
+"""Cancellation and leases: the two threads that watch over running attempts.
+ - CancelListener: SUBSCRIBE <ns>:control; {"type":"cancel","jobId":...} aborts that job's attempt.
+   Pub/sub is at-most-once, so after each (re)subscription the leases are renewed at once, which
+   reads every running job's `cancelRequested` flag.
+ - LeaseRenewer: every third of LEASE_MS, renew-leases.lua for all running attempts; it returns the
+   jobs whose record asks for cancellation."""
+import json
+import threading
+
+from redis.exceptions import RedisError
+
+
+class LeaseRenewer:
+    def __init__(self, store, running, lease_ms: int, log):
+        self.store = store
+        self.running = running
+        self.lease_ms = lease_ms
+        self.log = log
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def renew(self) -> None:
+        with self._lock:
+            attempts = self.running.attempts()
+            try:
+                cancel = self.store.renew_leases(attempts, self.lease_ms)
+            except Exception as err:  # noqa: BLE001 - the next round tries again
+                self.log.warn("lease renewal failed", jobs=len(attempts), error=str(err))
+                return
+        for job_id in cancel:
+            self.running.abort(job_id, "cancel")
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="lease-renewer", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(max(0.1, self.lease_ms / 3000)):
+            self.renew()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class CancelListener:
+    def __init__(self, redis, names, running, on_resubscribed, log):
+        self.redis = redis
+        self.channel = names.control_channel
+        self.running = running
+        self.on_resubscribed = on_resubscribed
+        self.log = log
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="cancel-listener", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        tries = 0
+        while not self._stop.is_set():
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.channel)
+                if tries > 0:
+                    self.log.info("control channel subscription restored")
+                tries = 0
+                self.ready.set()
+                self.on_resubscribed()  # cancels sent while we were away are only in the records
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "message":
+                        self._handle(message["data"])
+            except (RedisError, OSError) as err:
+                tries += 1
+                if tries == 1 or tries % 20 == 0:
+                    self.log.warn("control channel lost; resubscribing", error=str(err), attempt=tries)
+                self._stop.wait(min(2.0, 0.1 * 2 ** min(tries, 5)))
+            finally:
+                try:
+                    pubsub.close()
+                except Exception:  # noqa: BLE001, S110 - a dead connection closes anyway
+                    pass
+
+    def _handle(self, raw) -> None:
+        try:
+            msg = json.loads(raw)
+            if msg.get("type") == "cancel" and isinstance(msg.get("jobId"), str):
+                self.running.abort(msg["jobId"], "cancel")
+                return
+        except (ValueError, AttributeError):
+            pass
+        self.log.warn("ignoring a malformed control message")
