@@ -22,10 +22,10 @@ try {
   const tracing = setupTracing("herald-worker");
   const n = names(config.namespace);
   const metrics = createWorkerMetrics(new Registry());
-  const redisAt = (role: string) =>
-    connectRedis(config.redisUrl, log, config.connectTimeoutMs, role, metrics.reconnected("redis"));
+  const redisAt = (role: string, use: "commands" | "subscriber" = "commands") =>
+    connectRedis(config.redisUrl, log, config.connectTimeoutMs, role, metrics.reconnected("redis"), use);
   const redis = await redisAt("store");
-  const controlSub = await redisAt("control");
+  const controlSub = await redisAt("control", "subscriber");
   const queue = await RabbitJobQueue.fromConfig(config, log, metrics.reconnected("rabbitmq"));
   const worker = new Worker({
     queue,

@@ -113,11 +113,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     for (let i = 0; i < (opts.workers ?? 1); i++) await addWorker(handlersFor(i));
 
-    const changesSub = await connectRedis(REDIS_URL, log, 5_000);
+    const changesSub = await connectRedis(REDIS_URL, log, 5_000, "changes", undefined, "subscriber");
     opened.push(() => changesSub.close());
     const adapterPub = await connectRedis(REDIS_URL, log, 5_000);
     opened.push(() => adapterPub.close());
-    const adapterSub = await connectRedis(REDIS_URL, log, 5_000);
+    const adapterSub = await connectRedis(REDIS_URL, log, 5_000, "adapter-sub", undefined, "subscriber");
     opened.push(() => adapterSub.close());
     const env: Record<string, string> = {
       HOST: "127.0.0.1",
@@ -185,7 +185,7 @@ async function startWorker(
   try {
     const wRedis = await connectRedis(REDIS_URL, log, 5_000);
     opened.push(wRedis);
-    const wControl = await connectRedis(REDIS_URL, log, 5_000);
+    const wControl = await connectRedis(REDIS_URL, log, 5_000, "control", undefined, "subscriber");
     opened.push(wControl);
     const wQueue = await RabbitJobQueue.connect(queueOpts);
     opened.push(wQueue);
