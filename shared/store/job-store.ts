@@ -58,6 +58,9 @@ export interface LeaseStore {
   dropExpiredLease(id: string, before: number): Promise<void>;
   /** Expiry in ms since the epoch, or null when no lease is held. */
   leaseExpiresAt(id: string): Promise<number | null>;
+  /** The record and its lease's expiry in one round trip; the lease is read after the record (a
+   * worker holds the lease before it writes `running`, so a running record always finds its lease). */
+  getWithLease(id: string): Promise<{ record: JobRecord; leaseExpiresAt: number | null } | null>;
   /** Jobs whose lease expired more than `graceMs` ago. */
   expiredLeases(graceMs: number, limit: number): Promise<string[]>;
 }

@@ -151,6 +151,14 @@ export class RedisJobStore implements JobStore, LeaseStore {
     );
   }
 
+  async getWithLease(id: string): Promise<{ record: JobRecord; leaseExpiresAt: number | null } | null> {
+    // Both in one write on one connection: Redis runs them in this order.
+    const [raw, lease] = await this.call(() =>
+      Promise.all([this.redis.get(this.names.jobKey(id)), this.redis.zScore(this.names.leasesKey, id)]),
+    );
+    return raw === null ? null : { record: JobRecord.parse(JSON.parse(raw)), leaseExpiresAt: lease };
+  }
+
   async leaseExpiresAt(id: string): Promise<number | null> {
     return this.call(() => this.redis.zScore(this.names.leasesKey, id));
   }
