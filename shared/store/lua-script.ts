@@ -7,7 +7,7 @@ import type { RedisClient } from "./redis-job-store.ts";
 
 export interface ScriptCall {
   keys: string[];
-  arguments: string[];
+  arguments: (string | Buffer)[];
 }
 
 export class LuaScript {

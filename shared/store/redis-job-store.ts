@@ -75,6 +75,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
           id,
           terminalStatuses.has(next.status) ? "1" : "",
           opts.payload === undefined ? "" : JSON.stringify(opts.payload),
+          ...(opts.event ? [opts.event.channel, opts.event.message] : []),
         ],
       }),
     );
