@@ -8,8 +8,8 @@ import { connectRedis } from "../shared/store/redis-connect.ts";
 import { freePorts } from "../test/helpers/net.ts";
 import { log, removeNamespace } from "../test/helpers/stack.ts";
 import { AMQP_URL, REDIS_URL } from "./brokers.ts";
-import type { Cleanup } from "./cleanup.ts";
 import { type Child, spawnNode } from "./procs.ts";
+import type { RowContext } from "./rows/context.ts";
 
 /** Jobs a worker runs at once (WORKER_PREFETCH); the bare consumer and BullMQ's worker get the same. */
 export const WORKER_CONCURRENCY = 32;
@@ -32,6 +32,8 @@ export const benchEnv: Readonly<Record<string, string>> = Object.freeze({
   REDIS_URL,
 });
 
+export const PROFILES = "bench/results/profiles";
+
 export interface HeraldOptions {
   readonly apis: number;
   readonly workers: number;
@@ -53,7 +55,10 @@ export interface Herald {
   addWorker(): Promise<Child>;
 }
 
-export async function startHerald(o: HeraldOptions, cleanup: Cleanup): Promise<Herald> {
+export async function startHerald(ctx: RowContext, o: HeraldOptions): Promise<Herald> {
+  const { cleanup } = ctx;
+  // --cpu-prof: each Herald process writes a V8 CPU profile when it exits (open it in Chrome DevTools).
+  const nodeArgs = ctx.opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${PROFILES}`] : [];
   const namespace = `bench-${randomBytes(6).toString("hex")}`;
   const n = names(namespace);
   cleanup.add(`remove namespace ${namespace}`, async () => {
@@ -70,6 +75,7 @@ export async function startHerald(o: HeraldOptions, cleanup: Cleanup): Promise<H
     const child = spawnNode(`api${o.apis > 1 ? `-${"AB"[i] ?? i}` : ""}`, "services/api/main.ts", [], {
       env: { ...env, PORT: String(port), INSTANCE_ID: `bench-api-${i}` },
       probe: true,
+      nodeArgs,
       ...(o.nofile ? { nofile: o.nofile } : {}),
     });
     cleanup.add(`stop ${child.name}`, () => child.stop());
@@ -85,6 +91,7 @@ export async function startHerald(o: HeraldOptions, cleanup: Cleanup): Promise<H
       {
         env: { ...env, INSTANCE_ID: `bench-worker-${workers.length}` },
         probe: true,
+        nodeArgs,
       },
     );
     cleanup.add(`stop ${child.name}`, () => child.stop());

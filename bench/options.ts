@@ -19,19 +19,23 @@ export interface BenchOptions {
   readonly heldClients: number;
   /** Length of each rate step of the fan-out row. */
   readonly fanoutStepSec: number;
+  /** Herald's processes write V8 CPU profiles to bench/results/profiles/ (`--cpu-prof`). */
+  readonly cpuProf: boolean;
 }
 
 export function parseArgs(argv: readonly string[], rowIds: readonly string[]): BenchOptions {
   let quick = false;
   let only: string[] = [];
+  let cpuProf = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "--quick") quick = true;
+    else if (arg === "--cpu-prof") cpuProf = true;
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const list = arg === "--only" ? argv[++i] : arg.slice("--only=".length);
       if (!list) throw new TypeError("--only needs a comma-separated list of rows");
       only = list.split(",").filter(Boolean);
-    } else throw new TypeError(`unknown argument "${arg}" (use --quick, --only ${rowIds.join(",")})`);
+    } else throw new TypeError(`unknown argument "${arg}" (use --quick, --cpu-prof, --only ${rowIds.join(",")})`);
   }
   const unknown = only.filter((id) => !rowIds.includes(id));
   if (unknown.length > 0) throw new TypeError(`--only: no row ${unknown.join(", ")} (rows: ${rowIds.join(", ")})`);
@@ -40,6 +44,7 @@ export function parseArgs(argv: readonly string[], rowIds: readonly string[]): B
       ? {
           mode: "quick" as const,
           only,
+          cpuProf,
           connections: 50,
           warmupSec: 1,
           phaseSec: 3,
@@ -51,6 +56,7 @@ export function parseArgs(argv: readonly string[], rowIds: readonly string[]): B
       : {
           mode: "full" as const,
           only,
+          cpuProf,
           connections: 50,
           warmupSec: 3,
           phaseSec: 8,

@@ -144,7 +144,10 @@ export class Child {
   async stop(graceMs = 5_000): Promise<void> {
     if (!this.alive) return;
     this.proc.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
+    const timer = setTimeout(() => {
+      console.error(`bench: ${this.name} still running ${graceMs} ms after SIGTERM: SIGKILL`);
+      this.proc.kill("SIGKILL");
+    }, graceMs);
     await this.exited;
     clearTimeout(timer);
   }

@@ -12,7 +12,7 @@ export const acceptRow: Row = {
   title: "1 Accept: POST /jobs → 202",
   async run(ctx) {
     const { opts } = ctx;
-    const herald = await startHerald({ apis: 1, workers: 0 }, ctx.cleanup);
+    const herald = await startHerald(ctx, { apis: 1, workers: 0 });
     const api = herald.apis[0];
     if (!api) throw new Error("no API");
     const load = await startLoad(ctx);

@@ -10,7 +10,7 @@ export const pollingRow: Row = {
   id: "polling",
   title: "3 Polling: GET /jobs/{id}",
   async run(ctx) {
-    const herald = await startHerald({ apis: 1, workers: 0 }, ctx.cleanup);
+    const herald = await startHerald(ctx, { apis: 1, workers: 0 });
     const api = herald.apis[0];
     if (!api) throw new Error("no API");
     const load = await startLoad(ctx);

@@ -19,7 +19,7 @@ export const sustainedRow: Row = {
   title: "2 Sustained jobs/s: POST → worker → terminal event at a subscribed client",
   async run(ctx) {
     const { opts } = ctx;
-    const herald = await startHerald({ apis: 1, workers: 0 }, ctx.cleanup);
+    const herald = await startHerald(ctx, { apis: 1, workers: 0 });
     const api = herald.apis[0];
     if (!api) throw new Error("no API");
     const sample = await sampleJob(api.url);
