@@ -58,6 +58,10 @@ export class Samples {
     return latencyOf(this.buf.subarray(0, this.size));
   }
 
+  values(): Float64Array {
+    return this.buf.subarray(0, this.size);
+  }
+
   clear(): void {
     this.size = 0;
   }
