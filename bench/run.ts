@@ -12,12 +12,13 @@ import { killAllNow, stopAll } from "./procs.ts";
 import { renderMarkdown, renderTable, toJson } from "./report.ts";
 import type { Measure, RowResult } from "./result.ts";
 import { acceptRow } from "./rows/accept.ts";
+import { bullmqRow } from "./rows/bullmq.ts";
 import type { Row } from "./rows/context.ts";
 import { notifyRow } from "./rows/notify.ts";
 import { pollingRow } from "./rows/polling.ts";
 import { sustainedRow } from "./rows/sustained.ts";
 
-const rows: readonly Row[] = [acceptRow, sustainedRow, pollingRow, notifyRow];
+const rows: readonly Row[] = [acceptRow, sustainedRow, pollingRow, notifyRow, bullmqRow];
 
 const resultsDir = new URL("./results/", import.meta.url);
 
