@@ -12,7 +12,8 @@ export interface SpawnOptions {
   readonly env?: Record<string, string>;
   /** Extra node flags (e.g. --expose-gc, --max-old-space-size). */
   readonly nodeArgs?: readonly string[];
-  /** Raise the open-files limit (soft and hard) of this process to this many. */
+  /** Raise the open-files limit of this process to this many (else to the hard limit, where raising
+   * the hard limit is not permitted, as in a container without CAP_SYS_RESOURCE). */
   readonly nofile?: number;
   /** Preload bench/procs/probe.ts and expose gc: the `probe` request answers heap and loop delay. */
   readonly probe?: boolean;
@@ -55,7 +56,15 @@ export class Child {
     const [cmd, argv] =
       o.nofile === undefined
         ? [process.execPath, node]
-        : ["/bin/sh", ["-c", `ulimit -n ${o.nofile} && exec "$0" "$@"`, process.execPath, ...node]];
+        : [
+            "/bin/sh",
+            [
+              "-c",
+              `ulimit -n ${o.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+              process.execPath,
+              ...node,
+            ],
+          ];
     this.proc = spawn(cmd, argv, {
       cwd: ROOT,
       env: { ...process.env, ...o.env },

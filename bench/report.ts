@@ -71,7 +71,9 @@ function measureLine(m: Measure): string {
 }
 
 function processLine(m: Measure): string {
-  const procs = m.processes.map((p) => `${p.name} ${p.cpuSec.toFixed(1)} s/${Math.round(p.rssMb)} MB`).join(" · ");
+  const procs = m.processes
+    .map((p) => `${p.name} ${Number.isFinite(p.cpuSec) ? `${p.cpuSec.toFixed(1)} s/` : ""}${Math.round(p.rssMb)} MB`)
+    .join(" · ");
   const extra = Object.entries(m.extra ?? {})
     .map(([k, v]) => `${k} ${num(v)}`)
     .join(" · ");

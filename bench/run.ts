@@ -15,11 +15,12 @@ import { acceptRow } from "./rows/accept.ts";
 import { bullmqRow } from "./rows/bullmq.ts";
 import type { Row } from "./rows/context.ts";
 import { fanoutRow } from "./rows/fanout.ts";
+import { heldRow } from "./rows/held.ts";
 import { notifyRow } from "./rows/notify.ts";
 import { pollingRow } from "./rows/polling.ts";
 import { sustainedRow } from "./rows/sustained.ts";
 
-const rows: readonly Row[] = [acceptRow, sustainedRow, pollingRow, notifyRow, fanoutRow, bullmqRow];
+const rows: readonly Row[] = [acceptRow, sustainedRow, pollingRow, notifyRow, heldRow, fanoutRow, bullmqRow];
 
 const resultsDir = new URL("./results/", import.meta.url);
 
