@@ -81,7 +81,6 @@ export async function startHerald(ctx: RowContext, o: HeraldOptions): Promise<He
     cleanup.add(`stop ${child.name}`, () => child.stop());
     return { child, url: `http://127.0.0.1:${port}` };
   });
-  await Promise.all(apis.map((a) => apiReady(a)));
   const workers: Child[] = [];
   const addWorker = async () => {
     const child = spawnNode(
@@ -99,7 +98,8 @@ export async function startHerald(ctx: RowContext, o: HeraldOptions): Promise<He
     await consumers(n.jobsQueue, workers.length, child);
     return child;
   };
-  for (let i = 0; i < o.workers; i++) await addWorker();
+  // Workers start beside the APIs (each declares the topology it needs).
+  await Promise.all([...apis.map((a) => apiReady(a)), ...Array.from({ length: o.workers }, () => addWorker())]);
   return { namespace, apis, workers, addWorker };
 }
 

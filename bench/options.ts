@@ -47,11 +47,11 @@ export function parseArgs(argv: readonly string[], rowIds: readonly string[]): B
           cpuProf,
           connections: 50,
           warmupSec: 1,
-          phaseSec: 3,
-          sustainedSec: 6,
-          notifySec: 3,
-          heldClients: 1000,
-          fanoutStepSec: 1.5,
+          phaseSec: 2,
+          sustainedSec: 5,
+          notifySec: 2,
+          heldClients: 500,
+          fanoutStepSec: 1,
         }
       : {
           mode: "full" as const,

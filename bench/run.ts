@@ -42,6 +42,17 @@ async function main(): Promise<void> {
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
   const shared = new Map<string, Measure>();
+  const runCleanup = new Cleanup();
+  const kept = new Map<string, Promise<unknown>>();
+  const keep = <T>(key: string, make: (c: Cleanup) => Promise<T>): Promise<T> => {
+    let made = kept.get(key) as Promise<T> | undefined;
+    if (!made) {
+      made = make(runCleanup);
+      made.catch(() => kept.delete(key)); // a failed start is retried by the next row that needs it
+      kept.set(key, made);
+    }
+    return made;
+  };
   const results: RowResult[] = [];
   for (const row of rows) {
     if (opts.only.length > 0 && !opts.only.includes(row.id)) continue;
@@ -53,6 +64,7 @@ async function main(): Promise<void> {
       brokers,
       cleanup,
       shared,
+      keep,
       log: (line: string) => console.error(`bench:   ${line} (${elapsed()})`),
     };
     try {
@@ -65,6 +77,7 @@ async function main(): Promise<void> {
       await cleanup.run();
     }
   }
+  await runCleanup.run();
   await stopAll();
   console.error(`bench: done in ${elapsed()}`);
   if (results.length === 0) return;

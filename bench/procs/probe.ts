@@ -4,8 +4,10 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { isRequest } from "./ipc.ts";
 
+const RESOLUTION_MS = 10;
+
 if (process.send) {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
   process.on("message", (msg: unknown) => {
     if (!isRequest(msg) || msg.cmd !== "probe") return;
@@ -20,10 +22,11 @@ if (process.send) {
       heapUsedMb: mem.heapUsed / 2 ** 20,
       rssMb: mem.rss / 2 ** 20,
       externalMb: mem.external / 2 ** 20,
+      // The histogram records each interval of its `resolution` ms timer: the delay is the excess.
       loopDelayMs: {
-        p50: delay.percentile(50) / 1e6,
-        p99: delay.percentile(99) / 1e6,
-        max: delay.max / 1e6,
+        p50: Math.max(0, delay.percentile(50) / 1e6 - RESOLUTION_MS),
+        p99: Math.max(0, delay.percentile(99) / 1e6 - RESOLUTION_MS),
+        max: Math.max(0, delay.max / 1e6 - RESOLUTION_MS),
       },
     };
     delay.reset();

@@ -12,10 +12,13 @@ export const acceptRow: Row = {
   title: "1 Accept: POST /jobs → 202",
   async run(ctx) {
     const { opts } = ctx;
-    const herald = await startHerald(ctx, { apis: 1, workers: 0 });
+    const [herald, load, amqp] = await Promise.all([
+      startHerald(ctx, { apis: 1, workers: 0 }),
+      startLoad(ctx),
+      bareAmqp(ctx, "amqp-publisher"),
+    ]);
     const api = herald.apis[0];
     if (!api) throw new Error("no API");
-    const load = await startLoad(ctx);
     const sample = await sampleJob(api.url);
     const post = { url: `${api.url}/jobs`, method: "POST" as const, body: NOOP_JOB };
 
@@ -29,7 +32,6 @@ export const acceptRow: Row = {
     const koa = await koaPost(ctx, load, sample.acceptedBody);
 
     ctx.log("bare amqplib confirm channel");
-    const amqp = await bareAmqp(ctx, "amqp-publisher");
     const publish = { queue: amqp.queue, concurrency: opts.connections, body: NOOP_JOB };
     await amqp.child.request("publish", { ...publish, seconds: opts.warmupSec });
     const confirm = await measured([...watch(amqp.child), ...ctx.brokers], () =>

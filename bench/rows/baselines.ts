@@ -21,7 +21,6 @@ export async function koaPost(ctx: RowContext, load: Child, acceptedBody: string
     { url: `${koa.url}/jobs`, method: "POST", body: NOOP_JOB },
     [{ name: "koa", pid: koa.child.pid }],
   );
-  await koa.child.stop();
   const m: Measure = {
     label: `Koa + @koa/router POST (${ctx.opts.connections} conns)`,
     side: "bare",
@@ -37,7 +36,8 @@ export async function koaPost(ctx: RowContext, load: Child, acceptedBody: string
   return m;
 }
 
-/** A bare amqplib process (bench/bare/amqp.ts) and a fresh durable queue, deleted at cleanup. */
+/** A bare amqplib process (bench/bare/amqp.ts, kept for the whole run) and a fresh durable queue,
+ * deleted when the row ends. */
 export async function bareAmqp(ctx: RowContext, name: string): Promise<{ child: Child; queue: string }> {
   const queue = `bench-bare-${randomBytes(6).toString("hex")}`;
   ctx.cleanup.add(`delete queue ${queue}`, async () => {
@@ -49,9 +49,12 @@ export async function bareAmqp(ctx: RowContext, name: string): Promise<{ child: 
       await conn.close();
     }
   });
-  const child = spawnNode(name, "bench/bare/amqp.ts");
-  ctx.cleanup.add(`stop ${name}`, () => child.stop());
-  await child.ready();
+  const child = await ctx.keep(name, async (runCleanup) => {
+    const c = spawnNode(name, "bench/bare/amqp.ts");
+    runCleanup.add(`stop ${name}`, () => c.stop());
+    await c.ready();
+    return c;
+  });
   await child.request("declare", { queue });
   return { child, queue };
 }

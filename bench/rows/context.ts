@@ -11,6 +11,9 @@ export interface RowContext {
   readonly cleanup: Cleanup;
   /** Measurements shared between rows of one run, by key (e.g. "koa-post", "herald-sustained"). */
   readonly shared: Map<string, Measure>;
+  /** A helper process (load generator, clients, bare servers) made once per run and reused by later
+   * rows: `make` registers its own stop with the run-level cleanup it is given. */
+  keep<T>(key: string, make: (runCleanup: Cleanup) => Promise<T>): Promise<T>;
   /** Progress lines on stderr. */
   log(line: string): void;
 }

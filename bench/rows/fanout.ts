@@ -85,14 +85,15 @@ export const fanoutRow: Row = {
   title: `6 Fan-out: rooms of 1 and 100 over 2 instances, rate raised until p99 > ${P99_LIMIT_MS} ms`,
   async run(ctx) {
     const { opts } = ctx;
-    const herald = await startHerald(ctx, { apis: 2, workers: 1, env: { WORKER_PREFETCH: String(SOURCES_MAX) } });
+    const [herald, [sioA, sioB], clients] = await Promise.all([
+      startHerald(ctx, { apis: 2, workers: 1, env: { WORKER_PREFETCH: String(SOURCES_MAX) } }),
+      startBareSio(ctx),
+      Promise.all([startClients(ctx, 0), startClients(ctx, 1)]),
+    ]);
     const [a, b] = herald.apis;
     const worker = herald.workers[0];
     if (!a || !b || !worker) throw new Error("Herald did not start");
-    const sio = await startBareSio(ctx, 2);
-    const [sioA, sioB] = sio;
     if (!sioA || !sioB) throw new Error("bare Socket.IO did not start");
-    const clients: Child[] = [await startClients(ctx, "clients-A"), await startClients(ctx, "clients-B")];
     const [clientA, clientB] = clients as [Child, Child];
     await Promise.all([
       clientA.request("connect", { url: a.url, count: SOCKETS / 2 }),

@@ -9,12 +9,10 @@ import { type Child, type Probe, spawnNode } from "../procs.ts";
 import { compare, type Measure } from "../result.ts";
 import type { Row, RowContext } from "./context.ts";
 import { NOOP_JOB } from "./http.ts";
-import { type JobRef, startBareSio, startClients } from "./ticks.ts";
+import { type JobRef, NOFILE, startBareSio, startClients } from "./ticks.ts";
 
 /** Connections per client process. */
 const PER_PROCESS = 2500;
-/** Open files of the measured servers: N connections and then some. */
-const NOFILE = 65_536;
 /** Idle time over which the event-loop delay is read. */
 const HOLD_MS = 3_000;
 
@@ -32,15 +30,24 @@ export const heldRow: Row = {
   title: "5 Held connections: memory per idle connection after GC, event-loop delay",
   async run(ctx) {
     const n = ctx.opts.heldClients;
-    const herald = await startHerald(ctx, { apis: 1, workers: 0, nofile: NOFILE });
-    const api = herald.apis[0];
-    if (!api) throw new Error("no API");
-    ctx.log(`creating ${n} jobs, starting the client processes`);
     const shares = split(n);
-    const [jobs, clients] = await Promise.all([
-      createJobs(api.url, n),
-      Promise.all(shares.map((_, i) => startClients(ctx, `sockets-${i}`))),
+    const [herald, [sio], clients, holders] = await Promise.all([
+      startHerald(ctx, { apis: 1, workers: 0, nofile: NOFILE }),
+      startBareSio(ctx),
+      Promise.all(shares.map((_, i) => startClients(ctx, i))),
+      Promise.all(
+        shares.map(async (_, i) => {
+          const child = spawnNode(`held-http-${i}`, "bench/load/held-http.ts");
+          ctx.cleanup.add(`stop ${child.name}`, () => child.stop());
+          await child.ready();
+          return child;
+        }),
+      ),
     ]);
+    const api = herald.apis[0];
+    if (!api || !sio) throw new Error("servers did not start");
+    ctx.log(`creating ${n} jobs`);
+    const jobs = await createJobs(api.url, n);
 
     const pairsOf = (i: number) => {
       const from = shares.slice(0, i).reduce((a, b) => a + b, 0);
@@ -65,13 +72,6 @@ export const heldRow: Row = {
       ["longpoll", 2],
       ["sse", 3],
     ] as const) {
-      const holders: Child[] = [];
-      for (let i = 0; i < shares.length; i++) {
-        const child = spawnNode(`${kind}-${i}`, "bench/load/held-http.ts");
-        ctx.cleanup.add(`stop ${child.name}`, () => child.stop());
-        holders.push(child);
-      }
-      await Promise.all(holders.map((h) => h.ready()));
       const what = kind === "sse" ? `${n} SSE streams` : `${n} held long polls`;
       ctx.log(`Herald: ${what}`);
       held.push(
@@ -91,11 +91,9 @@ export const heldRow: Row = {
           await sleep(2_000); // a sent long poll may still be on its way in
         }),
       );
-      await Promise.all(holders.map((h) => h.stop()));
+      await Promise.all(holders.map((h) => h.request("close")));
     }
 
-    const [sio] = await startBareSio(ctx, 1, NOFILE);
-    if (!sio) throw new Error("bare Socket.IO did not start");
     ctx.log(`bare Socket.IO: ${n} sockets, each in a room`);
     held.push(
       await holdPhase(ctx, sio.child, `${n} idle sockets, each in a room`, n, async () => {

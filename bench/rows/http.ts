@@ -10,18 +10,24 @@ import type { RowContext } from "./context.ts";
 /** The smallest job: the bench worker's no-op (see bench/procs/bench-jobs.ts). */
 export const NOOP_JOB = JSON.stringify({ type: "demo", payload: { steps: 1, stepMs: 0 } });
 
-export async function startLoad(ctx: RowContext, name = "load"): Promise<Child> {
-  const child = spawnNode(name, "bench/load/http-load.ts");
-  ctx.cleanup.add(`stop ${name}`, () => child.stop());
-  await child.ready();
-  return child;
+/** The HTTP load generator: one process, kept for the whole run. */
+export function startLoad(ctx: RowContext): Promise<Child> {
+  return ctx.keep("load", async (runCleanup) => {
+    const child = spawnNode("load", "bench/load/http-load.ts");
+    runCleanup.add("stop load", () => child.stop());
+    await child.ready();
+    return child;
+  });
 }
 
-export async function startKoa(ctx: RowContext): Promise<{ child: Child; url: string }> {
-  const child = spawnNode("koa", "bench/bare/koa-server.ts", [], { probe: true });
-  ctx.cleanup.add("stop koa", () => child.stop());
-  await child.ready();
-  return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
+/** The bare Koa server: one process, kept for the whole run (each row hands it its bodies). */
+export function startKoa(ctx: RowContext): Promise<{ child: Child; url: string }> {
+  return ctx.keep("koa", async (runCleanup) => {
+    const child = spawnNode("koa", "bench/bare/koa-server.ts", [], { probe: true });
+    runCleanup.add("stop koa", () => child.stop());
+    await child.ready();
+    return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
+  });
 }
 
 /** A warm-up run (discarded), then the measured one, with every watched process's CPU and RSS. */

@@ -20,13 +20,15 @@ export const notifyRow: Row = {
     const { opts } = ctx;
     const warmSec = Math.min(opts.warmupSec, 2);
     const span = warmSec + opts.notifySec + 1;
-    const herald = await startHerald(ctx, { apis: 2, workers: 1 });
+    const [herald, client, [sioA, sioB]] = await Promise.all([
+      startHerald(ctx, { apis: 2, workers: 1 }),
+      startClients(ctx, 0),
+      startBareSio(ctx),
+    ]);
     const [a, b] = herald.apis;
     const worker = herald.workers[0];
     if (!a || !b || !worker) throw new Error("Herald did not start");
-    const client = await startClients(ctx, "client");
     await client.request("connect", { url: b.url, count: 1 }); // socket 0: Herald B
-    const [sioA, sioB] = await startBareSio(ctx, 2);
     if (!sioA || !sioB) throw new Error("bare Socket.IO did not start");
     await client.request("connect", { url: sioB.url, count: 1 }); // socket 1: bare B
     const sampleRes = await fetch(`${a.url}/jobs`, {

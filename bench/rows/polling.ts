@@ -10,10 +10,13 @@ export const pollingRow: Row = {
   id: "polling",
   title: "3 Polling: GET /jobs/{id}",
   async run(ctx) {
-    const herald = await startHerald(ctx, { apis: 1, workers: 0 });
+    const [herald, load, koa] = await Promise.all([
+      startHerald(ctx, { apis: 1, workers: 0 }),
+      startLoad(ctx),
+      startKoa(ctx),
+    ]);
     const api = herald.apis[0];
     if (!api) throw new Error("no API");
-    const load = await startLoad(ctx);
     const job = await sampleJob(api.url);
     ctx.log("Herald GET /jobs/{id}");
     const h = await httpPhase(
@@ -22,7 +25,6 @@ export const pollingRow: Row = {
       { url: `${api.url}/jobs/${job.id}`, method: "GET", headers: { authorization: `Bearer ${job.token}` } },
       watch(api.child),
     );
-    const koa = await startKoa(ctx);
     await koa.child.request("bodies", { accepted: job.acceptedBody, view: job.viewBody });
     ctx.log("bare Koa GET");
     const b = await httpPhase(ctx, load, { url: `${koa.url}/jobs/${job.id}`, method: "GET" }, watch(koa.child));

@@ -19,12 +19,16 @@ export const sustainedRow: Row = {
   title: "2 Sustained jobs/s: POST → worker → terminal event at a subscribed client",
   async run(ctx) {
     const { opts } = ctx;
-    const herald = await startHerald(ctx, { apis: 1, workers: 0 });
+    const [herald, load, publisher, consumer] = await Promise.all([
+      startHerald(ctx, { apis: 1, workers: 0 }),
+      startLoad(ctx),
+      bareAmqp(ctx, "amqp-publisher"),
+      bareAmqp(ctx, "amqp-consumer"),
+    ]);
     const api = herald.apis[0];
     if (!api) throw new Error("no API");
     const sample = await sampleJob(api.url);
     const worker = await herald.addWorker();
-    const load = await startLoad(ctx);
     await load.request("track", { url: api.url, sockets: TRACKER_SOCKETS });
     const spec = { url: `${api.url}/jobs`, method: "POST", body: NOOP_JOB, connections: opts.connections };
 
@@ -55,8 +59,6 @@ export const sustainedRow: Row = {
     const koa = await koaPost(ctx, load, sample.acceptedBody);
 
     ctx.log(`bare publish → consume → ack, ${opts.sustainedSec} s`);
-    const publisher = await bareAmqp(ctx, "amqp-publisher");
-    const consumer = await bareAmqp(ctx, "amqp-consumer");
     await consumer.child.request("consume", { queue: publisher.queue, prefetch: WORKER_CONCURRENCY });
     const publish = { queue: publisher.queue, concurrency: opts.connections, body: NOOP_JOB };
     await publisher.child.request("publish", { ...publish, seconds: opts.warmupSec });

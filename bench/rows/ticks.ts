@@ -12,6 +12,9 @@ import { type Latency, latencyOf } from "../stats.ts";
 import type { Watched } from "../usage.ts";
 import type { RowContext } from "./context.ts";
 
+/** Open files of servers that hold many connections (raised up to the hard limit if need be). */
+export const NOFILE = 65_536;
+
 /** The demo schema's bound on steps: one ticker job lasts at most this many events. */
 const MAX_STEPS = 1000;
 
@@ -52,33 +55,40 @@ export async function submitTickers(apiUrl: string, plan: TickPlan): Promise<Job
   );
 }
 
-export async function startClients(ctx: RowContext, name: string): Promise<Child> {
-  const child = spawnNode(name, "bench/load/socket-clients.ts", [], { nodeArgs: ["--max-old-space-size=4096"] });
-  ctx.cleanup.add(`stop ${name}`, () => child.stop());
-  await child.ready();
+/** Socket.IO client process number `index`, kept for the whole run; its sockets are closed when
+ * the row that opened them ends (so each row numbers its sockets from 0). */
+export async function startClients(ctx: RowContext, index: number): Promise<Child> {
+  const child = await ctx.keep(`clients-${index}`, async (runCleanup) => {
+    const c = spawnNode(`clients-${index}`, "bench/load/socket-clients.ts", [], {
+      nodeArgs: ["--max-old-space-size=4096"],
+    });
+    runCleanup.add(`stop clients-${index}`, () => c.stop());
+    await c.ready();
+    return c;
+  });
+  ctx.cleanup.add(`close the sockets of clients-${index}`, () => child.alive && child.request("close"));
   return child;
 }
 
-/** Two bare Socket.IO servers (A, B) on one fresh Redis adapter key. */
-export async function startBareSio(
-  ctx: RowContext,
-  count: number,
-  nofile?: number,
-): Promise<{ child: Child; url: string }[]> {
-  const key = `bench-sio-${randomBytes(6).toString("hex")}`;
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const name = count > 1 ? `sio-${"AB"[i] ?? i}` : "sio";
-      const child = spawnNode(name, "bench/bare/sio-server.ts", [], {
-        env: { BENCH_ADAPTER_KEY: key },
-        probe: true,
-        ...(nofile ? { nofile } : {}),
-      });
-      ctx.cleanup.add(`stop ${name}`, () => child.stop());
-      await child.ready();
-      return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
-    }),
-  );
+/** Two bare Socket.IO servers (A, B) on one fresh Redis adapter key, with room for the held row's
+ * connections; kept for the whole run. */
+export function startBareSio(ctx: RowContext): Promise<{ child: Child; url: string }[]> {
+  return ctx.keep("sio", (runCleanup) => {
+    const key = `bench-sio-${randomBytes(6).toString("hex")}`;
+    return Promise.all(
+      ["A", "B"].map(async (letter) => {
+        const name = `sio-${letter}`;
+        const child = spawnNode(name, "bench/bare/sio-server.ts", [], {
+          env: { BENCH_ADAPTER_KEY: key },
+          probe: true,
+          nofile: NOFILE,
+        });
+        runCleanup.add(`stop ${name}`, () => child.stop());
+        await child.ready();
+        return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
+      }),
+    );
+  });
 }
 
 export interface Window {
