@@ -103,7 +103,7 @@ export async function startHerald(ctx: RowContext, o: HeraldOptions): Promise<He
   return { namespace, apis, workers, addWorker };
 }
 
-async function apiReady(api: ApiInstance, timeoutMs = 30_000): Promise<void> {
+async function apiReady(api: ApiInstance, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!api.child.alive) throw new Error(`${api.child.name} exited:\n${api.child.tail()}`);
@@ -118,7 +118,7 @@ async function apiReady(api: ApiInstance, timeoutMs = 30_000): Promise<void> {
 }
 
 /** Waits until the jobs queue has `count` consumers (the worker's consume is up). */
-async function consumers(queue: string, count: number, child: Child, timeoutMs = 30_000): Promise<void> {
+async function consumers(queue: string, count: number, child: Child, timeoutMs = 90_000): Promise<void> {
   const conn = await amqp.connect(AMQP_URL);
   try {
     const deadline = Date.now() + timeoutMs;

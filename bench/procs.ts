@@ -109,7 +109,7 @@ export class Child {
   }
 
   /** Resolves when the child's `serve()` has said it is ready (bench children only). */
-  ready(timeoutMs = 30_000): Promise<void> {
+  ready(timeoutMs = 90_000): Promise<void> {
     return this.waitFor((msg) => (msg as { ready?: boolean }).ready === true, timeoutMs, "ready");
   }
 

@@ -30,6 +30,7 @@ export const sustainedRow: Row = {
     const sample = await sampleJob(api.url);
     const worker = await herald.addWorker();
     await load.request("track", { url: api.url, sockets: TRACKER_SOCKETS });
+    ctx.cleanup.add("stop tracking jobs", () => load.alive && load.request("untrack"));
     const spec = { url: `${api.url}/jobs`, method: "POST", body: NOOP_JOB, connections: opts.connections };
 
     ctx.log(`Herald sustained, ${opts.sustainedSec} s`);
@@ -54,7 +55,6 @@ export const sustainedRow: Row = {
       processes: phase.processes,
     };
     ctx.shared.set("herald-sustained", heraldMeasure);
-    await load.request("untrack");
 
     const koa = await koaPost(ctx, load, sample.acceptedBody);
 
