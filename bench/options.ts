@@ -1,56 +1,69 @@
-// The bench's settings: defaults, environment, fail fast.
-import type { LatencyPlan, ThroughputPlan } from "./measure.ts";
+// The bench's settings: `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick`
+// (under 2 minutes: shorter phases, fewer clients); `--only accept,polling` runs only those rows.
 
 export interface BenchOptions {
-  /** Recorded operations per probe in one-at-a-time runs (BENCH_N, default 1000). */
-  readonly samples: number;
-  /** Unrecorded operations per probe first (a tenth of `samples`, at least 20). */
-  readonly warmup: number;
-  /** Operations in flight in throughput runs (BENCH_CONCURRENCY, default 32). */
-  readonly concurrency: number;
-  /** Recorded operations per probe in throughput runs (2 × `samples`). */
-  readonly throughputOps: number;
-  /** Time budget of one run (all its probes), warm-up aside, which gets a quarter of it on top
-   * (BENCH_SECONDS, default 20). Five runs: the whole bench stays near two minutes at worst. */
-  readonly maxMs: number;
-  /** One operation that takes longer than this counts as failed (BENCH_TIMEOUT_MS, default 5000). */
-  readonly opTimeoutMs: number;
-  /** Set when the user interrupts: loops stop and everything is cleaned up. */
-  readonly signal: AbortSignal;
+  readonly mode: "full" | "quick";
+  /** Row ids to run; empty = all. */
+  readonly only: readonly string[];
+  /** HTTP connections / operations in flight of the throughput rows (the issue's 50). */
+  readonly connections: number;
+  /** Unrecorded load before each measured phase. */
+  readonly warmupSec: number;
+  /** Measured phase of the accept, polling and baseline rows. */
+  readonly phaseSec: number;
+  /** Measured phase of the sustained and BullMQ rows (the issue's 30 s). */
+  readonly sustainedSec: number;
+  /** Measured phase of each notification rate. */
+  readonly notifySec: number;
+  /** Idle clients of the held-connection row (the issue's 10,000). */
+  readonly heldClients: number;
+  /** Length of each rate step of the fan-out row. */
+  readonly fanoutStepSec: number;
+  /** Herald's processes write V8 CPU profiles to bench/results/profiles/ (`--cpu-prof`). */
+  readonly cpuProf: boolean;
 }
 
-export function benchOptions(env: Record<string, string | undefined>, signal: AbortSignal): BenchOptions {
-  const samples = positiveInt(env, "BENCH_N", 1000);
-  return Object.freeze({
-    samples,
-    warmup: Math.max(20, Math.round(samples / 10)),
-    concurrency: positiveInt(env, "BENCH_CONCURRENCY", 32),
-    throughputOps: samples * 2,
-    maxMs: positiveInt(env, "BENCH_SECONDS", 20) * 1000,
-    opTimeoutMs: positiveInt(env, "BENCH_TIMEOUT_MS", 5_000),
-    signal,
-  });
-}
-
-function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, not "${raw}"`);
-  return value;
-}
-
-export function latencyPlan(o: BenchOptions): LatencyPlan {
-  return { warmup: o.warmup, samples: o.samples, maxMs: o.maxMs, opTimeoutMs: o.opTimeoutMs, signal: o.signal };
-}
-
-export function throughputPlan(o: BenchOptions): ThroughputPlan {
-  return {
-    concurrency: o.concurrency,
-    warmupOps: o.concurrency * 4,
-    ops: o.throughputOps,
-    maxMs: o.maxMs,
-    opTimeoutMs: o.opTimeoutMs,
-    signal: o.signal,
-  };
+export function parseArgs(argv: readonly string[], rowIds: readonly string[]): BenchOptions {
+  let quick = false;
+  let only: string[] = [];
+  let cpuProf = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--quick") quick = true;
+    else if (arg === "--cpu-prof") cpuProf = true;
+    else if (arg === "--only" || arg.startsWith("--only=")) {
+      const list = arg === "--only" ? argv[++i] : arg.slice("--only=".length);
+      if (!list) throw new TypeError("--only needs a comma-separated list of rows");
+      only = list.split(",").filter(Boolean);
+    } else throw new TypeError(`unknown argument "${arg}" (use --quick, --cpu-prof, --only ${rowIds.join(",")})`);
+  }
+  const unknown = only.filter((id) => !rowIds.includes(id));
+  if (unknown.length > 0) throw new TypeError(`--only: no row ${unknown.join(", ")} (rows: ${rowIds.join(", ")})`);
+  return Object.freeze(
+    quick
+      ? {
+          mode: "quick" as const,
+          only,
+          cpuProf,
+          connections: 50,
+          warmupSec: 1,
+          phaseSec: 2,
+          sustainedSec: 5,
+          notifySec: 2,
+          heldClients: 500,
+          fanoutStepSec: 1,
+        }
+      : {
+          mode: "full" as const,
+          only,
+          cpuProf,
+          connections: 50,
+          warmupSec: 3,
+          phaseSec: 8,
+          sustainedSec: 30,
+          notifySec: 8,
+          heldClients: 10_000,
+          fanoutStepSec: 3,
+        },
+  );
 }

@@ -1,125 +1,132 @@
-// The report: a fixed-width table (Herald rows carry their ratio to the raw row above them) and
-// the same results as JSON.
-import { describe, type MachineContext } from "./context.ts";
-import type { Comparison, Measurement } from "./measure.ts";
-import type { BenchOptions } from "./options.ts";
-import { ratio } from "./stats.ts";
+// The report: a fixed-width table (each row's Herald and bare measurements, then the ratios and
+// whether they meet the issue's goals) and the same results as JSON. Pure.
+import type { Comparison, Goal, Measure, RowResult } from "./result.ts";
 
-export interface Ratios {
-  readonly name: string;
-  readonly p50: number;
-  readonly p99: number;
-  /** Herald ops/s ÷ raw ops/s (throughput rows only). */
-  readonly opsPerSec: number | null;
+export interface MachineInfo {
+  readonly startedAt: string;
+  readonly node: string;
+  readonly platform: string;
+  readonly cores: number;
+  readonly cpu: string;
+  readonly memoryGb: number;
+  /** 1- and 5-minute load averages when the run started: other work on the machine skews results. */
+  readonly load: readonly number[];
+  readonly redis: string;
+  readonly rabbitmq: string;
+  readonly mode: "full" | "quick";
 }
 
-export function ratiosOf(c: Comparison): Ratios[] {
-  return c.herald.map((h) => ({
-    name: h.name,
-    p50: ratio(h.latency.p50, c.raw.latency.p50),
-    p99: ratio(h.latency.p99, c.raw.latency.p99),
-    opsPerSec: h.opsPerSec === null ? null : ratio(h.opsPerSec, c.raw.opsPerSec),
-  }));
-}
-
-const labelWidth = 56;
+const labelWidth = 58;
 const columns = [
-  ["n", 6],
-  ["err", 5],
+  ["rate", 10],
+  ["unit", 14],
   ["p50", 8],
-  ["p95", 8],
   ["p99", 8],
-  ["mean", 8],
-  ["ops/s", 9],
-  ["cpu/op", 8],
-] as const;
-const ratioColumns = [
-  ["p50", 7],
-  ["p99", 7],
-  ["ops/s", 7],
+  ["p99.9", 8],
+  ["cpu ms/op", 10],
+  ["err/lost", 10],
 ] as const;
 
-export function renderTable(comparisons: readonly Comparison[], context: MachineContext, o: BenchOptions): string {
-  const header =
-    " ".repeat(labelWidth) +
-    columns.map(([name, width]) => name.padStart(width)).join("") +
-    " │" +
-    ratioColumns.map(([name, width]) => name.padStart(width)).join("");
+export function renderTable(rows: readonly RowResult[], machine: MachineInfo): string {
+  const header = " ".repeat(labelWidth) + columns.map(([name, width]) => name.padStart(width)).join("");
   const rule = "─".repeat(header.length);
   const lines = [
-    `Herald vs raw components · ${context.startedAt}`,
-    describe(context),
-    `latency in ms · N=${o.samples} per one-at-a-time row (after ${o.warmup} warm-up rounds), ` +
-      `${o.throughputOps} per ${o.concurrency}-in-flight row · time budget ${o.maxMs / 1000} s per run`,
-    "",
-    `${" ".repeat(labelWidth + columns.reduce((sum, [, w]) => sum + w, 0))} │ ${"Herald/raw".padStart(19)}`,
+    `Herald vs bare parts · ${machine.startedAt} · ${machine.mode} run`,
+    describeMachine(machine),
+    "latency in ms · cpu ms/op: CPU of that side's own processes per operation (Herald: API + worker)",
     header,
     rule,
   ];
-  for (const c of comparisons) {
-    lines.push(c.title);
-    lines.push(row(c.raw, null));
-    ratiosOf(c).forEach((r, i) => {
-      const h = c.herald[i];
-      if (h) lines.push(row(h, r));
-    });
+  for (const row of rows) {
+    lines.push(row.title);
+    for (const m of row.measures) lines.push(measureLine(m), processLine(m));
+    for (const c of row.comparisons) lines.push(comparisonLine(c));
+    for (const note of row.notes) lines.push(`    note: ${note}`);
   }
-  lines.push(rule, ...footnotes(comparisons));
+  lines.push(rule);
   return lines.join("\n");
 }
 
-function row(m: Measurement, r: Ratios | null): string {
-  const label = `  ${m.kind.padEnd(7)} ${m.name}`.padEnd(labelWidth).slice(0, labelWidth);
-  const cells = [
-    `${m.latency.n}${m.truncated ? "*" : ""}`,
-    String(m.errors),
-    ms(m.latency.p50),
-    ms(m.latency.p95),
-    ms(m.latency.p99),
-    ms(m.latency.mean),
-    m.opsPerSec === null || !Number.isFinite(m.opsPerSec) ? "–" : Math.round(m.opsPerSec).toString(),
-    ms(m.cpuMsPerOp),
-  ];
-  const ratios =
-    r === null ? ["", "", ""] : [times(r.p50), times(r.p99), r.opsPerSec === null ? "–" : times(r.opsPerSec)];
+export function describeMachine(m: MachineInfo): string {
+  const load = m.load.map((l) => l.toFixed(2)).join("/");
   return (
-    label +
-    cells.map((cell, i) => cell.padStart(columns[i]?.[1] ?? 8)).join("") +
-    " │" +
-    ratios.map((cell, i) => cell.padStart(ratioColumns[i]?.[1] ?? 7)).join("")
+    `node ${m.node} · ${m.platform} · ${m.cores} cores (${m.cpu}) · ${m.memoryGb} GB · load ${load} · ` +
+    `redis ${m.redis} · rabbitmq ${m.rabbitmq}`
   );
 }
 
-function footnotes(comparisons: readonly Comparison[]): string[] {
-  const all = comparisons.flatMap((c) => [c.raw, ...c.herald]);
-  const notes = [
-    "Herald/raw: a latency ratio above 1, or an ops/s ratio below 1, means Herald is slower.",
-    "One process, one clock: the clients, the API and the workers share one event loop.",
-    "cpu/op: CPU ms of this process per operation (raw: the client side; Herald: client, API and worker).",
+function measureLine(m: Measure): string {
+  const label = `  ${m.side === "herald" ? "Herald" : "bare  "} ${m.label}`.padEnd(labelWidth).slice(0, labelWidth);
+  const bad = [m.errors, m.lost].some((x) => x !== undefined && x > 0);
+  const cells = [
+    num(m.rate),
+    m.unit,
+    ms(m.latency?.p50),
+    ms(m.latency?.p99),
+    ms(m.latency?.p999),
+    ms(m.cpuMsPerOp),
+    m.errors === undefined && m.lost === undefined ? "–" : `${m.errors ?? 0}/${m.lost ?? 0}${bad ? "!" : ""}`,
   ];
-  if (all.some((m) => m.truncated))
-    notes.push("* the time budget (BENCH_SECONDS) or an interrupt ended this row early.");
-  for (const m of all) {
-    if (m.errors > 0) notes.push(`! ${m.kind} "${m.name}": ${m.errors} failed, first: ${m.firstError}`);
-  }
-  return notes;
+  return label + cells.map((cell, i) => cell.padStart(columns[i]?.[1] ?? 8)).join("");
 }
 
-function ms(x: number): string {
-  if (!Number.isFinite(x)) return "–";
+function processLine(m: Measure): string {
+  const procs = m.processes
+    .map((p) => `${p.name} ${Number.isFinite(p.cpuSec) ? `${p.cpuSec.toFixed(1)} s/` : ""}${Math.round(p.rssMb)} MB`)
+    .join(" · ");
+  const extra = Object.entries(m.extra ?? {})
+    .map(([k, v]) => `${k} ${num(v)}`)
+    .join(" · ");
+  return `      ${[procs, extra].filter(Boolean).join(" │ ")}`;
+}
+
+function comparisonLine(c: Comparison): string {
+  const verdict =
+    c.goal === undefined ? "" : ` (goal ${goalText(c.goal)}: ${c.met === undefined ? "–" : c.met ? "met" : "missed"})`;
+  return `    Herald/bare ${c.what}: ${times(c.ratio)}${verdict}`;
+}
+
+export function goalText(g: Goal): string {
+  return [g.atLeast === undefined ? "" : `≥ ${g.atLeast}×`, g.atMost === undefined ? "" : `≤ ${g.atMost}×`]
+    .filter(Boolean)
+    .join(" and ");
+}
+
+export function num(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  if (Math.abs(x) >= 10_000) return `${(x / 1000).toFixed(1)}k`;
+  if (Math.abs(x) >= 100) return Math.round(x).toString();
+  if (Math.abs(x) >= 1) return x.toFixed(1);
+  return x.toFixed(3);
+}
+
+export function ms(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
   if (x < 1) return x.toFixed(3);
   if (x < 100) return x.toFixed(2);
   return x.toFixed(1);
 }
 
-function times(x: number): string {
+export function times(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}×` : "–";
 }
 
-export function toJson(comparisons: readonly Comparison[], context: MachineContext, o: BenchOptions): string {
-  const { signal: _signal, ...options } = o;
+/** A Markdown table of every comparison: the summary BENCHMARKS.md keeps. */
+export function renderMarkdown(rows: readonly RowResult[]): string {
+  const lines = ["| row | comparison | Herald | bare | ratio | goal |", "|---|---|---|---|---|---|"];
+  for (const row of rows) {
+    for (const c of row.comparisons) {
+      const goal =
+        c.goal === undefined ? "" : `${goalText(c.goal)} ${c.met === undefined ? "–" : c.met ? "met" : "**missed**"}`;
+      lines.push(`| ${row.id} | ${c.what} | ${num(c.herald)} | ${num(c.bare)} | ${times(c.ratio)} | ${goal} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+export function toJson(rows: readonly RowResult[], machine: MachineInfo): string {
   return `${JSON.stringify(
-    { context, options, comparisons: comparisons.map((c) => ({ ...c, ratios: ratiosOf(c) })) },
+    { machine, rows },
     (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value),
     2,
   )}\n`;

@@ -1,66 +1,106 @@
-// `npm run bench`: Herald side by side with the raw components it is built from, in one run.
-// Prints a table of latencies and ratios and writes bench/results/latest.json.
-//
-//   BENCH_N=1000         recorded operations per probe, one at a time (throughput rows: 2×)
-//   BENCH_CONCURRENCY=32 operations in flight in throughput rows
-//   BENCH_SECONDS=20     time budget per run (a run measures one raw probe and its Herald probes)
-//   BENCH_TIMEOUT_MS=5000  an operation slower than this counts as failed
-//   BENCH_ONLY=notify,accept,end-to-end  run only these scenarios
-//
-// Needs the local RabbitMQ and Redis (AMQP_URL, REDIS_URL as for the tests). Everything runs under
-// a fresh `bench-…` namespace per scenario, removed afterwards; Ctrl-C stops early and cleans up.
+// `npm run bench` (full, under 10 minutes) · `npm run bench -- --quick` (under 2 minutes) ·
+// `npm run bench -- --only accept,polling`. Herald as users run it (each server its own process,
+// the load generator another) beside the bare parts it is built from, measured in the same run.
+// Prints a table, writes bench/results/latest.json; see BENCHMARKS.md. Needs the local RabbitMQ and
+// Redis (AMQP_URL, REDIS_URL as for the tests). Everything runs under fresh `bench-…` names, removed
+// afterwards; every process the bench started is stopped, also on Ctrl-C.
 import { mkdir, writeFile } from "node:fs/promises";
-import { acceptBench } from "./accept.ts";
-import { machineContext } from "./context.ts";
-import { endToEndBench } from "./end-to-end.ts";
-import type { Comparison } from "./measure.ts";
-import { notifyBench } from "./notify.ts";
-import { type BenchOptions, benchOptions } from "./options.ts";
-import { renderTable, toJson } from "./report.ts";
+import { Cleanup } from "./cleanup.ts";
+import { brokerProcesses, machineInfo } from "./machine.ts";
+import { parseArgs } from "./options.ts";
+import { killAllNow, stopAll } from "./procs.ts";
+import { renderMarkdown, renderTable, toJson } from "./report.ts";
+import type { Measure, RowResult } from "./result.ts";
+import { acceptRow } from "./rows/accept.ts";
+import { bullmqRow } from "./rows/bullmq.ts";
+import type { Row } from "./rows/context.ts";
+import { fanoutRow } from "./rows/fanout.ts";
+import { heldRow } from "./rows/held.ts";
+import { notifyRow } from "./rows/notify.ts";
+import { pollingRow } from "./rows/polling.ts";
+import { sustainedRow } from "./rows/sustained.ts";
 
-const scenarios: readonly { name: string; run: (o: BenchOptions) => Promise<Comparison[]> }[] = [
-  { name: "notify", run: notifyBench },
-  { name: "accept", run: acceptBench },
-  { name: "end-to-end", run: endToEndBench },
-];
+const rows: readonly Row[] = [acceptRow, sustainedRow, pollingRow, notifyRow, heldRow, fanoutRow, bullmqRow];
 
-const resultsFile = new URL("./results/latest.json", import.meta.url);
+const resultsDir = new URL("./results/", import.meta.url);
 
 async function main(): Promise<void> {
+  const opts = parseArgs(
+    process.argv.slice(2),
+    rows.map((r) => r.id),
+  );
   const interrupt = new AbortController();
   process.once("SIGINT", () => {
-    console.error("bench: interrupted; finishing the current step and cleaning up (Ctrl-C again to quit now)");
+    console.error("bench: interrupted; cleaning up (Ctrl-C again to quit now)");
     interrupt.abort();
     process.once("SIGINT", () => process.exit(130));
   });
-  const opts = benchOptions(process.env, interrupt.signal);
-  const only = (process.env.BENCH_ONLY ?? "").split(",").filter(Boolean);
-  const unknown = only.filter((name) => !scenarios.some((s) => s.name === name));
-  if (unknown.length > 0) throw new TypeError(`BENCH_ONLY: no scenario ${unknown.join(", ")}`);
+  process.on("exit", killAllNow);
 
-  const context = await machineContext();
+  const machine = await machineInfo(opts.mode);
+  const brokers = brokerProcesses();
   const started = performance.now();
-  const comparisons: Comparison[] = [];
-  for (const scenario of scenarios) {
-    if (only.length > 0 && !only.includes(scenario.name)) continue;
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+  const shared = new Map<string, Measure>();
+  const runCleanup = new Cleanup();
+  const kept = new Map<string, Promise<unknown>>();
+  const keep = <T>(key: string, make: (c: Cleanup) => Promise<T>): Promise<T> => {
+    let made = kept.get(key) as Promise<T> | undefined;
+    if (!made) {
+      made = make(runCleanup);
+      made.catch(() => kept.delete(key)); // a failed start is retried by the next row that needs it
+      kept.set(key, made);
+    }
+    return made;
+  };
+  const results: RowResult[] = [];
+  for (const row of rows) {
+    if (opts.only.length > 0 && !opts.only.includes(row.id)) continue;
     if (interrupt.signal.aborted) break;
-    console.error(`bench: ${scenario.name} … (${seconds(started)})`);
-    comparisons.push(...(await scenario.run(opts)));
+    console.error(`bench: ${row.title} (${elapsed()})`);
+    const cleanup = new Cleanup();
+    const ctx = {
+      opts,
+      brokers,
+      cleanup,
+      shared,
+      keep,
+      log: (line: string) => console.error(`bench:   ${line} (${elapsed()})`),
+    };
+    try {
+      results.push(await abortable(row.run(ctx), interrupt.signal));
+    } catch (err) {
+      if (interrupt.signal.aborted) break;
+      console.error(`bench: row ${row.id} failed:`, err);
+      process.exitCode = 1;
+    } finally {
+      await cleanup.run();
+    }
   }
-  console.error(`bench: done in ${seconds(started)}`);
-
-  console.log(renderTable(comparisons, context, opts));
-  await mkdir(new URL("./results/", import.meta.url), { recursive: true });
-  await writeFile(resultsFile, toJson(comparisons, context, opts));
-  console.error(`bench: wrote ${resultsFile.pathname}`);
+  await runCleanup.run();
+  await stopAll();
+  console.error(`bench: done in ${elapsed()}`);
+  if (results.length === 0) return;
+  console.log(renderTable(results, machine));
+  console.log(`\n${renderMarkdown(results)}`);
+  await mkdir(resultsDir, { recursive: true });
+  const file = new URL("latest.json", resultsDir);
+  await writeFile(file, toJson(results, machine));
+  console.error(`bench: wrote ${file.pathname}`);
   if (interrupt.signal.aborted) process.exitCode = 130;
 }
 
-function seconds(since: number): string {
-  return `${((performance.now() - since) / 1000).toFixed(1)} s`;
+/** A row's promise, or a rejection as soon as the user interrupts (its cleanup still runs). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new Error("interrupted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   console.error("bench: failed:", err);
+  await stopAll().catch(() => {});
   process.exitCode = 1;
 });

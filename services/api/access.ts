@@ -24,7 +24,7 @@ export function presentedSecrets(ctx: Context): string[] {
 
 /** The job, if one of `secrets` opens it; null for anything else (never says which). */
 export async function jobForSecrets(
-  store: JobStore,
+  store: Pick<JobStore, "get">,
   credentials: Credentials,
   id: string,
   secrets: readonly string[],
@@ -49,7 +49,7 @@ export const jobNotFound = (): HttpProblem => new HttpProblem("notFound", "no jo
 /** The job `id` if the request may see it; throws 401 (no secret at all) or 404 (anything else). */
 export async function authorisedJob(
   ctx: Context,
-  store: JobStore,
+  store: Pick<JobStore, "get">,
   credentials: Credentials,
   id: string,
 ): Promise<JobRecord> {

@@ -35,19 +35,19 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
 
   // Reads (status, result, events) count against the requester's read rate limit, before anything
   // else: 401/404 probes count too, and nobody is charged for someone else's reads of its jobs.
-  const authorisedRead = async (ctx: Context): Promise<JobRecord> => {
+  const authorisedRead = async (ctx: Context, reader: Pick<JobStore, "get"> = store): Promise<JobRecord> => {
     const client = clientOf(ctx, await requester(ctx, deps.credentials));
     await deps.rateLimiter.hit("read", client, deps.limits.readPerMinute).catch((err) => {
       if (err instanceof HttpProblem) throw err;
       log.warn("read rate limit unavailable", { error: String(err) });
     });
-    return authorisedJob(ctx, store, deps.credentials, ctx.params.id ?? "");
+    return authorisedJob(ctx, reader, deps.credentials, ctx.params.id ?? "");
   };
 
   /** What the status monitor shows of a record: a running job whose worker stopped renewing its
    * lease is shown stalled, and the ETag covers that too. */
-  const showing = async (job: JobRecord): Promise<Shown> => {
-    const lease = job.status === "running" ? await store.leaseExpiresAt(job.id) : null;
+  const showing = async (job: JobRecord, known?: { lease: number | null }): Promise<Shown> => {
+    const lease = job.status !== "running" ? null : known ? known.lease : await store.leaseExpiresAt(job.id);
     const stalled = job.status === "running" && (lease === null || lease < Date.now());
     return { job, stalled, lease, etag: etagOf({ ...job, stalled }) };
   };
@@ -71,7 +71,16 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   router.get("/jobs/:id", async (ctx) => {
     const representation = prefersRepresentation(ctx.get("Prefer"));
     const ifNoneMatch = ctx.get("If-None-Match");
-    let shown = await showing(await authorisedRead(ctx));
+    // The record and its lease in one round trip.
+    const known = { lease: null as number | null };
+    const withLease = {
+      get: async (id: string) => {
+        const read = await store.getWithLease(id);
+        known.lease = read?.leaseExpiresAt ?? null;
+        return read?.record ?? null;
+      },
+    };
+    let shown = await showing(await authorisedRead(ctx, withLease), known);
     if (wantsHtml(ctx)) {
       // A person following the status link: a page, reloaded (or live) until the job ends.
       const { job, stalled, etag } = shown;

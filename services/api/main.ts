@@ -15,13 +15,13 @@ try {
   const log = createLogger(config.logLevel, { service: "api", instance: config.instanceId });
   const tracing = setupTracing("herald-api");
   const metrics = createApiMetrics(new Registry());
-  const redisAt = (role: string) =>
-    connectRedis(config.redisUrl, log, config.connectTimeoutMs, role, metrics.reconnected("redis"));
+  const redisAt = (role: string, use: "commands" | "subscriber" = "commands") =>
+    connectRedis(config.redisUrl, log, config.connectTimeoutMs, role, metrics.reconnected("redis"), use);
   const [redis, changesSub, adapterPub, adapterSub] = await Promise.all([
     redisAt("store"),
-    redisAt("changes"),
+    redisAt("changes", "subscriber"),
     redisAt("adapter-pub"),
-    redisAt("adapter-sub"),
+    redisAt("adapter-sub", "subscriber"),
   ]);
   const queue = await RabbitJobQueue.fromConfig(config, log, metrics.reconnected("rabbitmq"));
   const api = await startApiServer(config, { redis, changesSub, adapterPub, adapterSub, queue }, log, metrics);

@@ -138,12 +138,14 @@ export function submitJob(deps: SubmitDeps): Middleware {
     // The job is accepted from here on; bookkeeping failures must not turn that into an error.
     if (warning) ctx.set("Herald-Warning", warning);
     deps.metrics?.accepted.inc({ type: job.type });
-    await claim
-      ?.complete(job.id, token)
-      .catch((e: unknown) => log.warn("idempotency record failed", { error: String(e) }));
-    await deps.inFlight
-      .add(client, job.id, limits.jobTtlSeconds)
-      .catch((e: unknown) => log.warn("in-flight record failed", { error: String(e) }));
+    await Promise.all([
+      claim?.complete(job.id, token).catch((e: unknown) => log.warn("idempotency record failed", { error: String(e) })),
+      limits.maxJobsInFlight > 0 // with no bound, nothing reads the client's set of jobs
+        ? deps.inFlight
+            .add(client, job.id, limits.jobTtlSeconds)
+            .catch((e: unknown) => log.warn("in-flight record failed", { error: String(e) }))
+        : undefined,
+    ]);
 
     // Prefer: wait=N answers the final status directly if the job ends in time.
     const wait = preferredWait(ctx.get("Prefer"), limits.longPollMaxSeconds);

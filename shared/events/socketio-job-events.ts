@@ -5,7 +5,7 @@ import type { JobView } from "../jobs/schemas.ts";
 import { createLogger, type Logger } from "../observability/log.ts";
 import type { Names } from "../store/names.ts";
 import type { RedisClient } from "../store/redis-job-store.ts";
-import type { JobEventPublisher } from "./job-events.ts";
+import type { EncodedJobEvent, JobEventPublisher } from "./job-events.ts";
 import type { ServerToClientEvents } from "./realtime-events.ts";
 
 /** Of a run of failed publishes (an outage), the first and every this many are logged. */
@@ -13,6 +13,9 @@ const LOG_EVERY = 100;
 
 export class SocketIoJobEvents implements JobEventPublisher {
   private readonly emitter: Emitter<ServerToClientEvents>;
+  /** The same emitter's wire form, caught instead of sent (its publish is synchronous). */
+  private readonly encoder: Emitter<ServerToClientEvents>;
+  private caught: EncodedJobEvent | null = null;
   private failed = 0;
   private failedInARow = 0;
 
@@ -27,6 +30,24 @@ export class SocketIoJobEvents implements JobEventPublisher {
     // emitter gets a client whose publish settles every promise itself.
     const publisher = { publish: (channel: string, message: string | Buffer) => this.send(channel, message) };
     this.emitter = new Emitter<ServerToClientEvents>(publisher, { key: names.socketIoKey });
+    const catcher = {
+      publish: (channel: string, message: string | Buffer) => {
+        this.caught = { channel, message: Buffer.isBuffer(message) ? message : Buffer.from(message) };
+      },
+    };
+    this.encoder = new Emitter<ServerToClientEvents>(catcher, { key: names.socketIoKey });
+  }
+
+  encode(view: JobView): EncodedJobEvent | null {
+    this.caught = null;
+    try {
+      this.encoder.to(this.names.jobRoom(view.id)).emit("job", view);
+    } catch (err) {
+      this.failure(err, view.id);
+    }
+    const caught = this.caught as EncodedJobEvent | null;
+    this.caught = null;
+    return caught;
   }
 
   /** Publishes that failed since this publisher was made (the events are lost; clients resync). */

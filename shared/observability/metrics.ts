@@ -179,11 +179,19 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
 
 /** Wraps an event publisher to observe each notification's delay since its commit. */
 export function meteredEvents(inner: JobEventPublisher, metrics: Pick<CommonMetrics, "notificationDelay">) {
+  const observe = (view: JobView) => {
+    const committedAt = Date.parse(view.updatedAt);
+    if (Number.isFinite(committedAt)) metrics.notificationDelay.observe(Math.max(0, Date.now() - committedAt) / 1000);
+  };
   return {
     publish(view: JobView): void {
-      const committedAt = Date.parse(view.updatedAt);
       inner.publish(view);
-      if (Number.isFinite(committedAt)) metrics.notificationDelay.observe(Math.max(0, Date.now() - committedAt) / 1000);
+      observe(view);
+    },
+    ...(inner.encode ? { encode: inner.encode.bind(inner) } : {}),
+    sentWithCommit(view: JobView): void {
+      inner.sentWithCommit?.(view);
+      observe(view);
     },
   } satisfies JobEventPublisher;
 }

@@ -19,6 +19,9 @@ export interface CommitOptions {
   leaseExpiredBefore?: number;
   /** The job's payload, stored anew (a job put back in the queue after it ended). */
   payload?: unknown;
+  /** A message the commit publishes too, in the same step (the job's realtime event: one command
+   * instead of a commit and a publish). */
+  event?: { channel: string; message: Buffer };
 }
 
 export interface JobStore {
@@ -28,7 +31,7 @@ export interface JobStore {
   /**
    * Compare-and-set: stores `next` only if the stored version is `next.version - 1`, so a late or
    * duplicate writer can never move a job backwards. A committed change is published to the job's
-   * changes channel in the same atomic step; a job that ends loses its stored payload.
+   * changes channel in the same atomic step; a job that ends loses its stored payload and its lease.
    */
   commit(next: JobRecord, opts?: CommitOptions): Promise<CommitOutcome>;
   getResult(id: string): Promise<string | null>;
@@ -58,6 +61,9 @@ export interface LeaseStore {
   dropExpiredLease(id: string, before: number): Promise<void>;
   /** Expiry in ms since the epoch, or null when no lease is held. */
   leaseExpiresAt(id: string): Promise<number | null>;
+  /** The record and its lease's expiry in one round trip; the lease is read after the record (a
+   * worker holds the lease before it writes `running`, so a running record always finds its lease). */
+  getWithLease(id: string): Promise<{ record: JobRecord; leaseExpiresAt: number | null } | null>;
   /** Jobs whose lease expired more than `graceMs` ago. */
   expiredLeases(graceMs: number, limit: number): Promise<string[]>;
 }
@@ -74,7 +80,12 @@ export async function transition(
   store: JobStore,
   id: string,
   change: Change,
-  opts: CommitOptions & { maxTries?: number; known?: JobRecord } = {},
+  opts: Omit<CommitOptions, "event"> & {
+    maxTries?: number;
+    known?: JobRecord;
+    /** The event to publish with the commit of `next` (CommitOptions.event), if any. */
+    event?: (next: JobRecord) => CommitOptions["event"] | null;
+  } = {},
 ): Promise<JobRecord | null> {
   const maxTries = opts.maxTries ?? 20;
   // A writer that just committed the job knows its state: try that first and save a read.
@@ -90,7 +101,9 @@ export async function transition(
       version: current.version + 1,
       updatedAt: new Date().toISOString(),
     };
+    const event = opts.event?.(next);
     const outcome = await store.commit(next, {
+      ...(event ? { event } : {}),
       ...(opts.result !== undefined ? { result: opts.result } : {}),
       ...(opts.leaseExpiredBefore !== undefined ? { leaseExpiredBefore: opts.leaseExpiredBefore } : {}),
       ...(opts.payload !== undefined ? { payload: opts.payload } : {}),

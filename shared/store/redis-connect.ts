@@ -4,7 +4,11 @@ import { createClient } from "redis";
 import type { Logger } from "../observability/log.ts";
 import { backoffDelay } from "../queue/backoff.ts";
 import { redactUrl } from "../runtime/config.ts";
+import { watchForHangs } from "./redis-hang-watch.ts";
 import type { RedisClient } from "./redis-job-store.ts";
+
+/** How long a command may wait for Redis's answer before its connection counts as hung. */
+export const redisHangMs = 5_000;
 
 export async function connectRedis(
   url: string,
@@ -13,11 +17,15 @@ export async function connectRedis(
   role = "main",
   /** Called each time a lost connection is ready again (the broker reconnects metric). */
   onReconnect?: () => void,
+  /** "subscriber": a pub/sub connection, whose few commands keep node-redis's per-command timeout;
+   * "commands": the per-command timeout is off, and a hang watch (redis-hang-watch.ts) bounds them. */
+  use: "commands" | "subscriber" = "commands",
 ): Promise<RedisClient> {
   const client: RedisClient = createClient({
     url,
     disableOfflineQueue: true,
     socket: { connectTimeout: 5_000, reconnectStrategy: (retries) => backoffDelay(retries, 100, 5_000) },
+    ...(use === "commands" ? { commandOptions: { timeout: 0 } } : { commandOptions: { timeout: redisHangMs } }),
   });
   let failures = 0;
   // Without an 'error' listener node-redis would crash the process on the first socket error.
@@ -54,5 +62,6 @@ export async function connectRedis(
   } finally {
     clearTimeout(timer);
   }
+  if (use === "commands") watchForHangs(client, log, role, redisHangMs);
   return client;
 }

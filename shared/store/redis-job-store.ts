@@ -11,10 +11,19 @@ import {
   type LeaseStore,
   StoreUnavailableError,
 } from "./job-store.ts";
+import { LuaScript } from "./lua-script.ts";
 import type { Names } from "./names.ts";
 import { storeScripts } from "./store-scripts.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
+
+const scripts = {
+  createJob: new LuaScript(storeScripts.createJob),
+  commitJob: new LuaScript(storeScripts.commitJob),
+  renewLeases: new LuaScript(storeScripts.renewLeases),
+  releaseLease: new LuaScript(storeScripts.releaseLease),
+  dropExpiredLease: new LuaScript(storeScripts.dropExpiredLease),
+};
 
 /** How many job ids the recent-jobs index (Names.recentJobsKey) keeps: the newest by createdAt. */
 export const recentJobsLimit = 10_000;
@@ -29,7 +38,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
   async create(record: JobRecord, opts: { payload?: unknown } = {}): Promise<void> {
     const n = this.names;
     const created = await this.call(() =>
-      this.redis.eval(storeScripts.createJob, {
+      scripts.createJob.run(this.redis, {
         keys: [n.jobKey(record.id), n.queuedKey, n.payloadKey(record.id), n.recentJobsKey],
         arguments: [
           JSON.stringify(record),
@@ -53,7 +62,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
     const id = next.id;
     const n = this.names;
     const outcome = await this.call(() =>
-      this.redis.eval(storeScripts.commitJob, {
+      scripts.commitJob.run(this.redis, {
         keys: [n.jobKey(id), n.resultKey(id), n.jobChangesChannel(id), n.queuedKey, n.payloadKey(id), n.leasesKey],
         arguments: [
           JSON.stringify(next),
@@ -66,6 +75,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
           id,
           terminalStatuses.has(next.status) ? "1" : "",
           opts.payload === undefined ? "" : JSON.stringify(opts.payload),
+          ...(opts.event ? [opts.event.channel, opts.event.message] : []),
         ],
       }),
     );
@@ -118,7 +128,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
     if (attempts.length === 0) return { cancel: [] };
     const n = this.names;
     const cancel = await this.call(() =>
-      this.redis.eval(storeScripts.renewLeases, {
+      scripts.renewLeases.run(this.redis, {
         keys: [n.leasesKey, ...attempts.map((a) => n.jobKey(a.id))],
         arguments: [String(Date.now() + ttlMs), ...attempts.flatMap((a) => [a.id, a.attemptId])],
       }),
@@ -129,17 +139,25 @@ export class RedisJobStore implements JobStore, LeaseStore {
   async releaseLease(id: string, attemptId: string): Promise<void> {
     const n = this.names;
     await this.call(() =>
-      this.redis.eval(storeScripts.releaseLease, { keys: [n.leasesKey, n.jobKey(id)], arguments: [id, attemptId] }),
+      scripts.releaseLease.run(this.redis, { keys: [n.leasesKey, n.jobKey(id)], arguments: [id, attemptId] }),
     );
   }
 
   async dropExpiredLease(id: string, before: number): Promise<void> {
     await this.call(() =>
-      this.redis.eval(storeScripts.dropExpiredLease, {
+      scripts.dropExpiredLease.run(this.redis, {
         keys: [this.names.leasesKey],
         arguments: [id, String(Math.round(before))],
       }),
     );
+  }
+
+  async getWithLease(id: string): Promise<{ record: JobRecord; leaseExpiresAt: number | null } | null> {
+    // Both in one write on one connection: Redis runs them in this order.
+    const [raw, lease] = await this.call(() =>
+      Promise.all([this.redis.get(this.names.jobKey(id)), this.redis.zScore(this.names.leasesKey, id)]),
+    );
+    return raw === null ? null : { record: JobRecord.parse(JSON.parse(raw)), leaseExpiresAt: lease };
   }
 
   async leaseExpiresAt(id: string): Promise<number | null> {

@@ -1,8 +1,22 @@
 // Per-job access tokens: 256 random bits, shown once; only a SHA-256 hash is stored.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomFillSync, timingSafeEqual } from "node:crypto";
+
+const tokenBytes = 32;
+// Random bytes are drawn from the CSPRNG 128 tokens at a time (one call instead of one per submit,
+// as node's randomUUID does); each token's bytes are used once, and zeroed once used.
+const pool = Buffer.alloc(tokenBytes * 128);
+let next = pool.length;
 
 export function newToken(): string {
-  return randomBytes(32).toString("base64url");
+  if (next === pool.length) {
+    randomFillSync(pool);
+    next = 0;
+  }
+  const bytes = pool.subarray(next, next + tokenBytes);
+  next += tokenBytes;
+  const token = bytes.toString("base64url");
+  bytes.fill(0);
+  return token;
 }
 
 export function hashToken(token: string): string {

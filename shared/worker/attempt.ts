@@ -3,17 +3,24 @@
 // job ended, nothing this attempt writes lands — however late a stubborn handler reports. The final
 // write is retried while Redis is away, so an outage at the wrong moment never costs the outcome.
 import { trace } from "@opentelemetry/api";
+import { announcedTransition } from "../events/announced-transition.ts";
 import type { JobEventPublisher } from "../events/job-events.ts";
 import type { RetryPolicy } from "../jobs/job-types.ts";
-import { toView } from "../jobs/job-view.ts";
 import { jobProblem } from "../jobs/problems.ts";
 import { InvalidResourceError, normalizeResourceUri } from "../jobs/resource-uri.ts";
-import { type JobMessage, type JobRecord, type Problem, Progress, type ResultRef } from "../jobs/schemas.ts";
+import {
+  isTerminal,
+  type JobMessage,
+  type JobRecord,
+  type Problem,
+  Progress,
+  type ResultRef,
+} from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
 import type { WorkerMetrics } from "../observability/metrics.ts";
 import { backoffDelay, sleep } from "../queue/backoff.ts";
 import type { Delivery, JobQueue } from "../queue/job-queue.ts";
-import { type Change, type JobStore, type LeaseStore, StoreUnavailableError, transition } from "../store/job-store.ts";
+import { type Change, type JobStore, type LeaseStore, StoreUnavailableError } from "../store/job-store.ts";
 import { type HandlerContext, isResource, PermanentError, type RegisteredHandler } from "./handlers.ts";
 
 // Why a handler's AbortSignal fired.
@@ -152,9 +159,12 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
     await sleep(1_000);
     return d.requeue();
   }
-  await deps.store
-    .releaseLease(job.id, attemptId)
-    .catch((err: unknown) => log.warn("lease release failed", { jobId: job.id, error: String(err) }));
+  // A job that ended lost its lease with the final commit (commit-job.lua); a retry's queued one not.
+  if (!isTerminal(ended.status)) {
+    await deps.store
+      .releaseLease(job.id, attemptId)
+      .catch((err: unknown) => log.warn("lease release failed", { jobId: job.id, error: String(err) }));
+  }
   // Every job that ends failed keeps its message in the dead-letter queue, where it can be replayed.
   if (ended.status === "failed") deps.metrics?.outcome("dead_lettered", job.type);
   if (ended.status === "failed") d.deadLetter();
@@ -288,9 +298,8 @@ async function commit(
   change: Change,
   opts: { result?: string; known?: JobRecord } = {},
 ): Promise<JobRecord | null> {
-  const committed = await transition(deps.store, id, change, opts);
+  const committed = await announcedTransition(deps.store, deps.events, id, change, opts);
   if (committed) {
-    deps.events.publish(toView(committed));
     // Each event the attempt announces is an event of its span too.
     trace.getActiveSpan()?.addEvent("job changed", {
       "herald.job.status": committed.status,

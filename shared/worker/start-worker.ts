@@ -57,19 +57,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       steps.push(["flush traces", () => tracing.shutdown()]);
     }
     const metrics = createWorkerMetrics(new Registry());
-    const redisAt = async (role: string) => {
+    const redisAt = async (role: string, use: "commands" | "subscriber" = "commands") => {
       const client = await connectRedis(
         config.redisUrl,
         log,
         config.connectTimeoutMs,
         role,
         metrics.reconnected("redis"),
+        use,
       );
       steps.push([`close Redis (${role})`, () => client.close()]);
       return client;
     };
     const redis = await redisAt("store");
-    const controlSub = await redisAt("control");
+    const controlSub = await redisAt("control", "subscriber");
     const queue = await RabbitJobQueue.fromConfig(config, log, metrics.reconnected("rabbitmq"));
     steps.push(["close RabbitMQ", () => queue.close()]);
     const n = names(config.namespace);

@@ -5,10 +5,10 @@
 // whose lease lapsed and republishes queued jobs whose message went missing.
 import { randomUUID } from "node:crypto";
 import { context, trace } from "@opentelemetry/api";
+import { announcedTransition } from "../events/announced-transition.ts";
 import type { JobControlSubscriber } from "../events/job-control.ts";
 import type { JobEventPublisher } from "../events/job-events.ts";
 import type { RetryPolicy } from "../jobs/job-types.ts";
-import { toView } from "../jobs/job-view.ts";
 import { jobProblem, type ProblemKind } from "../jobs/problems.ts";
 import { isTerminal, JobMessage, type JobRecord } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
@@ -20,7 +20,7 @@ import type { Delivery, JobQueue } from "../queue/job-queue.ts";
 import { Sweeper, sweepIntervalMs } from "../recovery/sweeper.ts";
 import { type Announcement, announceJobTypes } from "../registry/announce.ts";
 import type { JobTypeAnnouncer } from "../registry/job-type-registry.ts";
-import { type Change, type JobStore, type LeaseStore, transition } from "../store/job-store.ts";
+import type { Change, JobStore, LeaseStore } from "../store/job-store.ts";
 import { CancelAbort, runAttempt, ShutdownAbort } from "./attempt.ts";
 import type { HandlerRegistry } from "./handlers.ts";
 
@@ -272,7 +272,10 @@ export class Worker {
         return redelivered ? { kind: "leased", until: expires } : { kind: "duplicate" };
       }
     }
-    await store.holdLease(jobId, this.leaseMs); // before `running`, so no one sees it running without a lease
+    // The lease comes before `running`, so no one sees the job running without one. Both go in one
+    // round trip: Redis runs a connection's commands in order, so the lease lands first.
+    const leased = store.holdLease(jobId, this.leaseMs);
+    leased.catch(() => {}); // awaited below, after the commit
     const now = new Date().toISOString();
     const attemptId = randomUUID();
     let raced = false;
@@ -298,6 +301,7 @@ export class Worker {
       },
       current, // just read: the compare-and-set catches anything newer
     );
+    await leased; // if it failed, the message goes back (a `running` record without a lease is taken over)
     // The lease is the other run's now (one entry per job): keep it, and check back when it is due.
     if (raced) return redelivered ? { kind: "leased", until: Date.now() + this.leaseMs } : { kind: "duplicate" };
     // Waiting since it was created, or since its retry was due (a handed-back job: since created).
@@ -312,10 +316,8 @@ export class Worker {
   }
 
   /** Commits a change and announces it to the realtime channels. */
-  private async commit(id: string, change: Change, known?: JobRecord): Promise<JobRecord | null> {
-    const committed = await transition(this.deps.store, id, change, known ? { known } : {});
-    if (committed) this.deps.events.publish(toView(committed));
-    return committed;
+  private commit(id: string, change: Change, known?: JobRecord): Promise<JobRecord | null> {
+    return announcedTransition(this.deps.store, this.deps.events, id, change, known ? { known } : {});
   }
 
   /** A message that can never run: end its job `failed` so nobody waits forever. */

@@ -82,7 +82,8 @@ export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWork
     const log = recordingLogger();
     const redis: RedisClient = await connectRedis(redisUrl, silent, 5_000);
     parts.push({ close: () => redis.close() });
-    const controlSub = o.control === false ? null : await connectRedis(redisUrl, silent, 5_000);
+    const controlSub =
+      o.control === false ? null : await connectRedis(redisUrl, silent, 5_000, "control", undefined, "subscriber");
     if (controlSub) parts.push({ close: () => controlSub.close() });
     const queue = await RabbitJobQueue.connect({
       url: amqpUrl,

@@ -7,6 +7,7 @@
 //   await redis.kill();              // SIGKILL
 //   await redis.start();             // same port, same dir: replays the AOF
 //   await redis.stop();              // SIGKILL and remove the dir
+//   redis.signal("SIGSTOP");         // freeze it (SIGCONT thaws)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
@@ -28,6 +29,8 @@ export interface PrivateRedis {
   kill(): Promise<void>;
   /** kill() and remove the dir. */
   stop(): Promise<void>;
+  /** Sends a signal to the running server (SIGSTOP freezes it: connections stay open, nothing answers). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 export async function startPrivateRedis(
@@ -103,6 +106,9 @@ export async function startPrivateRedis(
     output: () => log,
     start,
     kill,
+    signal(sig) {
+      if (alive) child?.kill(sig);
+    },
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });

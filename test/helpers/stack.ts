@@ -124,11 +124,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         [...handlersFor(0).values()].map((h) => h.type),
       );
 
-    const changesSub = await connectRedis(REDIS_URL, log, 5_000);
+    const changesSub = await connectRedis(REDIS_URL, log, 5_000, "changes", undefined, "subscriber");
     opened.push(() => changesSub.close());
     const adapterPub = await connectRedis(REDIS_URL, log, 5_000);
     opened.push(() => adapterPub.close());
-    const adapterSub = await connectRedis(REDIS_URL, log, 5_000);
+    const adapterSub = await connectRedis(REDIS_URL, log, 5_000, "adapter-sub", undefined, "subscriber");
     opened.push(() => adapterSub.close());
     const env: Record<string, string> = {
       HOST: "127.0.0.1",
@@ -195,7 +195,7 @@ async function startWorker(
   try {
     const wRedis = await connectRedis(REDIS_URL, log, 5_000);
     opened.push(wRedis);
-    const wControl = await connectRedis(REDIS_URL, log, 5_000);
+    const wControl = await connectRedis(REDIS_URL, log, 5_000, "control", undefined, "subscriber");
     opened.push(wControl);
     const wQueue = await RabbitJobQueue.connect(queueOpts);
     opened.push(wQueue);

@@ -2,13 +2,16 @@
   commit-job: the one compare-and-set every change of a job's record goes through (queued ->
   running -> succeeded / failed / canceled, back to queued for a retry, progress, cancel requests).
   The committed record is published on the job's changes channel atomically with the write.
+  A job that ends (a terminal next status) loses its payload and its lease entry, if any: no attempt
+  owns an ended job, so its worker need not release the lease in another round trip.
 
   KEYS[1] record key            <ns>:job:<id>
   KEYS[2] result key            <ns>:job:<id>:result  (written only with a `succeeded` record)
   KEYS[3] changes channel       <ns>:job:<id>:changes (receives the committed record JSON)
   KEYS[4] queued index          <ns>:queued
   KEYS[5] payload key           <ns>:job:<id>:payload
-  KEYS[6] leases                <ns>:leases           (sorted set: id by lease expiry ms)
+  KEYS[6] leases                <ns>:leases           (sorted set: id by lease expiry ms; the job's
+                                                        entry goes with a terminal commit)
 
   ARGV[1]  next record JSON (its `version` must be the stored version + 1)
   ARGV[2]  next version
@@ -20,8 +23,12 @@
            job's lease expires at or after this time (the stall sweeper's guard)
   ARGV[7]  next status
   ARGV[8]  job id
-  ARGV[9]  "1" if the next status is terminal (the payload is dropped), else ""
+  ARGV[9]  "1" if the next status is terminal (the payload and the lease entry are dropped), else ""
   ARGV[10] payload JSON, or "" (stored anew, for a job put back in the queue)
+  ARGV[11] optional: a channel to publish ARGV[12] on as well, after the changes channel (the job's
+           Socket.IO event, encoded by the caller: one command instead of a commit and a publish);
+           absent or "" for none
+  ARGV[12] optional: that message (bytes)
 
   Returns 'committed', 'conflict' (stored version is not ARGV[2] - 1), 'missing' (no record) or
   'guarded' (see ARGV[6]). Nothing is written unless it returns 'committed'.
@@ -38,8 +45,11 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 if ARGV[4] ~= '' and ARGV[7] == 'succeeded' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[3]) end
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[8])
 elseif c['status'] == 'queued' then redis.call('ZREM', KEYS[4], ARGV[8]) end
-if ARGV[9] == '1' then redis.call('DEL', KEYS[5])
+if ARGV[9] == '1' then
+  redis.call('DEL', KEYS[5])
+  redis.call('ZREM', KEYS[6], ARGV[8])
 elseif ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[3])
 else redis.call('EXPIRE', KEYS[5], ARGV[3]) end
 redis.call('PUBLISH', KEYS[3], ARGV[1])
+if ARGV[11] and ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
 return 'committed'
