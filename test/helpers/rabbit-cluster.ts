@@ -11,6 +11,7 @@
 //   await mq.kill(mq.nodes[0]);               // kill -9
 //   await mq.start(mq.nodes[0]);              // same folders: rejoins the cluster
 //   await mq.leaderOf("ns.jobs");             // the node leading a quorum queue
+//   await mq.connectionsByNode();             // which node the processes are connected to
 //   await mq.stop();                          // kill -9 everything, remove the folders
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -44,6 +45,8 @@ export interface RabbitCluster {
   start(node: RabbitNode): Promise<void>;
   /** The node that leads a quorum queue now (asked of a live node). */
   leaderOf(queue: string): Promise<RabbitNode>;
+  /** Client connections per node name (every node listed, 0 for none), as the cluster sees them. */
+  connectionsByNode(): Promise<Map<string, number>>;
   /** The node listening on an AMQP URL's port. */
   nodeOf(url: string): RabbitNode;
   /** rabbitmqctl against a live node (its stdout). */
@@ -205,6 +208,15 @@ export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
       const row = rows.find((r) => r.name === queue);
       if (!row) throw new Error(`no queue ${queue} in the cluster`);
       return view(byName(row.leader));
+    },
+    async connectionsByNode() {
+      const out = await ctlOn(anyLive(), ["list_connections", "port", "--formatter", "json"]);
+      const counts = new Map(states.map((s) => [s.name, 0]));
+      for (const { port } of JSON.parse(out) as { port: number }[]) {
+        const s = states.find((x) => x.port === port);
+        if (s) counts.set(s.name, (counts.get(s.name) ?? 0) + 1);
+      }
+      return counts;
     },
     nodeOf(url) {
       const port = Number(new URL(url).port);

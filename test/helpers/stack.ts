@@ -254,7 +254,7 @@ export async function removeNamespace(
   redis: RedisClient,
   amqpUrls: readonly string[] = [AMQP_URL],
 ): Promise<void> {
-  const conn = await firstAnswering(amqpUrls);
+  const conn = await connectFirst(amqpUrls);
   const ch = await conn.createChannel();
   for (const q of allQueues(n)) await ch.deleteQueue(q);
   for (const e of allExchanges(n)) await ch.deleteExchange(e);
@@ -264,7 +264,8 @@ export async function removeNamespace(
   if (keys.length > 0) await redis.del(keys);
 }
 
-async function firstAnswering(urls: readonly string[]): Promise<ChannelModel> {
+/** A plain amqplib connection to the first of `urls` that answers (a cluster with a node down). */
+export async function connectFirst(urls: readonly string[]): Promise<ChannelModel> {
   let last: unknown = new Error("no RabbitMQ URL");
   for (const url of urls) {
     try {
