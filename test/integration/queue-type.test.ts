@@ -5,13 +5,17 @@ import { expect } from "chai";
 import { allExchanges, allQueues, queueArguments, TopologyMismatchError } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
 import { names } from "../../shared/store/names.ts";
+import { freePort } from "../helpers/net.ts";
+import { exitWithin, killAll, type Spawned, spawnGroup } from "../helpers/processes.ts";
 import { AMQP_URL, log, randomNamespace } from "../helpers/stack.ts";
 
 describe("integration: QUEUE_TYPE against existing queues", () => {
   const n = names(randomNamespace("qtype"));
   const opts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 20_000, publishTimeoutMs: 2_000 };
 
+  const started: Spawned[] = [];
   after(async () => {
+    for (const p of started) await killAll(p);
     const q = await RabbitJobQueue.connect({ ...opts, queueType: "classic" });
     await q.withChannel(async (ch) => {
       for (const name of allQueues(n)) await ch.deleteQueue(name);
@@ -49,6 +53,24 @@ describe("integration: QUEUE_TYPE against existing queues", () => {
     expect(message).to.include("Deployment and scaling");
     // Not retried until connectTimeoutMs (20 s): waiting cannot change a queue's type.
     expect(Date.now() - started).to.be.below(10_000);
+  });
+
+  it("an API process started with QUEUE_TYPE=quorum on them exits 1 at once, saying what to do", async function () {
+    this.timeout(60_000);
+    const p = spawnGroup("node", ["--import", "tsx", "services/api/main.ts"], {
+      HOST: "127.0.0.1",
+      PORT: String(await freePort()),
+      HERALD_NAMESPACE: n.namespace,
+      AMQP_URL,
+      QUEUE_TYPE: "quorum",
+      CONNECT_TIMEOUT_MS: "60000", // what it must not wait for
+    });
+    started.push(p);
+    const { code } = await exitWithin(p, 45_000);
+    expect(code, p.stderr()).to.equal(1);
+    expect(p.stderr()).to.include("RabbitMQ refused Herald's queues");
+    expect(p.stderr()).to.include("QUEUE_TYPE=classic");
+    expect(p.stderr(), "one try, no retries").to.not.match(/"try":2/);
   });
 
   it("quorum queues carry the delivery limit and at-least-once dead-lettering; retry tiers a queue TTL", () => {
