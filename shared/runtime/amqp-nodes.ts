@@ -3,9 +3,9 @@
 //   AMQP_URL=amqp://u:p@mq1:5672/prod,amqp://mq2:5672,amqp://mq3:5672
 //
 // The first entry is complete; a later entry without `user:password@` takes the first entry's
-// credentials, and one without a vhost (no path, or just "/") and without a query takes the first
-// entry's vhost and query (heartbeat, frame_max, ...). So the nodes of one cluster are written
-// once, and a node that really lives elsewhere can still say everything itself.
+// credentials, one without a vhost (no path, or just "/") the first's vhost, and one without a
+// query the first's query (heartbeat, frame_max, ...). So the settings of one cluster are written
+// once, and a node that really differs can still say everything itself.
 
 export type QueueType = "quorum" | "classic";
 
@@ -33,10 +33,8 @@ export function parseAmqpUrls(raw: string): readonly string[] {
       url.username = first.username;
       url.password = first.password;
     }
-    if ((url.pathname === "" || url.pathname === "/") && url.search === "") {
-      url.pathname = first.pathname;
-      url.search = first.search;
-    }
+    if (url.pathname === "" || url.pathname === "/") url.pathname = first.pathname;
+    if (url.search === "") url.search = first.search;
     return url.href;
   });
   return Object.freeze([first.href, ...completed]);

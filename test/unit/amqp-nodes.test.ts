@@ -19,7 +19,7 @@ describe("unit: AMQP_URL node lists and QUEUE_TYPE", () => {
     ]);
   });
 
-  it("gives a later entry without credentials the first entry's, and without vhost/query the first's", () => {
+  it("gives a later entry without credentials, vhost or query the first entry's", () => {
     expect(parseAmqpUrls("amqp://app:s3cret@mq1:5672/prod?heartbeat=10,amqp://mq2:5673,amqp://mq3")).to.deep.equal([
       "amqp://app:s3cret@mq1:5672/prod?heartbeat=10",
       "amqp://app:s3cret@mq2:5673/prod?heartbeat=10",
@@ -28,11 +28,9 @@ describe("unit: AMQP_URL node lists and QUEUE_TYPE", () => {
   });
 
   it("leaves what a later entry says itself: its own credentials, vhost or query", () => {
-    expect(parseAmqpUrls("amqp://a:1@mq1/prod,amqp://b:2@mq2/other,amqp://mq3?heartbeat=30")).to.deep.equal([
-      "amqp://a:1@mq1/prod",
-      "amqp://b:2@mq2/other",
-      "amqp://a:1@mq3?heartbeat=30",
-    ]);
+    expect(parseAmqpUrls("amqp://a:1@mq1/prod?heartbeat=5,amqp://b:2@mq2/other,amqp://mq3?heartbeat=30")).to.deep.equal(
+      ["amqp://a:1@mq1/prod?heartbeat=5", "amqp://b:2@mq2/other?heartbeat=5", "amqp://a:1@mq3/prod?heartbeat=30"],
+    );
   });
 
   const bad: [string, RegExp][] = [
