@@ -283,7 +283,7 @@ export class RabbitJobQueue implements JobQueue {
       this.publishChannel = null;
       // The consumer channel died in between (the connection lives): onConnectionLost did not see it.
       if (this.consumer && !this.consumer.channel) this.restartConsumerSoon(model);
-      log.info("connected to RabbitMQ", { url: redactUrl(url) });
+      log.info("connected to RabbitMQ", { url: redactUrl(url), queueType: this.opts.queueType ?? "classic" });
     } catch (err) {
       if (this.model === model) this.model = null;
       if (!lost) model.close().catch(() => {}); // its 'error' is logged above
