@@ -45,6 +45,8 @@ export class RabbitJobQueue implements JobQueue {
   private consumer: Consumer | null = null;
   private closing = false;
   private reconnecting = false;
+  /** A restartConsumerSoon is opening a consumer now (so that two never do at once). */
+  private consumerStarting = false;
   /** Message ids the broker returned as unroutable; their confirm must then fail. */
   private readonly returned = new Set<string>();
   /** Open consumer channels, including one whose consumer was cancelled but whose acks may follow. */
@@ -368,20 +370,37 @@ export class RabbitJobQueue implements JobQueue {
       // Settling on a dead channel is pointless (the broker requeued the message) and would throw.
       if (open) fn();
     };
+    // After a cancel by the broker this channel takes no new deliveries but still settles the ones
+    // it has; it is closed once they are settled (closing earlier would requeue them).
+    let unsettled = 0;
+    let cancelled = false;
+    const closeIfDone = () => {
+      if (cancelled && unsettled === 0 && open) ch.close().catch(() => undefined); // a dead channel is closed
+    };
     const reply = await ch.consume(
       names.jobsQueue,
       (msg: ConsumeMessage | null) => {
         if (msg === null) {
-          // The broker cancelled us (queue deleted?): try to consume again.
-          log.warn("RabbitMQ cancelled the consumer");
+          // The broker cancelled us (queue deleted, or its replica here gone): consume again, on
+          // a new channel; this one stays until its deliveries are settled.
+          log.warn("RabbitMQ cancelled the consumer; consuming again");
+          cancelled = true;
+          if (c.channel === ch) {
+            c.channel = null;
+            c.tag = null;
+          }
+          closeIfDone();
           if (this.consumer === c) this.restartConsumerSoon(model);
           return;
         }
+        unsettled++;
         let settled = false;
         const once = (fn: () => void) => () => {
           if (settled) return;
           settled = true;
+          unsettled--;
           settle(fn);
+          closeIfDone();
         };
         const delivery: Delivery = {
           body: msg.content,
@@ -401,13 +420,22 @@ export class RabbitJobQueue implements JobQueue {
     c.tag = reply.consumerTag;
   }
 
-  private restartConsumerSoon(model: ChannelModel): void {
+  /** Starts the consumer again on this connection, retrying with backoff until it runs (e.g. a
+   * quorum queue answers consume only once it has a leader again). */
+  private restartConsumerSoon(model: ChannelModel, delayMs = 500): void {
     setTimeout(() => {
-      if (this.model !== model || !this.consumer || this.consumer.channel) return;
-      this.startConsumer(model).catch((err: unknown) =>
-        this.opts.log.warn("restarting the consumer failed", { error: String(err) }),
-      );
-    }, 500);
+      const c = this.consumer;
+      if (this.model !== model || !c || c.channel || this.consumerStarting || this.closing) return;
+      this.consumerStarting = true;
+      this.startConsumer(model)
+        .catch((err: unknown) => {
+          this.opts.log.warn("restarting the consumer failed; trying again", { error: String(err) });
+          if (this.consumer === c && !c.channel) this.restartConsumerSoon(model, Math.min(delayMs * 2, 5_000));
+        })
+        .finally(() => {
+          this.consumerStarting = false;
+        });
+    }, delayMs);
   }
 }
 

@@ -112,6 +112,7 @@ describe("faults: a 3-node RabbitMQ cluster with quorum queues (issue 8)", funct
           const byNode = await mq.connectionsByNode();
           return byNode.get(first.name) === 0 && [...byNode.values()].reduce((a, b) => a + b, 0) === 4;
         },
+        describe: () => queueState(herald.names.jobsQueue),
       });
       process.stderr.write(`      (${report.summary()})\n`);
       report.check();
@@ -137,6 +138,7 @@ describe("faults: a 3-node RabbitMQ cluster with quorum queues (issue 8)", funct
         names: stack.names,
         kill: () => mq.kill(third),
         reconnected: async () => connections(stack).every((url) => url !== null),
+        describe: () => queueState(stack.names.jobsQueue),
       });
       process.stderr.write(`      (${report.summary()})\n`);
       // The processes kept their connections; the queue got a new leader.
@@ -224,6 +226,13 @@ describe("faults: a 3-node RabbitMQ cluster with quorum queues (issue 8)", funct
       await queue.close();
     }
   });
+
+  /** The jobs queue as RabbitMQ sees it, for failure messages. */
+  const queueState = async (queue: string) => {
+    const items = ["name", "leader", "online", "messages_ready", "messages_unacknowledged", "consumers"];
+    const rows = JSON.parse(await mq.ctl(["list_queues", ...items, "--formatter", "json"])) as { name: string }[];
+    return `jobs queue: ${JSON.stringify(rows.find((r) => r.name === queue))}`;
+  };
 
   const redacted = (url: string) => url.replace(/:([^:@/]+)@/, ":***@");
 

@@ -18,6 +18,8 @@ export interface KillTarget {
   kill(): Promise<void>;
   /** True once every API and worker is connected to RabbitMQ again. */
   reconnected(): Promise<boolean>;
+  /** The broker's side of things, for the message of a failure (e.g. the queues' state). */
+  describe?(): Promise<string>;
 }
 
 type Phase = "before" | "during" | "after";
@@ -79,7 +81,17 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
     await pollUntil(() => [...accepted.keys()].every((id) => terminal.has(id)), {
       timeoutMs: 90_000,
       everyMs: 200,
-      what: `a terminal event for each of ${accepted.size} accepted jobs (have ${terminal.size})`,
+      what: `a terminal event for each of ${accepted.size} accepted jobs`,
+    }).catch(async (err: unknown) => {
+      const open = [...accepted.keys()].filter((id) => !terminal.has(id));
+      const states = open.map((id) => {
+        const last = history.latest(id);
+        return `${id}: ${last ? `${last.status} v${last.version} attempts ${last.attempts}` : "no change seen"}`;
+      });
+      const broker = await target.describe?.().catch((e: unknown) => `(describe failed: ${String(e)})`);
+      throw new Error(
+        `${String(err)}\n${open.length} without a terminal event:\n${states.join("\n")}\n${broker ?? ""}`,
+      );
     });
     const finals = new Map<string, string>();
     for (const job of accepted.values()) finals.set(job.id, (await getStatus(target.baseUrl, job)).body.status);

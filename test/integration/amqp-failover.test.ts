@@ -85,4 +85,35 @@ describe("integration: AMQP_URL with several nodes (failover in the queue adapte
     // At least once: an ack in flight when a link was cut brings its message back once more.
     expect(new Set(received).size).to.equal(3);
   });
+
+  it("consumes again after RabbitMQ cancelled the consumer, once the queue is back (retrying meanwhile)", async () => {
+    const cancelled = names(randomNamespace("cancel"));
+    const opts = { url: AMQP_URL, names: cancelled, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
+    const consumer = await RabbitJobQueue.connect(opts);
+    try {
+      const received: string[] = [];
+      await consumer.consume(async (d) => {
+        received.push((JSON.parse(d.body.toString()) as JobMessage).jobId);
+        d.ack();
+      }, 1);
+      // The queue vanishes (the broker cancels the consumer) and comes back 2 s later, declared by
+      // another process: the consumer's first tries fail, a later one must succeed.
+      await consumer.withChannel((ch) => ch.deleteQueue(cancelled.jobsQueue));
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const publisher = await RabbitJobQueue.connect(opts);
+      try {
+        const jobId = crypto.randomUUID();
+        await publisher.publish({ v: 1, jobId, type: "t", payload: {} });
+        await pollUntil(() => received.includes(jobId), { timeoutMs: 20_000, what: "consumed after the cancel" });
+      } finally {
+        await publisher.close();
+      }
+    } finally {
+      await consumer.withChannel(async (ch) => {
+        for (const q of allQueues(cancelled)) await ch.deleteQueue(q);
+        for (const e of allExchanges(cancelled)) await ch.deleteExchange(e);
+      });
+      await consumer.close();
+    }
+  });
 });
