@@ -15,7 +15,7 @@
 //   await mq.stop();                          // kill -9 everything, remove the folders
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -239,6 +239,7 @@ function nodeEnv(s: NodeState): NodeJS.ProcessEnv {
     RABBITMQ_NODE_PORT: String(s.port),
     RABBITMQ_DIST_PORT: String(s.distPort),
     RABBITMQ_CONFIG_FILE: join(s.dir, "rabbitmq.conf"),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(s.dir, "advanced.config"),
     RABBITMQ_CONF_ENV_FILE: join(s.dir, "rabbitmq-env.conf"),
     RABBITMQ_MNESIA_BASE: join(s.dir, "mnesia"),
     RABBITMQ_MNESIA_DIR: join(s.dir, "mnesia", s.name),
@@ -260,6 +261,9 @@ function prepareFolders(s: NodeState): void {
     'ERL_EPMD_ADDRESS=127.0.0.1\nSERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"\n',
   );
   writeFileSync(join(s.dir, "enabled_plugins"), "[].\n");
+  // As deploy/rabbitmq-advanced.config: a dead letter whose target queue was electing a leader is
+  // sent again after 5 s, not 3 min (RabbitMQ 3.10's default).
+  writeFileSync(join(s.dir, "advanced.config"), ADVANCED_CONFIG);
 }
 
 function chownTree(path: string, owner: { uid: number; gid: number }): void {
@@ -293,6 +297,8 @@ function killGroup(pgid: number | null): void {
     // gone already
   }
 }
+
+const ADVANCED_CONFIG = readFileSync(new URL("../../deploy/rabbitmq-advanced.config", import.meta.url), "utf8");
 
 const tail = (text: string) => (text.length > 64_000 ? text.slice(-64_000) : text);
 

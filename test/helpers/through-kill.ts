@@ -68,9 +68,10 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
       what: "jobs running before the kill",
     });
     let killedAt = 0;
-    const killing = target.kill().then(() => {
-      killedAt = Date.now();
+    const killing = target.kill().finally(() => {
+      killedAt = Date.now(); // a failed kill ends the submitting too, and fails below
     });
+    killing.catch(() => undefined); // awaited after the loop
     while (killedAt === 0 || Date.now() - killedAt < 3_000) {
       await submit("during");
       await new Promise((resolve) => setTimeout(resolve, 150));

@@ -177,12 +177,19 @@ describe("deploy files", () => {
         expect(serviceOf(file, n).volumes).to.include(
           "./deploy/rabbitmq-cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro",
         );
+        // A dead letter unconfirmed during a leader election is resent after seconds, not 3 min.
+        expect(serviceOf(file, n).volumes).to.include(
+          "./deploy/rabbitmq-advanced.config:/etc/rabbitmq/advanced.config:ro",
+        );
         // classic_config peer discovery names every node as rabbit@<hostname>.
         expect(clusterConf).to.match(
           new RegExp(`^cluster_formation\\.classic_config\\.nodes\\.\\d+ = rabbit@${n}$`, "m"),
         );
       }
       expect(clusterConf).to.match(/^cluster_formation\.peer_discovery_backend = classic_config$/m);
+      expect(read("deploy/rabbitmq-advanced.config")).to.match(
+        /\{dead_letter_worker_publisher_confirm_timeout, \d{4}\}/,
+      );
     });
 
     it("points API and workers at every node, with quorum queues, and starts them after all nodes", () => {
