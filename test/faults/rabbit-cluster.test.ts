@@ -63,9 +63,9 @@ describe("faults: a 3-node RabbitMQ cluster with quorum queues (issue 8)", funct
       // A redelivered message of a job still running elsewhere waits out this lease: keep it short.
       leaseMs: 3_000,
       stallTimeoutMs: 60_000,
-      // Herald's net for a lost message: in some runs of (b), retries waiting in the quorum retry
-      // tiers did not come back after the leader's kill (README, RabbitMQ cluster); the watchdog
-      // republishes such a job 15 s after it was due (default 10 min).
+      // Herald's net for a lost message: in many runs of (b) after (a), retries in the quorum retry
+      // tiers did not come back after the leader's kill (README, RabbitMQ cluster: a known gap);
+      // the watchdog republishes such a job 15 s after it was due (default 10 min).
       queueWatchdogMs: 15_000,
       publishTimeoutMs: 5_000,
       env: { ...noLimits },
