@@ -2,7 +2,6 @@
 // `herald dlq replay <jobId>…` puts messages back on the jobs queue and resets their jobs to
 // `queued` with a fresh set of attempts (shared/queue/dead-letters.ts). Talks to RabbitMQ and Redis
 // directly (AMQP_URL, REDIS_URL), not to the API. `npm run dead-letters` runs the same code.
-import amqp from "amqplib";
 import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { listDeadLetters, replayDeadLetters } from "../../shared/queue/dead-letters.ts";
@@ -26,16 +25,17 @@ export async function dlqCommand(args: string[]): Promise<ExitCode> {
 
 async function list(): Promise<ExitCode> {
   const cfg = config();
+  const log = createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, { service: "dead-letters" });
   const n = names(cfg.namespace);
-  const conn = await amqp.connect(cfg.amqpUrl);
+  // Through the queue adapter: it finds a live node of AMQP_URL's list.
+  const queue = await RabbitJobQueue.fromConfig(cfg, log);
   try {
-    const ch = await conn.createChannel();
-    const letters = await listDeadLetters(ch, n);
-    await ch.close(); // unacked reads: every message goes back
+    // Unacked reads: every message goes back when the channel closes.
+    const letters = await queue.withChannel((ch) => listDeadLetters(ch, n));
     print({ queue: n.deadLetterQueue, count: letters.length, messages: letters });
     return exitCodes.ok;
   } finally {
-    await conn.close();
+    await queue.close();
   }
 }
 
@@ -43,27 +43,19 @@ async function replay(only: ReadonlySet<string> | null): Promise<ExitCode> {
   const cfg = config();
   const log = createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, { service: "dead-letters" });
   const n = names(cfg.namespace);
-  const conn = await amqp.connect(cfg.amqpUrl);
-  conn.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
+  const redis = await connectRedis(cfg.redisUrl, log, cfg.connectTimeoutMs);
   try {
-    const ch = await conn.createChannel();
-    const redis = await connectRedis(cfg.redisUrl, log, cfg.connectTimeoutMs);
+    const queue = await RabbitJobQueue.fromConfig(cfg, log);
     try {
-      const queue = await RabbitJobQueue.fromConfig(cfg, log);
-      try {
-        const store = new RedisJobStore(redis, n, cfg.jobTtlSeconds);
-        const events = new SocketIoJobEvents(redis, n, log);
-        print(await replayDeadLetters({ ch, names: n, queue, store, events }, only));
-        return exitCodes.ok;
-      } finally {
-        await queue.close();
-      }
+      const store = new RedisJobStore(redis, n, cfg.jobTtlSeconds);
+      const events = new SocketIoJobEvents(redis, n, log);
+      print(await queue.withChannel((ch) => replayDeadLetters({ ch, names: n, queue, store, events }, only)));
+      return exitCodes.ok;
     } finally {
-      await redis.close();
-      await ch.close();
+      await queue.close();
     }
   } finally {
-    await conn.close();
+    await redis.close();
   }
 }
 

@@ -26,7 +26,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function retryUntil<T>(
   attempt: () => Promise<T>,
-  opts: { timeoutMs: number; baseMs?: number; maxMs?: number; onFailure: (err: unknown, tryNo: number) => void },
+  opts: {
+    timeoutMs: number;
+    baseMs?: number;
+    maxMs?: number;
+    onFailure: (err: unknown, tryNo: number) => void;
+    /** True for an error that waiting cannot fix (bad configuration): thrown at once. */
+    isFatal?: (err: unknown) => boolean;
+  },
 ): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   for (let tryNo = 1; ; tryNo++) {
@@ -34,6 +41,7 @@ export async function retryUntil<T>(
       return await attempt();
     } catch (err) {
       opts.onFailure(err, tryNo);
+      if (opts.isFatal?.(err)) throw err;
       const wait = backoffDelay(tryNo, opts.baseMs ?? 200, opts.maxMs ?? 5_000);
       if (Date.now() + wait > deadline) throw err;
       await sleep(wait);

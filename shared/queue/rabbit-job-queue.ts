@@ -1,18 +1,22 @@
 // JobQueue on RabbitMQ (amqplib). Owns one connection and reconnects it with backoff, recreating
 // the topology, the confirm channel and the consumer. amqplib's own recovery is not used: it
 // restores neither channels nor consumers, and can throw uncaught during its setup callback.
+// With several nodes (a cluster) it connects to the first that answers, and after losing a node
+// tries the next ones first, so it moves off a dead node instead of waiting for it.
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
 import type { JobMessage } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
 import { messageHeaders } from "../observability/tracing.ts";
+import type { QueueType } from "../runtime/amqp-nodes.ts";
 import { type Config, redactUrl } from "../runtime/config.ts";
 import { type Names, names } from "../store/names.ts";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
 import { type Delivery, type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
-import { assertTopology, retryTier } from "./queue-topology.ts";
+import { assertTopology, retryTier, TopologyMismatchError } from "./queue-topology.ts";
 
 export interface RabbitOptions {
-  url: string;
+  /** One node's URL, or the nodes of a cluster in the order to try them. */
+  url: string | readonly string[];
   names: Names;
   log: Logger;
   /** How long the first connection may take before `connect` gives up. */
@@ -20,6 +24,10 @@ export interface RabbitOptions {
   /** How long a publish may wait for the broker's confirm. */
   publishTimeoutMs: number;
   heartbeatSeconds?: number;
+  /** Type of the queues this process declares (default classic; see queue-topology.ts). */
+  queueType?: QueueType;
+  /** Quorum queues' x-delivery-limit (default 50). */
+  deliveryLimit?: number;
   /** Called each time a lost connection is restored (the broker reconnects metric). */
   onReconnect?: () => void;
 }
@@ -37,12 +45,21 @@ export class RabbitJobQueue implements JobQueue {
   private consumer: Consumer | null = null;
   private closing = false;
   private reconnecting = false;
+  /** A restartConsumerSoon is opening a consumer now (so that two never do at once). */
+  private consumerStarting = false;
   /** Message ids the broker returned as unroutable; their confirm must then fail. */
   private readonly returned = new Set<string>();
   /** Open consumer channels, including one whose consumer was cancelled but whose acks may follow. */
   private readonly consumerChannels = new Set<Channel>();
+  private readonly urls: readonly string[];
+  /** The node of the current connection (an index into urls), and the first one to try next. */
+  private node = 0;
+  private nextNode = 0;
 
-  private constructor(private readonly opts: RabbitOptions) {}
+  private constructor(private readonly opts: RabbitOptions) {
+    this.urls = typeof opts.url === "string" ? [opts.url] : [...opts.url];
+    if (this.urls.length === 0) throw new TypeError("RabbitJobQueue: no RabbitMQ URL");
+  }
 
   /** Connects (retrying with backoff up to `connectTimeoutMs`) and declares the topology. */
   static async connect(opts: RabbitOptions): Promise<RabbitJobQueue> {
@@ -50,24 +67,37 @@ export class RabbitJobQueue implements JobQueue {
     await retryUntil(() => q.open(), {
       timeoutMs: opts.connectTimeoutMs,
       onFailure: (err, tryNo) =>
-        opts.log.error("cannot reach RabbitMQ", {
-          url: redactUrl(opts.url),
-          try: tryNo,
-          error: String(err),
-          hint: "start it with `rabbitmq-server -detached` (or `docker compose up rabbitmq`), or set AMQP_URL",
-        }),
+        opts.log.error(
+          err instanceof TopologyMismatchError ? "RabbitMQ refused Herald's queues" : "cannot reach RabbitMQ",
+          {
+            urls: q.urls.map(redactUrl),
+            try: tryNo,
+            error: String(err),
+            hint:
+              err instanceof TopologyMismatchError
+                ? "see README.md, Deployment and scaling: migrating classic queues to quorum"
+                : "start it with `rabbitmq-server -detached` (or `docker compose up rabbitmq`), or set AMQP_URL",
+          },
+        ),
+      // Waiting does not change a queue's arguments: say so and stop.
+      isFatal: (err) => err instanceof TopologyMismatchError,
     });
     return q;
   }
 
   /** `connect` with the settings of a process's config. */
   static fromConfig(
-    config: Pick<Config, "amqpUrl" | "namespace" | "connectTimeoutMs" | "publishTimeoutMs">,
+    config: Pick<
+      Config,
+      "amqpUrls" | "queueType" | "queueDeliveryLimit" | "namespace" | "connectTimeoutMs" | "publishTimeoutMs"
+    >,
     log: Logger,
     onReconnect?: () => void,
   ): Promise<RabbitJobQueue> {
     return RabbitJobQueue.connect({
-      url: config.amqpUrl,
+      url: config.amqpUrls,
+      queueType: config.queueType,
+      deliveryLimit: config.queueDeliveryLimit,
       names: names(config.namespace),
       log,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -78,6 +108,11 @@ export class RabbitJobQueue implements JobQueue {
 
   isConnected(): boolean {
     return this.model !== null;
+  }
+
+  /** The node this process is connected to now (password hidden), or null while it is not. */
+  connectedUrl(): string | null {
+    return this.model ? redactUrl(this.urls[this.node] ?? "") : null;
   }
 
   async publish(message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
@@ -201,9 +236,29 @@ export class RabbitJobQueue implements JobQueue {
 
   // --- connection lifecycle ---
 
+  /** Connects to the first node that answers, starting at nextNode; throws if none does. */
   private async open(): Promise<void> {
-    const { url, log, names } = this.opts;
-    const model = await amqp.connect(withHeartbeat(url, this.opts.heartbeatSeconds ?? 15));
+    const failures: string[] = [];
+    for (let i = 0; i < this.urls.length; i++) {
+      const node = (this.nextNode + i) % this.urls.length;
+      try {
+        await this.openNode(node);
+        return;
+      } catch (err) {
+        if (err instanceof TopologyMismatchError || this.closing) throw err;
+        failures.push(`${redactUrl(this.urls[node] ?? "")}: ${String(err)}`);
+      }
+    }
+    throw new QueueUnavailableError(
+      failures.length === 1 ? (failures[0] ?? "") : `no RabbitMQ node answered (${failures.join("; ")})`,
+    );
+  }
+
+  private async openNode(node: number): Promise<void> {
+    const { log, names } = this.opts;
+    const url = this.urls[node] ?? "";
+    // A node that takes the TCP connection but never answers must not stall the tour of the others.
+    const model = await amqp.connect(withHeartbeat(url, this.opts.heartbeatSeconds ?? 15), { timeout: 5_000 });
     let lost = false;
     // Listeners first: an 'error' with no listener kills the process.
     model.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
@@ -214,7 +269,10 @@ export class RabbitJobQueue implements JobQueue {
     try {
       const setup = await model.createChannel();
       setup.on("error", (err: Error) => log.warn("RabbitMQ setup channel error", { error: err.message }));
-      await assertTopology(setup, names);
+      await assertTopology(setup, names, {
+        queueType: this.opts.queueType ?? "classic",
+        deliveryLimit: this.opts.deliveryLimit ?? 50,
+      });
       await settled(setup, () => setup.close());
       if (this.consumer) await this.startConsumer(model);
       if (this.closing) throw new Error("closing");
@@ -222,10 +280,12 @@ export class RabbitJobQueue implements JobQueue {
       // settled nothing above): the caller's retry loop takes over.
       if (lost) throw new Error("the RabbitMQ connection closed during setup");
       this.model = model;
+      this.node = node;
+      this.nextNode = node;
       this.publishChannel = null;
       // The consumer channel died in between (the connection lives): onConnectionLost did not see it.
       if (this.consumer && !this.consumer.channel) this.restartConsumerSoon(model);
-      log.info("connected to RabbitMQ", { url: redactUrl(url) });
+      log.info("connected to RabbitMQ", { url: redactUrl(url), queueType: this.opts.queueType ?? "classic" });
     } catch (err) {
       if (this.model === model) this.model = null;
       if (!lost) model.close().catch(() => {}); // its 'error' is logged above
@@ -239,7 +299,9 @@ export class RabbitJobQueue implements JobQueue {
     this.publishChannel = null;
     if (this.consumer) this.consumer.channel = null;
     if (this.closing) return;
-    this.opts.log.warn("lost the RabbitMQ connection; reconnecting", { url: redactUrl(this.opts.url) });
+    // The lost node is tried last: it is likely down, and another node of the cluster likely up.
+    this.nextNode = (this.node + 1) % this.urls.length;
+    this.opts.log.warn("lost the RabbitMQ connection; reconnecting", { url: redactUrl(this.urls[this.node] ?? "") });
     void this.reconnect();
   }
 
@@ -308,20 +370,37 @@ export class RabbitJobQueue implements JobQueue {
       // Settling on a dead channel is pointless (the broker requeued the message) and would throw.
       if (open) fn();
     };
+    // After a cancel by the broker this channel takes no new deliveries but still settles the ones
+    // it has; it is closed once they are settled (closing earlier would requeue them).
+    let unsettled = 0;
+    let cancelled = false;
+    const closeIfDone = () => {
+      if (cancelled && unsettled === 0 && open) ch.close().catch(() => undefined); // a dead channel is closed
+    };
     const reply = await ch.consume(
       names.jobsQueue,
       (msg: ConsumeMessage | null) => {
         if (msg === null) {
-          // The broker cancelled us (queue deleted?): try to consume again.
-          log.warn("RabbitMQ cancelled the consumer");
+          // The broker cancelled us (queue deleted, or its replica here gone): consume again, on
+          // a new channel; this one stays until its deliveries are settled.
+          log.warn("RabbitMQ cancelled the consumer; consuming again");
+          cancelled = true;
+          if (c.channel === ch) {
+            c.channel = null;
+            c.tag = null;
+          }
+          closeIfDone();
           if (this.consumer === c) this.restartConsumerSoon(model);
           return;
         }
+        unsettled++;
         let settled = false;
         const once = (fn: () => void) => () => {
           if (settled) return;
           settled = true;
+          unsettled--;
           settle(fn);
+          closeIfDone();
         };
         const delivery: Delivery = {
           body: msg.content,
@@ -341,13 +420,22 @@ export class RabbitJobQueue implements JobQueue {
     c.tag = reply.consumerTag;
   }
 
-  private restartConsumerSoon(model: ChannelModel): void {
+  /** Starts the consumer again on this connection, retrying with backoff until it runs (e.g. a
+   * quorum queue answers consume only once it has a leader again). */
+  private restartConsumerSoon(model: ChannelModel, delayMs = 500): void {
     setTimeout(() => {
-      if (this.model !== model || !this.consumer || this.consumer.channel) return;
-      this.startConsumer(model).catch((err: unknown) =>
-        this.opts.log.warn("restarting the consumer failed", { error: String(err) }),
-      );
-    }, 500);
+      const c = this.consumer;
+      if (this.model !== model || !c || c.channel || this.consumerStarting || this.closing) return;
+      this.consumerStarting = true;
+      this.startConsumer(model)
+        .catch((err: unknown) => {
+          this.opts.log.warn("restarting the consumer failed; trying again", { error: String(err) });
+          if (this.consumer === c && !c.channel) this.restartConsumerSoon(model, Math.min(delayMs * 2, 5_000));
+        })
+        .finally(() => {
+          this.consumerStarting = false;
+        });
+    }, delayMs);
   }
 }
 

@@ -2,6 +2,7 @@
 // Every variable is documented in README.md#configuration; keep the two in step.
 import { hostname } from "node:os";
 import { z } from "zod";
+import { defaultQueueType, parseAmqpUrls, type QueueType } from "./amqp-nodes.ts";
 
 // Whole numbers written as decimal digits only: "", " ", "0x50" and "1e3" are errors, not 0 or 80.
 const int = (min: number, max: number) =>
@@ -14,7 +15,9 @@ const int = (min: number, max: number) =>
 const schema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: int(0, 65535).default(3000),
-  AMQP_URL: z.string().startsWith("amqp").default("amqp://guest:guest@127.0.0.1:5672"),
+  AMQP_URL: z.string().default("amqp://guest:guest@127.0.0.1:5672"),
+  QUEUE_TYPE: z.enum(["quorum", "classic"]).optional(),
+  QUEUE_DELIVERY_LIMIT: int(1, 10_000).default(50),
   REDIS_URL: z.string().startsWith("redis").default("redis://127.0.0.1:6379"),
   HERALD_NAMESPACE: z
     .string()
@@ -72,7 +75,12 @@ export type Env = z.input<typeof schema>;
 export interface Config {
   readonly host: string;
   readonly port: number;
-  readonly amqpUrl: string;
+  /** RabbitMQ nodes (AMQP_URL, comma-separated), tried in this order; see amqp-nodes.ts. */
+  readonly amqpUrls: readonly string[];
+  /** Type of every queue Herald declares: quorum (replicated, for a cluster) or classic. */
+  readonly queueType: QueueType;
+  /** Quorum queues: deliveries of one message before it is dead-lettered (x-delivery-limit). */
+  readonly queueDeliveryLimit: number;
   readonly redisUrl: string;
   /** Prefix of every Redis key, channel, exchange and queue: lets tests and tenants share brokers. */
   readonly namespace: string;
@@ -164,10 +172,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.TRUST_PROXY_HOPS !== undefined && e.TRUST_PROXY !== "true") {
     throw new ConfigError("invalid configuration: TRUST_PROXY_HOPS needs TRUST_PROXY=true");
   }
+  let amqpUrls: readonly string[];
+  try {
+    amqpUrls = parseAmqpUrls(e.AMQP_URL);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: AMQP_URL: ${(err as Error).message}`);
+  }
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
-    amqpUrl: e.AMQP_URL,
+    amqpUrls,
+    queueType: e.QUEUE_TYPE ?? defaultQueueType(amqpUrls),
+    queueDeliveryLimit: e.QUEUE_DELIVERY_LIMIT,
     redisUrl: e.REDIS_URL,
     namespace: e.HERALD_NAMESPACE,
     instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,

@@ -12,14 +12,14 @@
 //   await cluster.stop();
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import amqp from "amqplib";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
+import { parseAmqpUrls } from "../../shared/runtime/amqp-nodes.ts";
 import { type Names, names as toNames } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
 import { killOnExit } from "./processes.ts";
-import { AMQP_URL, defineJobTypes, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
+import { AMQP_URL, connectFirst, defineJobTypes, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
 
 export {
   agentFrom,
@@ -121,6 +121,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
   const stopGraceMs = opts.stopGraceMs ?? 5_000;
   const echo = opts.echo ?? process.env.HERALD_CLUSTER_ECHO === "1";
+  // The harness's own RabbitMQ connections go where the processes' go (a private cluster's nodes).
+  const amqpUrls = parseAmqpUrls(opts.env?.AMQP_URL ?? AMQP_URL);
   const baseEnv = (extra: Record<string, string> | undefined): Record<string, string | undefined> => ({
     ...process.env,
     AMQP_URL,
@@ -143,7 +145,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // Those starting count even if already dead: waitForConsumers then reports their output.
     const expected = workers.filter((w) => w.alive || starting.includes(w)).length;
     if (expected === 0) return;
-    await waitForConsumers(n, expected, deadline, starting);
+    await waitForConsumers(n, expected, deadline, starting, amqpUrls);
   };
 
   const stop = () => {
@@ -161,7 +163,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       await attempt("remove namespace", async () => {
         const redis = await connectRedis(REDIS_URL, log, 5_000);
         try {
-          await removeNamespace(n, redis);
+          await removeNamespace(n, redis, amqpUrls);
         } finally {
           await redis.close();
         }
@@ -380,8 +382,9 @@ async function waitForConsumers(
   expected: number,
   deadline: number,
   starting: readonly Managed[],
+  amqpUrls: readonly string[],
 ): Promise<void> {
-  const conn = await amqp.connect(AMQP_URL);
+  const conn = await connectFirst(amqpUrls);
   conn.on("error", () => undefined);
   let last = "queue not declared yet";
   try {

@@ -2,7 +2,7 @@
 // port) and N workers, each with its own connections, under a fresh random namespace that is
 // removed afterwards (queues, exchanges, keys).
 import { randomBytes } from "node:crypto";
-import amqp from "amqplib";
+import amqp, { type ChannelModel } from "amqplib";
 import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
@@ -13,6 +13,7 @@ import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
 import { describeJobType } from "../../shared/registry/announce.ts";
 import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-registry.ts";
+import type { QueueType } from "../../shared/runtime/amqp-nodes.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { type Names, names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
@@ -56,6 +57,12 @@ export interface StackOptions {
   jobTypeTtlMs?: number;
   /** More API settings, as environment variables (see shared/runtime/config.ts). */
   env?: Record<string, string>;
+  /** RabbitMQ nodes of API and workers (a private cluster); default the shared broker, AMQP_URL. */
+  amqpUrls?: readonly string[];
+  /** Queue type of API and workers. Default classic. */
+  queueType?: QueueType;
+  /** Quorum queues' x-delivery-limit. Default 50. */
+  deliveryLimit?: number;
 }
 
 /** API settings that switch the per-client limits off: for tests that do not test limits, so that
@@ -69,6 +76,8 @@ export const noLimits: Readonly<Record<string, string>> = Object.freeze({
 /** One more worker of a stack, with its own connections. */
 export interface StackWorker {
   worker: Worker;
+  /** Its own RabbitMQ connection (which node it is on: `connectedUrl()`). */
+  queue: RabbitJobQueue;
   /** Stops the worker (running jobs finish within its grace) and closes its connections. Idempotent. */
   stop(): Promise<void>;
 }
@@ -80,6 +89,8 @@ export interface Stack {
   apiQueue: RabbitJobQueue;
   api: ApiServer;
   workers: Worker[];
+  /** The workers' own RabbitMQ connections, in worker order. */
+  workerQueues: RabbitJobQueue[];
   /** Starts another worker on this namespace (default: the stack's handlers of worker 0); close() stops it. */
   addWorker(opts?: { handlers?: HandlerRegistry }): Promise<StackWorker>;
   close(): Promise<void>;
@@ -90,7 +101,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const n = names(ns);
   const handlersFor = opts.handlersFor ?? (() => opts.handlers ?? builtinHandlers);
   const ttlSeconds = opts.jobTtlSeconds ?? 3600;
-  const queueOpts = { url: AMQP_URL, names: n, log, connectTimeoutMs: 5_000, publishTimeoutMs: 2_000 };
+  const amqpUrls = opts.amqpUrls ?? [AMQP_URL];
+  const queueOpts = {
+    url: amqpUrls,
+    names: n,
+    log,
+    connectTimeoutMs: 5_000,
+    publishTimeoutMs: 2_000,
+    queueType: opts.queueType ?? "classic",
+    deliveryLimit: opts.deliveryLimit ?? 50,
+  };
   // Everything opened so far, closed in reverse order if a later step fails: a half-built stack
   // must not leave connections (or a namespace) behind.
   const opened: (() => Promise<unknown>)[] = [];
@@ -103,12 +123,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   try {
     const redis = await connectRedis(REDIS_URL, log, 5_000);
     opened.push(async () => {
-      await removeNamespace(n, redis).catch(() => undefined);
+      await removeNamespace(n, redis, amqpUrls).catch(() => undefined);
       await redis.close();
     });
     const apiQueue = await RabbitJobQueue.connect({
       ...queueOpts,
-      url: opts.apiAmqpUrl ?? AMQP_URL,
+      url: opts.apiAmqpUrl ?? amqpUrls,
       publishTimeoutMs: opts.publishTimeoutMs ?? 2_000,
     });
     opened.push(() => apiQueue.close());
@@ -165,6 +185,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       get workers() {
         return workers.map((w) => w.worker);
       },
+      get workerQueues() {
+        return workers.map((w) => w.queue);
+      },
       addWorker: (more = {}) => addWorker(more.handlers ?? handlersFor(0)),
       close() {
         closing ??= (async () => {
@@ -173,7 +196,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           await Promise.all([changesSub, adapterPub, adapterSub].map((c) => c.close()));
           for (const w of workers) await w.stop();
           await apiQueue.close();
-          await removeNamespace(n, redis);
+          await removeNamespace(n, redis, amqpUrls);
           await redis.close();
         })();
         return closing;
@@ -223,6 +246,7 @@ async function startWorker(
     let stopping: Promise<void> | undefined;
     return {
       worker,
+      queue: wQueue,
       stop() {
         stopping ??= (async () => {
           await worker.stop();
@@ -245,9 +269,13 @@ export async function defineJobTypes(redis: RedisClient, n: Names, types: readon
   await new RedisJobTypeRegistry({ redis, names: n, log }).define(types.map(describeJobType));
 }
 
-/** Deletes every queue, exchange and key of a test namespace. */
-export async function removeNamespace(n: Names, redis: RedisClient): Promise<void> {
-  const conn = await amqp.connect(AMQP_URL);
+/** Deletes every queue, exchange and key of a test namespace (on the first of `amqpUrls` that answers). */
+export async function removeNamespace(
+  n: Names,
+  redis: RedisClient,
+  amqpUrls: readonly string[] = [AMQP_URL],
+): Promise<void> {
+  const conn = await connectFirst(amqpUrls);
   const ch = await conn.createChannel();
   for (const q of allQueues(n)) await ch.deleteQueue(q);
   for (const e of allExchanges(n)) await ch.deleteExchange(e);
@@ -255,4 +283,17 @@ export async function removeNamespace(n: Names, redis: RedisClient): Promise<voi
   const keys: string[] = [];
   for await (const batch of redis.scanIterator({ MATCH: `${n.namespace}:*`, COUNT: 500 })) keys.push(...batch);
   if (keys.length > 0) await redis.del(keys);
+}
+
+/** A plain amqplib connection to the first of `urls` that answers (a cluster with a node down). */
+export async function connectFirst(urls: readonly string[]): Promise<ChannelModel> {
+  let last: unknown = new Error("no RabbitMQ URL");
+  for (const url of urls) {
+    try {
+      return await amqp.connect(url);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
 }

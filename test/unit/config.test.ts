@@ -8,7 +8,6 @@ describe("unit: config", () => {
     expect(c).to.include({
       host: "127.0.0.1",
       port: 3000,
-      amqpUrl: "amqp://guest:guest@127.0.0.1:5672",
       redisUrl: "redis://127.0.0.1:6379",
       namespace: "herald",
       bodyLimitBytes: 1024 * 1024,
@@ -22,6 +21,9 @@ describe("unit: config", () => {
       shutdownGraceMs: 10_000,
       logLevel: "info",
     });
+    expect(c.amqpUrls).to.deep.equal(["amqp://guest:guest@127.0.0.1:5672"]);
+    expect(c.queueType).to.equal("classic");
+    expect(c.queueDeliveryLimit).to.equal(50);
     expect(c.instanceId).to.be.a("string").and.not.equal("");
     expect(Object.isFrozen(c)).to.equal(true);
   });
@@ -44,11 +46,15 @@ describe("unit: config", () => {
       RETRY_AFTER_MAX_SECONDS: "9",
       SHUTDOWN_GRACE_MS: "500",
       LOG_LEVEL: "debug",
+      QUEUE_TYPE: "quorum",
+      QUEUE_DELIVERY_LIMIT: "7",
     });
+    expect(c.amqpUrls).to.deep.equal(["amqps://u:p@mq.example:5671/vh"]);
+    expect(c.queueType).to.equal("quorum");
+    expect(c.queueDeliveryLimit).to.equal(7);
     expect(c).to.include({
       host: "0.0.0.0",
       port: 8080,
-      amqpUrl: "amqps://u:p@mq.example:5671/vh",
       redisUrl: "rediss://r.example:6380/2",
       namespace: "Tenant_1.a-b",
       instanceId: "api-7",
@@ -93,6 +99,11 @@ describe("unit: config", () => {
     { JOB_TTL_SECONDS: "forever" },
     { LOG_LEVEL: "verbose" },
     { AMQP_URL: "http://127.0.0.1:5672" },
+    { AMQP_URL: "amqp://a:5672,http://b:5672" },
+    { AMQP_URL: "amqp://a:5672,,amqp://b:5672" },
+    { AMQP_URL: "amqp://a:5672,b:5672" },
+    { QUEUE_TYPE: "stream" },
+    { QUEUE_DELIVERY_LIMIT: "0" },
     { REDIS_URL: "127.0.0.1:6379" },
     { HERALD_NAMESPACE: "has space" },
     { HERALD_NAMESPACE: "a:b" },

@@ -23,14 +23,25 @@ interface Service {
   volumes?: string[];
   command?: string[];
 }
-const compose = load(read("docker-compose.yml")) as { services: Record<string, Service> };
-const service = (name: string): Service => {
-  const s = compose.services[name];
-  if (!s) throw new Error(`docker-compose.yml has no service "${name}"`);
+interface Compose {
+  services: Record<string, Service & { hostname?: string; depends_on?: Record<string, unknown> }>;
+}
+const composeFiles = ["docker-compose.yml", "docker-compose.cluster.yml"] as const;
+type ComposeFile = (typeof composeFiles)[number];
+const composed: Record<ComposeFile, Compose> = {
+  "docker-compose.yml": load(read("docker-compose.yml")) as Compose,
+  "docker-compose.cluster.yml": load(read("docker-compose.cluster.yml")) as Compose,
+};
+const serviceOf = (file: ComposeFile, name: string) => {
+  const s = composed[file].services[name];
+  if (!s) throw new Error(`${file} has no service "${name}"`);
   return s;
 };
-const env = (name: string): Record<string, string> =>
-  Object.fromEntries(Object.entries(service(name).environment ?? {}).map(([k, v]) => [k, v === null ? "" : String(v)]));
+const service = (name: string): Service => serviceOf("docker-compose.yml", name);
+const envOf = (file: ComposeFile, name: string): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(serviceOf(file, name).environment ?? {}).map(([k, v]) => [k, v === null ? "" : String(v)]),
+  );
 
 /** A compose duration ("1m30s", "45s", "500ms") in ms. */
 function durationMs(text: string): number {
@@ -103,43 +114,98 @@ describe("deploy files", () => {
     });
   });
 
-  describe("docker-compose.yml", () => {
-    it("sets only environment variables that the config knows, with valid values", () => {
-      const vars = env("api");
-      expect(Object.keys(vars)).to.include.members(["AMQP_URL", "REDIS_URL", "HOST", "PORT"]);
-      const known = new Set(
-        read("shared/runtime/config.ts")
-          .match(/^\s{2}([A-Z_]+):/gm)
-          ?.map((l) => l.trim().slice(0, -1)),
+  for (const file of composeFiles) {
+    const env = (name: string) => envOf(file, name);
+    describe(file, () => {
+      it("sets only environment variables that the config knows, with valid values", () => {
+        const vars = env("api");
+        expect(Object.keys(vars)).to.include.members(["AMQP_URL", "REDIS_URL", "HOST", "PORT"]);
+        const known = new Set(
+          read("shared/runtime/config.ts")
+            .match(/^\s{2}([A-Z_]+):/gm)
+            ?.map((l) => l.trim().slice(0, -1)),
+        );
+        for (const name of ["api", "worker"]) {
+          for (const v of Object.keys(env(name)))
+            expect(known.has(v), `${name}: ${v} is a Herald setting`).to.equal(true);
+          expect(() => loadConfig(env(name))).to.not.throw();
+        }
+      });
+
+      it("issue 7 item 20: publishes only the nginx port, and only on loopback", () => {
+        for (const [name, s] of Object.entries(composed[file].services)) {
+          if (name !== "nginx") expect(s.ports ?? [], `${name} publishes ports`).to.deep.equal([]);
+        }
+        const ports = serviceOf(file, "nginx").ports ?? [];
+        expect(ports).to.have.length(1);
+        for (const p of ports) {
+          expect(hostIp(p), `nginx port ${JSON.stringify(p)}`).to.equal("127.0.0.1");
+        }
+      });
+
+      it("issue 7 item 20: gives the API and the workers longer to stop than SHUTDOWN_GRACE_MS", () => {
+        for (const name of ["api", "worker"]) {
+          const grace = loadConfig(env(name)).shutdownGraceMs;
+          const stop = serviceOf(file, name).stop_grace_period;
+          expect(stop, `${name} stop_grace_period`).to.be.a("string");
+          // Docker's default is 10 s, the same as the default grace: SIGKILL would cut the shutdown short.
+          expect(durationMs(stop as string), `${name}: ${stop} vs SHUTDOWN_GRACE_MS ${grace}`).to.be.at.least(
+            grace + 5_000,
+          );
+        }
+      });
+    });
+  }
+
+  describe("docker-compose.cluster.yml: the RabbitMQ cluster (issue 8)", () => {
+    const file = "docker-compose.cluster.yml";
+    const nodes = Object.keys(composed[file].services).filter((name) => name.startsWith("rabbitmq-"));
+    const clusterConf = read("deploy/rabbitmq-cluster.conf");
+
+    it("runs 3 RabbitMQ nodes, each with its own data volume, one Erlang cookie and the cluster config", () => {
+      expect(nodes).to.deep.equal(["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]);
+      const cookies = new Set(nodes.map((n) => envOf(file, n).RABBITMQ_ERLANG_COOKIE));
+      expect(cookies.size, "one cookie").to.equal(1);
+      expect([...cookies][0])
+        .to.be.a("string")
+        .and.not.equal("");
+      const dataVolumes = nodes.map((n) =>
+        (serviceOf(file, n).volumes ?? []).find((v) => v.endsWith(":/var/lib/rabbitmq")),
       );
-      for (const name of ["api", "worker"]) {
-        for (const v of Object.keys(env(name)))
-          expect(known.has(v), `${name}: ${v} is a Herald setting`).to.equal(true);
-        expect(() => loadConfig(env(name))).to.not.throw();
-      }
-    });
-
-    it("issue 7 item 20: publishes only the nginx port, and only on loopback", () => {
-      for (const [name, s] of Object.entries(compose.services)) {
-        if (name !== "nginx") expect(s.ports ?? [], `${name} publishes ports`).to.deep.equal([]);
-      }
-      const ports = service("nginx").ports ?? [];
-      expect(ports).to.have.length(1);
-      for (const p of ports) {
-        expect(hostIp(p), `nginx port ${JSON.stringify(p)}`).to.equal("127.0.0.1");
-      }
-    });
-
-    it("issue 7 item 20: gives the API and the workers longer to stop than SHUTDOWN_GRACE_MS", () => {
-      for (const name of ["api", "worker"]) {
-        const grace = loadConfig(env(name)).shutdownGraceMs;
-        const stop = service(name).stop_grace_period;
-        expect(stop, `${name} stop_grace_period`).to.be.a("string");
-        // Docker's default is 10 s, the same as the default grace: SIGKILL would cut the shutdown short.
-        expect(durationMs(stop as string), `${name}: ${stop} vs SHUTDOWN_GRACE_MS ${grace}`).to.be.at.least(
-          grace + 5_000,
+      expect(new Set(dataVolumes).size, `data volumes ${dataVolumes}`).to.equal(3);
+      for (const n of nodes) {
+        expect(serviceOf(file, n).hostname).to.equal(n);
+        expect(serviceOf(file, n).volumes).to.include(
+          "./deploy/rabbitmq-cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro",
+        );
+        // A dead letter unconfirmed during a leader election is resent after seconds, not 3 min.
+        expect(serviceOf(file, n).volumes).to.include(
+          "./deploy/rabbitmq-advanced.config:/etc/rabbitmq/advanced.config:ro",
+        );
+        // classic_config peer discovery names every node as rabbit@<hostname>.
+        expect(clusterConf).to.match(
+          new RegExp(`^cluster_formation\\.classic_config\\.nodes\\.\\d+ = rabbit@${n}$`, "m"),
         );
       }
+      expect(clusterConf).to.match(/^cluster_formation\.peer_discovery_backend = classic_config$/m);
+      expect(read("deploy/rabbitmq-advanced.config")).to.match(
+        /\{dead_letter_worker_publisher_confirm_timeout, \d{4}\}/,
+      );
+    });
+
+    it("points API and workers at every node, with quorum queues, and starts them after all nodes", () => {
+      for (const name of ["api", "worker"]) {
+        const config = loadConfig(envOf(file, name));
+        expect(config.amqpUrls.map((u) => new URL(u).hostname)).to.deep.equal(nodes);
+        // Later entries inherit the first's credentials.
+        for (const u of config.amqpUrls) expect(new URL(u).username).to.equal("guest");
+        expect(config.queueType).to.equal("quorum");
+        expect(Object.keys(serviceOf(file, name).depends_on ?? {})).to.include.members(nodes);
+      }
+    });
+
+    it("marks the place of the Redis Cluster half", () => {
+      expect(read(file)).to.match(/Redis Cluster half of issue 8/);
     });
 
     it("issue 9: runs the compiled services with plain node (what npm run build makes of services/*/main.ts)", () => {

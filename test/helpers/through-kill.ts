@@ -1,0 +1,136 @@
+// Jobs submitted before, during and after a broker fault, each followed over Socket.IO: the
+// verdict of the RabbitMQ cluster fault tests (test/faults/rabbit-cluster.test.ts).
+import { expect } from "chai";
+import type { ClientSocket } from "../../shared/client/socket-channel.ts";
+import { type AcceptedJob, isTerminal, type JobView } from "../../shared/jobs/schemas.ts";
+import type { Names } from "../../shared/store/names.ts";
+import { getStatus, postJob } from "./http.ts";
+import { watchJobHistory } from "./job-history.ts";
+import { pollUntil } from "./net.ts";
+import { connectSocket } from "./realtime.ts";
+import { REDIS_URL } from "./stack.ts";
+
+export interface KillTarget {
+  /** The API (or nginx in front of several). */
+  baseUrl: string;
+  names: Names;
+  /** The fault, e.g. kill -9 of a RabbitMQ node; resolves once it has happened. */
+  kill(): Promise<void>;
+  /** True once every API and worker is connected to RabbitMQ again. */
+  reconnected(): Promise<boolean>;
+  /** The broker's side of things, for the message of a failure (e.g. the queues' state). */
+  describe?(): Promise<string>;
+}
+
+type Phase = "before" | "during" | "after";
+
+export interface KillReport {
+  /** HTTP status of every submit, by phase. */
+  readonly answers: Readonly<Record<Phase, readonly number[]>>;
+  readonly accepted: number;
+  /** "202s before 6/6, during 20/27, after 6/6". */
+  summary(): string;
+  /** Every 202 ended `succeeded`, committed once, and its terminal event reached the socket once;
+   * every refusal was a 503; before and after the fault nothing was refused. */
+  check(): void;
+}
+
+/**
+ * Submits 6 jobs and waits until 2 run; starts the fault and keeps submitting every 150 ms until
+ * 3 s after it; once everything has reconnected submits 6 more. Each 202'd job is subscribed over
+ * Socket.IO at once. Every third job fails its first attempt, so its retry waits in a retry tier
+ * across the fault. Resolves when every accepted job has had its terminal event.
+ */
+export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
+  const socket = await connectSocket(target.baseUrl);
+  const history = await watchJobHistory(REDIS_URL, target.names);
+  const accepted = new Map<string, AcceptedJob>();
+  const terminal = new Map<string, JobView[]>();
+  const answers: Record<Phase, number[]> = { before: [], during: [], after: [] };
+  socket.on("job", (view: JobView) => {
+    if (isTerminal(view.status)) terminal.set(view.id, [...(terminal.get(view.id) ?? []), view]);
+  });
+  let seq = 0;
+  const submit = async (phase: Phase) => {
+    const i = seq++;
+    const payload = { steps: 4, stepMs: 250, ...(i % 3 === 0 ? { failAttempts: 1 } : {}) };
+    const reply = await postJob(target.baseUrl, { type: "demo", payload });
+    answers[phase].push(reply.status);
+    if (reply.status !== 202) return;
+    const job = reply.body as AcceptedJob;
+    accepted.set(job.id, job);
+    await subscribe(socket, job);
+  };
+  try {
+    for (let i = 0; i < 6; i++) await submit("before");
+    await pollUntil(() => [...accepted.keys()].filter((id) => history.latest(id)?.status === "running").length >= 2, {
+      timeoutMs: 20_000,
+      what: "jobs running before the kill",
+    });
+    let killedAt = 0;
+    const killing = target.kill().finally(() => {
+      killedAt = Date.now(); // a failed kill ends the submitting too, and fails below
+    });
+    killing.catch(() => undefined); // awaited after the loop
+    while (killedAt === 0 || Date.now() - killedAt < 3_000) {
+      await submit("during");
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    await killing;
+    await pollUntil(() => target.reconnected(), { timeoutMs: 30_000, what: "API and workers reconnected" });
+    for (let i = 0; i < 6; i++) await submit("after");
+    await pollUntil(() => [...accepted.keys()].every((id) => terminal.has(id)), {
+      timeoutMs: 90_000,
+      everyMs: 200,
+      what: `a terminal event for each of ${accepted.size} accepted jobs`,
+    }).catch(async (err: unknown) => {
+      const open = [...accepted.keys()].filter((id) => !terminal.has(id));
+      const states = open.map((id) => {
+        const last = history.latest(id);
+        return `${id}: ${last ? `${last.status} v${last.version} attempts ${last.attempts}` : "no change seen"}`;
+      });
+      const broker = await target.describe?.().catch((e: unknown) => `(describe failed: ${String(e)})`);
+      throw new Error(
+        `${String(err)}\n${open.length} without a terminal event:\n${states.join("\n")}\n${broker ?? ""}`,
+      );
+    });
+    const finals = new Map<string, string>();
+    for (const job of accepted.values()) finals.set(job.id, (await getStatus(target.baseUrl, job)).body.status);
+    const succeededCommits = new Map([...accepted.keys()].map((id) => [id, history.succeededCommits(id)]));
+    const disconnects = history.disconnects;
+    const tally = (phase: Phase) => `${answers[phase].filter((s) => s === 202).length}/${answers[phase].length}`;
+    return {
+      answers,
+      accepted: accepted.size,
+      summary: () => `202s before ${tally("before")}, during ${tally("during")}, after ${tally("after")}`,
+      check() {
+        const all = Object.values(answers).flat();
+        // A refused submit is a 503 (no confirm in time), never anything else.
+        expect(
+          all.filter((s) => s !== 202 && s !== 503),
+          `answers: ${JSON.stringify(answers)}`,
+        ).to.deep.equal([]);
+        expect(answers.before.every((s) => s === 202)).to.equal(true);
+        expect(answers.after.every((s) => s === 202)).to.equal(true);
+        expect(answers.during.length).to.be.greaterThan(0);
+        for (const id of accepted.keys()) {
+          expect(finals.get(id), `job ${id}`).to.equal("succeeded");
+          expect(succeededCommits.get(id), `succeeded commits of ${id}`).to.equal(1);
+          expect(
+            terminal.get(id)?.map((v) => v.status),
+            `terminal events of ${id}`,
+          ).to.deep.equal(["succeeded"]);
+        }
+        expect(disconnects, "the history watcher saw every commit").to.equal(0);
+      },
+    };
+  } finally {
+    socket.close();
+    await history.close();
+  }
+}
+
+async function subscribe(socket: ClientSocket, job: AcceptedJob): Promise<void> {
+  const reply = await socket.timeout(5_000).emitWithAck("subscribe", { jobId: job.id, token: job.token });
+  if (!reply.ok) throw new Error(`subscribe refused: ${JSON.stringify(reply.error)}`);
+}
