@@ -1,0 +1,226 @@
+// A private Redis Cluster for tests: 3 masters and 3 replicas on free loopback ports, each with its
+// own dir and AOF (`appendonly yes`, so a killed node loses nothing it acknowledged), created with
+// `redis-cli --cluster create`. Start it once per test file; `stop()` kills every node and removes
+// the dirs. `killMaster(slotKey)` kills -9 the master owning a key's slot and waits until a replica
+// has taken the slot over (the failover the fault tests need).
+//
+//   const cluster = await startRedisCluster();
+//   cluster.nodes;                        // "127.0.0.1:p1,127.0.0.1:p2,…" for REDIS_CLUSTER_NODES
+//   await cluster.killMaster("{job-1}");  // returns once a replica serves that slot
+//   await cluster.stop();
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePorts, pollUntil } from "./net.ts";
+import { killOnExit } from "./processes.ts";
+
+const run = promisify(execFile);
+
+export interface RedisClusterNode {
+  readonly port: number;
+  readonly alive: boolean;
+}
+
+export interface PrivateRedisCluster {
+  /** Every node, masters first as created (the roles change after a failover). */
+  readonly ports: readonly number[];
+  /** `host:port,…` of every node (for REDIS_CLUSTER_NODES). */
+  readonly nodes: string;
+  /** The node currently serving `key`'s slot as master (asks a live node). */
+  masterFor(key: string): Promise<number>;
+  /** kill -9 the master of `key`'s slot; resolves once another node serves that slot as master. */
+  killMaster(key: string): Promise<{ killed: number; promoted: number }>;
+  /** kill -9 one node by port; resolves when it has exited. */
+  kill(port: number): Promise<void>;
+  /** Output of every node so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+interface Node {
+  port: number;
+  child: ChildProcess;
+  exited: Promise<void>;
+  alive: boolean;
+  log: string;
+}
+
+const cli = (port: number, ...args: string[]) =>
+  run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 10_000 }).then((r) => r.stdout.trim());
+
+/** Ports p with p + 10000 (the cluster bus port) free as well. */
+async function clusterPorts(n: number): Promise<number[]> {
+  for (let tries = 0; tries < 20; tries++) {
+    const ports = (await freePorts(n)).filter((p) => p < 55_535);
+    if (ports.length < n) continue;
+    const busFree = await Promise.all(ports.map((p) => portFree(p + 10_000)));
+    if (busFree.every(Boolean)) return ports;
+  }
+  throw new Error("no free ports for a Redis Cluster (port and port + 10000)");
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+export async function startRedisCluster(
+  binary = process.env.REDIS_SERVER_BIN ?? "redis-server",
+): Promise<PrivateRedisCluster> {
+  const ports = await clusterPorts(6);
+  const root = mkdtempSync(join(tmpdir(), "herald-redis-cluster-"));
+  const nodes: Node[] = [];
+
+  const startNode = (port: number): Node => {
+    const dir = join(root, String(port));
+    mkdirSync(dir, { recursive: true });
+    const child = spawn(
+      binary,
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `nodes-${port}.conf`,
+        // Failover within a couple of seconds of a master's death, even on a busy machine.
+        "--cluster-node-timeout",
+        "2000",
+        // Replicas sync at once (the default waits 5 s for more replicas to share one RDB).
+        "--repl-diskless-sync-delay",
+        "0",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const node: Node = { port, child, alive: true, log: "", exited: Promise.resolve() };
+    child.stdout?.on("data", (b: Buffer) => (node.log += b.toString()));
+    child.stderr?.on("data", (b: Buffer) => (node.log += b.toString()));
+    node.exited = new Promise((resolve) => {
+      child.once("exit", () => {
+        node.alive = false;
+        resolve();
+      });
+    });
+    killOnExit(child);
+    return node;
+  };
+
+  const output = () => nodes.map((n) => `--- ${n.port}\n${n.log}`).join("\n");
+  const stop = async () => {
+    for (const n of nodes) if (n.alive) n.child.kill("SIGKILL");
+    await Promise.all(nodes.map((n) => n.exited));
+    rmSync(root, { recursive: true, force: true });
+  };
+
+  try {
+    for (const port of ports) nodes.push(startNode(port));
+    for (const n of nodes) {
+      await pollUntil(async () => (await cli(n.port, "PING").catch(() => "")) === "PONG", {
+        timeoutMs: 15_000,
+        what: `cluster node ${n.port} answering`,
+      });
+    }
+    await run(
+      "redis-cli",
+      ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"],
+      { timeout: 60_000 },
+    );
+    // Ready when every node sees all 16384 slots served and the state ok.
+    for (const n of nodes) {
+      await pollUntil(
+        async () => {
+          const info = await cli(n.port, "CLUSTER", "INFO").catch(() => "");
+          return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info);
+        },
+        { timeoutMs: 30_000, what: `cluster state ok on ${n.port}` },
+      );
+    }
+    // Every replica has synced with its master: a replica that never synced cannot be promoted.
+    await pollUntil(
+      async () => {
+        const roles = await Promise.all(ports.map((p) => cli(p, "INFO", "replication").catch(() => "")));
+        return roles.filter((r) => /role:slave/.test(r) && /master_link_status:up/.test(r)).length === 3;
+      },
+      { timeoutMs: 30_000, what: "three replicas in sync with their masters" },
+    );
+  } catch (err) {
+    const logs = output();
+    await stop();
+    throw new Error(`Redis Cluster did not start: ${(err as Error).message}\n${logs}`);
+  }
+
+  const live = () => {
+    const n = nodes.find((x) => x.alive);
+    if (!n) throw new Error("no live cluster node");
+    return n.port;
+  };
+
+  const masterFor = async (key: string): Promise<number> => {
+    const slot = Number(await cli(live(), "CLUSTER", "KEYSLOT", key));
+    // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots…>"
+    const lines = (await cli(live(), "CLUSTER", "NODES")).split("\n");
+    for (const line of lines) {
+      const f = line.split(" ");
+      if (!(f[2] ?? "").includes("master") || (f[2] ?? "").includes("fail")) continue;
+      for (const range of f.slice(8)) {
+        const [lo, hi] = range.split("-").map(Number);
+        if (lo !== undefined && slot >= lo && slot <= (hi ?? lo))
+          return Number((f[1] ?? "").split(":")[1]?.split("@")[0]);
+      }
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  };
+
+  const kill = async (port: number) => {
+    const n = nodes.find((x) => x.port === port);
+    if (!n) throw new Error(`no node on ${port}`);
+    if (n.alive) n.child.kill("SIGKILL");
+    await n.exited;
+  };
+
+  return {
+    ports,
+    nodes: ports.map((p) => `127.0.0.1:${p}`).join(","),
+    masterFor,
+    async killMaster(key) {
+      const killed = await masterFor(key);
+      await kill(killed);
+      let promoted = killed;
+      await pollUntil(
+        async () => {
+          try {
+            promoted = await masterFor(key);
+          } catch {
+            return false;
+          }
+          if (promoted === killed) return false;
+          const info = await cli(promoted, "CLUSTER", "INFO").catch(() => "");
+          return /cluster_state:ok/.test(info);
+        },
+        { timeoutMs: 30_000, what: `a replica taking over ${key}'s slot from ${killed}` },
+      );
+      return { killed, promoted };
+    },
+    kill,
+    output,
+    stop,
+  };
+}
