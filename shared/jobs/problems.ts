@@ -69,7 +69,6 @@ export const problemKinds = {
     type: `${base}invalid-resource`,
     title: "The job's handler returned a resource URI that is not allowed",
   },
-  unknownJobTypeAtWorker: { type: `${base}unknown-job-type`, title: "No worker handles this job type" },
   invalidMessage: { type: `${base}invalid-message`, title: "The queued message for this job is invalid" },
 } as const;
 

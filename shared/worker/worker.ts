@@ -24,6 +24,9 @@ import type { Change, JobStore, LeaseStore } from "../store/job-store.ts";
 import { CancelAbort, runAttempt, ShutdownAbort } from "./attempt.ts";
 import type { HandlerRegistry } from "./handlers.ts";
 
+/** How long a job of a type this worker does not serve waits before it is offered again. */
+export const passOnDelayMs = 1_000;
+
 export interface WorkerDeps {
   queue: JobQueue;
   store: JobStore & LeaseStore;
@@ -163,13 +166,7 @@ export class Worker {
     }
     const { jobId, type } = msg.message;
     const handler = handlers.get(type);
-    if (!handler) {
-      log.warn("dead-lettering a job of unknown type", { jobId, type });
-      await this.failUnrunnable(jobId, "unknownJobTypeAtWorker", `no handler for job type "${type}"`);
-      this.metrics.outcome("dead_lettered", type);
-      d.deadLetter();
-      return;
-    }
+    if (!handler) return this.passOn(d, msg.message, log);
     const payload = handler.type.payload.safeParse(msg.message.payload);
     if (!payload.success) {
       log.warn("dead-lettering a job with an invalid payload", { jobId, type });
@@ -318,6 +315,36 @@ export class Worker {
   /** Commits a change and announces it to the realtime channels. */
   private commit(id: string, change: Change, known?: JobRecord): Promise<JobRecord | null> {
     return announcedTransition(this.deps.store, this.deps.events, id, change, known ? { known } : {});
+  }
+
+  /** A job of a type this worker does not serve is another worker's: every worker of a namespace
+   * consumes the one jobs queue. Publish it again after `passOnDelayMs` (confirmed before the ack, so
+   * it is never lost) for a worker that serves it; drop it once its job has ended, dead-letter it if there is no such
+   * job. A type
+   * nobody serves keeps waiting, as JOB_TYPE_WITHOUT_WORKER=accept promises. */
+  private async passOn(d: Delivery, message: JobMessage, log: Logger): Promise<void> {
+    try {
+      const job = await this.deps.store.get(message.jobId);
+      if (job === null) {
+        log.warn("dead-lettering a message for a job that does not exist", { jobId: message.jobId });
+        return d.deadLetter(); // kept for an operator, like every message that can never run
+      }
+      if (!isTerminal(job.status)) {
+        log.debug("passing on a job of a type this worker does not serve", {
+          jobId: message.jobId,
+          type: message.type,
+        });
+        await this.deps.queue.publish(message, { delayMs: passOnDelayMs });
+      }
+      d.ack();
+    } catch (err) {
+      log.warn("could not pass on a job of a type this worker does not serve; requeueing it", {
+        jobId: message.jobId,
+        error: String(err),
+      });
+      await sleep(passOnDelayMs);
+      d.requeue();
+    }
   }
 
   /** A message that can never run: end its job `failed` so nobody waits forever. */
