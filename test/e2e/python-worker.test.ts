@@ -299,4 +299,29 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
       await feed.close();
     }
   });
+
+  it("shares its namespace with a TypeScript worker of other types: each job runs where it is served", async () => {
+    // The bundled TypeScript worker (demo, csv-summary) joins; both consume the one jobs queue and
+    // pass on what they do not serve, so no job fails for landing on the other worker.
+    const tsWorker = await s().addWorker();
+    try {
+      const jobs = [];
+      for (let i = 0; i < 6; i++) {
+        jobs.push({ type: "word-count", job: await submit(s().baseUrl, "word-count", { text: words(10 + i) }) });
+        jobs.push({ type: "demo", job: await submit(s().baseUrl, "demo", { steps: 1, stepMs: 0 }) });
+      }
+      for (const { type, job } of jobs) {
+        const end = await pollUntil(
+          async () => {
+            const v = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;
+            return ["succeeded", "failed", "canceled"].includes(v.status) && v;
+          },
+          { timeoutMs: 60_000, what: `the ${type} job ${job.id} to end` },
+        );
+        expect(end, `${type}: ${JSON.stringify(end.error)}`).to.include({ status: "succeeded", attempts: 1 });
+      }
+    } finally {
+      await tsWorker.stop();
+    }
+  });
 });

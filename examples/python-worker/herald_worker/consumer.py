@@ -16,6 +16,9 @@ from .jobs import Abort, problem
 from .names import retry_tier
 from .store import TERMINAL, now_iso, now_ms
 
+# How long a job of a type this worker does not serve waits before it is offered again (worker.ts passOnDelayMs).
+PASS_ON_DELAY_MS = 1_000
+
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.I)
 
 
@@ -216,10 +219,7 @@ class Consumer:
         job_id, type_name = msg["jobId"], msg["type"]
         job_type = self.job_types.get(type_name)
         if job_type is None:
-            log.warn("dead-lettering a job of unknown type", jobId=job_id, type=type_name)
-            self._fail_unrunnable(job_id, "unknown-job-type", "No worker handles this job type",
-                                  f'no handler for job type "{type_name}"')
-            return d.dead_letter()
+            return self._pass_on(d, job_id, type_name)
         invalid = job_type.validate(msg["payload"])
         if invalid:
             log.warn("dead-lettering a job with an invalid payload", jobId=job_id, type=type_name)
@@ -253,6 +253,27 @@ class Consumer:
             Attempt(self.deps, d, job, job_type, msg["payload"], abort).run()
         finally:
             running.remove(job_id, job["attemptId"])
+
+    def _pass_on(self, d: Delivery, job_id, type_name):
+        """A job of a type this worker does not serve is another worker's (every worker of a namespace
+        consumes the one jobs queue): publish it again after PASS_ON_DELAY_MS (confirmed before the
+        ack) for one that serves it; drop it once its job has ended; dead-letter it if there is no
+        such job (shared/worker/worker.ts passOn)."""
+        try:
+            current = self.deps.store.get(job_id)
+            if current is None:
+                self.deps.log.warn("dead-lettering a message for a job that does not exist", jobId=job_id)
+                return d.dead_letter()
+            if current["status"] not in TERMINAL:
+                self.deps.log.debug("passing on a job of a type this worker does not serve",
+                                    jobId=job_id, type=type_name)
+                self.deps.queue.publish_retry(d.body, PASS_ON_DELAY_MS, d.headers)
+            return d.ack()
+        except Exception as err:  # noqa: BLE001 - Redis or RabbitMQ away: hand it back a little later
+            self.deps.log.warn("could not pass on a job of a type this worker does not serve; requeueing it",
+                               jobId=job_id, error=str(err))
+            time.sleep(PASS_ON_DELAY_MS / 1000)
+            return d.requeue()
 
     def _begin(self, job_id, job_type, redelivered):
         """Takes the job for a new attempt with a fresh fencing token (shared/worker/worker.ts begin)."""
