@@ -36,6 +36,12 @@ async function main(): Promise<void> {
     process.once("SIGINT", () => process.exit(130));
   });
   process.on("exit", killAllNow);
+  // A stray rejection (a helper process died mid-request) fails its row, not the whole run: the run
+  // must reach its cleanup (namespaces, queues, processes).
+  process.on("unhandledRejection", (err) => {
+    console.error("bench: unhandled rejection:", err);
+    process.exitCode = 1;
+  });
 
   const machine = await machineInfo(opts.mode);
   const brokers = brokerProcesses();

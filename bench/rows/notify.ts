@@ -56,6 +56,7 @@ export const notifyRow: Row = {
       const rooms = Array.from({ length: plan.sources }, (_, j) => `n${target}-${j}`);
       await client.request("join", { pairs: rooms.map((room) => [1, room]) });
       const emitting = sioA.child.request("emit", { rooms, steps: plan.steps, stepMs: plan.stepMs, template });
+      emitting.catch(() => {}); // awaited below; observed now so that an early failure is no unhandled rejection
       const bare = await recordWindow([client], warmSec * 1000, opts.notifySec, [
         ...watch(sioA.child, sioB.child, client),
         ...ctx.brokers,
