@@ -12,22 +12,30 @@ export const NOOP_JOB = JSON.stringify({ type: "demo", payload: { steps: 1, step
 
 /** The HTTP load generator: one process, kept for the whole run. */
 export function startLoad(ctx: RowContext): Promise<Child> {
-  return ctx.keep("load", async (runCleanup) => {
-    const child = spawnNode("load", "bench/load/http-load.ts");
-    runCleanup.add("stop load", () => child.stop());
-    await child.ready();
-    return child;
-  });
+  return ctx.keep(
+    "load",
+    async (runCleanup) => {
+      const child = spawnNode("load", "bench/load/http-load.ts");
+      runCleanup.add("stop load", () => child.stop());
+      await child.ready();
+      return child;
+    },
+    (c) => c.alive,
+  );
 }
 
 /** The bare Koa server: one process, kept for the whole run (each row hands it its bodies). */
 export function startKoa(ctx: RowContext): Promise<{ child: Child; url: string }> {
-  return ctx.keep("koa", async (runCleanup) => {
-    const child = spawnNode("koa", "bench/bare/koa-server.ts", [], { probe: true });
-    runCleanup.add("stop koa", () => child.stop());
-    await child.ready();
-    return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
-  });
+  return ctx.keep(
+    "koa",
+    async (runCleanup) => {
+      const child = spawnNode("koa", "bench/bare/koa-server.ts", [], { probe: true });
+      runCleanup.add("stop koa", () => child.stop());
+      await child.ready();
+      return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
+    },
+    (k) => k.child.alive,
+  );
 }
 
 /** A warm-up run (discarded), then the measured one, with every watched process's CPU and RSS. */
