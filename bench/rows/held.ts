@@ -136,7 +136,7 @@ async function holdPhase(
   connections: number,
   connect: () => Promise<void>,
 ): Promise<Held> {
-  const base = await server.probe();
+  const base = await settled(server);
   const t = performance.now();
   await connect();
   const connectSec = (performance.now() - t) / 1000;
@@ -167,6 +167,20 @@ function measureOf(h: Held, side: "herald" | "bare", api: Child, sio: Child): Me
     // Memory is the point here, not CPU: the server's RSS with the connections held.
     processes: [{ name: server.name, pid: server.pid, cpuSec: Number.NaN, rssMb: h.after.rssMb }],
   };
+}
+
+/** A probe once the server's heap has stopped shrinking (connections of the previous phase may still
+ * be closing): two probes 500 ms apart within 1 MB, or the last after 15 s. */
+async function settled(server: Child): Promise<Probe> {
+  let last = await server.probe();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const now = await server.probe();
+    if (Math.abs(now.heapUsedMb - last.heapUsedMb) < 1) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** N queued jobs (no worker runs in this row), 50 submissions in flight. */
