@@ -8,7 +8,7 @@ import { startHerald } from "../herald.ts";
 import { type Child, type Probe, spawnNode } from "../procs.ts";
 import { compare, type Measure } from "../result.ts";
 import type { Row, RowContext } from "./context.ts";
-import { NOOP_JOB } from "./http.ts";
+import { fetchRetry, NOOP_JOB } from "./http.ts";
 import { type JobRef, NOFILE, startBareSio, startClients } from "./ticks.ts";
 
 /** Connections per client process. */
@@ -190,7 +190,7 @@ async function createJobs(url: string, n: number): Promise<JobRef[]> {
   const lane = async () => {
     while (next < n) {
       const i = next++;
-      const res = await fetch(`${url}/jobs`, {
+      const res = await fetchRetry(`${url}/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: NOOP_JOB,

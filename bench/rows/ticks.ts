@@ -11,6 +11,7 @@ import type { ProcUsage } from "../result.ts";
 import { type Latency, latencyOf } from "../stats.ts";
 import type { Watched } from "../usage.ts";
 import type { RowContext } from "./context.ts";
+import { fetchRetry } from "./http.ts";
 
 /** Open files of servers that hold many connections (raised up to the hard limit if need be). */
 export const NOFILE = 65_536;
@@ -43,7 +44,7 @@ export interface JobRef {
 export async function submitTickers(apiUrl: string, plan: TickPlan): Promise<JobRef[]> {
   return Promise.all(
     Array.from({ length: plan.sources }, async () => {
-      const res = await fetch(`${apiUrl}/jobs`, {
+      const res = await fetchRetry(`${apiUrl}/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ type: "demo", payload: { steps: plan.steps, stepMs: plan.stepMs } }),
