@@ -36,6 +36,12 @@ async function main(): Promise<void> {
     process.once("SIGINT", () => process.exit(130));
   });
   process.on("exit", killAllNow);
+  // A stray rejection (a helper process died mid-request) fails its row, not the whole run: the run
+  // must reach its cleanup (namespaces, queues, processes).
+  process.on("unhandledRejection", (err) => {
+    console.error("bench: unhandled rejection:", err);
+    process.exitCode = 1;
+  });
 
   const machine = await machineInfo(opts.mode);
   const brokers = brokerProcesses();
@@ -44,13 +50,18 @@ async function main(): Promise<void> {
   const shared = new Map<string, Measure>();
   const runCleanup = new Cleanup();
   const kept = new Map<string, Promise<unknown>>();
-  const keep = <T>(key: string, make: (c: Cleanup) => Promise<T>): Promise<T> => {
-    let made = kept.get(key) as Promise<T> | undefined;
-    if (!made) {
-      made = make(runCleanup);
-      made.catch(() => kept.delete(key)); // a failed start is retried by the next row that needs it
-      kept.set(key, made);
-    }
+  const keep = async <T>(key: string, make: (c: Cleanup) => Promise<T>, alive?: (v: T) => boolean): Promise<T> => {
+    const known = kept.get(key) as Promise<T> | undefined;
+    // One that failed to start, or has died since (a crash in an earlier row), is made anew.
+    const usable =
+      known &&
+      (await known.then(
+        (v) => !alive || alive(v),
+        () => false,
+      ));
+    if (known && usable) return known;
+    const made = make(runCleanup);
+    kept.set(key, made);
     return made;
   };
   const results: RowResult[] = [];

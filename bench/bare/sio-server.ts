@@ -10,6 +10,9 @@ import { REDIS_URL } from "../brokers.ts";
 import { wallMs } from "../procs/bench-jobs.ts";
 import { serve } from "../procs/ipc.ts";
 
+// The adapter's Redis calls can time out on a saturated machine; report, as Herald's API does, not die.
+process.on("unhandledRejection", (err) => console.error(`bare sio: ${String(err)}`));
+
 const key = process.env.BENCH_ADAPTER_KEY;
 if (!key) throw new Error("BENCH_ADAPTER_KEY is required");
 const pub = createClient({ url: REDIS_URL });

@@ -49,12 +49,16 @@ export async function bareAmqp(ctx: RowContext, name: string): Promise<{ child: 
       await conn.close();
     }
   });
-  const child = await ctx.keep(name, async (runCleanup) => {
-    const c = spawnNode(name, "bench/bare/amqp.ts");
-    runCleanup.add(`stop ${name}`, () => c.stop());
-    await c.ready();
-    return c;
-  });
+  const child = await ctx.keep(
+    name,
+    async (runCleanup) => {
+      const c = spawnNode(name, "bench/bare/amqp.ts");
+      runCleanup.add(`stop ${name}`, () => c.stop());
+      await c.ready();
+      return c;
+    },
+    (c) => c.alive,
+  );
   await child.request("declare", { queue });
   return { child, queue };
 }

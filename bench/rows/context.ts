@@ -13,7 +13,7 @@ export interface RowContext {
   readonly shared: Map<string, Measure>;
   /** A helper process (load generator, clients, bare servers) made once per run and reused by later
    * rows: `make` registers its own stop with the run-level cleanup it is given. */
-  keep<T>(key: string, make: (runCleanup: Cleanup) => Promise<T>): Promise<T>;
+  keep<T>(key: string, make: (runCleanup: Cleanup) => Promise<T>, alive?: (made: T) => boolean): Promise<T>;
   /** Progress lines on stderr. */
   log(line: string): void;
 }

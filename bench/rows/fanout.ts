@@ -130,6 +130,8 @@ export const fanoutRow: Row = {
         );
         await Promise.all(clients.map((c, i) => c.request("join", { pairs: pairs[i] })));
         const emitting = sioA.child.request("emit", { rooms, steps: plan.steps, stepMs: plan.stepMs, template });
+        emitting.catch(() => {}); // awaited below; observed now so that an early failure is no unhandled rejection
+        emitting.catch(() => {}); // awaited below; observed now so that an early failure is no unhandled rejection
         const w = await recordWindow(clients, 500, opts.fanoutStepSec, bareWatch);
         await emitting;
         await Promise.all(clients.map((c, i) => c.request("leave", { pairs: pairs[i] })));

@@ -8,7 +8,7 @@ import { startHerald } from "../herald.ts";
 import { type Child, type Probe, spawnNode } from "../procs.ts";
 import { compare, type Measure } from "../result.ts";
 import type { Row, RowContext } from "./context.ts";
-import { NOOP_JOB } from "./http.ts";
+import { fetchRetry, NOOP_JOB } from "./http.ts";
 import { type JobRef, NOFILE, startBareSio, startClients } from "./ticks.ts";
 
 /** Connections per client process. */
@@ -136,7 +136,7 @@ async function holdPhase(
   connections: number,
   connect: () => Promise<void>,
 ): Promise<Held> {
-  const base = await server.probe();
+  const base = await settled(server);
   const t = performance.now();
   await connect();
   const connectSec = (performance.now() - t) / 1000;
@@ -169,6 +169,20 @@ function measureOf(h: Held, side: "herald" | "bare", api: Child, sio: Child): Me
   };
 }
 
+/** A probe once the server's heap has stopped shrinking (connections of the previous phase may still
+ * be closing): two probes 500 ms apart within 1 MB, or the last after 15 s. */
+async function settled(server: Child): Promise<Probe> {
+  let last = await server.probe();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const now = await server.probe();
+    if (Math.abs(now.heapUsedMb - last.heapUsedMb) < 1) return now;
+    last = now;
+  }
+  return last;
+}
+
 /** N queued jobs (no worker runs in this row), 50 submissions in flight. */
 async function createJobs(url: string, n: number): Promise<JobRef[]> {
   const jobs: JobRef[] = new Array(n);
@@ -176,7 +190,7 @@ async function createJobs(url: string, n: number): Promise<JobRef[]> {
   const lane = async () => {
     while (next < n) {
       const i = next++;
-      const res = await fetch(`${url}/jobs`, {
+      const res = await fetchRetry(`${url}/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: NOOP_JOB,

@@ -7,27 +7,48 @@ import type { ProcUsage } from "../result.ts";
 import type { Watched } from "../usage.ts";
 import type { RowContext } from "./context.ts";
 
+/** fetch, tried again (up to 3 times) when the connection fails before an answer: a keep-alive
+ * connection the server closes just as it is reused ("other side closed") is a race of HTTP/1.1, not
+ * a finding. Only for the bench's setup requests (a duplicate job there is harmless). */
+export async function fetchRetry(url: string, init: RequestInit = {}): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof TypeError)) throw err;
+    }
+  }
+}
+
 /** The smallest job: the bench worker's no-op (see bench/procs/bench-jobs.ts). */
 export const NOOP_JOB = JSON.stringify({ type: "demo", payload: { steps: 1, stepMs: 0 } });
 
 /** The HTTP load generator: one process, kept for the whole run. */
 export function startLoad(ctx: RowContext): Promise<Child> {
-  return ctx.keep("load", async (runCleanup) => {
-    const child = spawnNode("load", "bench/load/http-load.ts");
-    runCleanup.add("stop load", () => child.stop());
-    await child.ready();
-    return child;
-  });
+  return ctx.keep(
+    "load",
+    async (runCleanup) => {
+      const child = spawnNode("load", "bench/load/http-load.ts");
+      runCleanup.add("stop load", () => child.stop());
+      await child.ready();
+      return child;
+    },
+    (c) => c.alive,
+  );
 }
 
 /** The bare Koa server: one process, kept for the whole run (each row hands it its bodies). */
 export function startKoa(ctx: RowContext): Promise<{ child: Child; url: string }> {
-  return ctx.keep("koa", async (runCleanup) => {
-    const child = spawnNode("koa", "bench/bare/koa-server.ts", [], { probe: true });
-    runCleanup.add("stop koa", () => child.stop());
-    await child.ready();
-    return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
-  });
+  return ctx.keep(
+    "koa",
+    async (runCleanup) => {
+      const child = spawnNode("koa", "bench/bare/koa-server.ts", [], { probe: true });
+      runCleanup.add("stop koa", () => child.stop());
+      await child.ready();
+      return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
+    },
+    (k) => k.child.alive,
+  );
 }
 
 /** A warm-up run (discarded), then the measured one, with every watched process's CPU and RSS. */
@@ -58,7 +79,7 @@ export interface SampleJob {
 /** Submits one no-op job and reads its view: run it where no worker runs, so it stays queued and
  * its status monitor answers 200 with the view a polling client sees while a job is in progress. */
 export async function sampleJob(apiUrl: string): Promise<SampleJob> {
-  const res = await fetch(`${apiUrl}/jobs`, {
+  const res = await fetchRetry(`${apiUrl}/jobs`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: NOOP_JOB,
@@ -66,7 +87,7 @@ export async function sampleJob(apiUrl: string): Promise<SampleJob> {
   const acceptedBody = await res.text();
   if (res.status !== 202) throw new Error(`POST /jobs answered ${res.status}: ${acceptedBody}`);
   const { id, token } = JSON.parse(acceptedBody) as { id: string; token: string };
-  const view = await fetch(`${apiUrl}/jobs/${id}`, {
+  const view = await fetchRetry(`${apiUrl}/jobs/${id}`, {
     headers: { authorization: `Bearer ${token}` },
     redirect: "manual",
   });

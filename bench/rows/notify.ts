@@ -7,6 +7,7 @@ import { startHerald } from "../herald.ts";
 import { watch } from "../phase.ts";
 import { type Comparison, compare, cpuMsPerOp, type Measure } from "../result.ts";
 import type { Row } from "./context.ts";
+import { fetchRetry } from "./http.ts";
 import { recordWindow, startBareSio, startClients, submitTickers, TICK_LEAD, tickPlan } from "./ticks.ts";
 
 const RATES = [100, 1000] as const;
@@ -31,7 +32,7 @@ export const notifyRow: Row = {
     await client.request("connect", { url: b.url, count: 1 }); // socket 0: Herald B
     if (!sioA || !sioB) throw new Error("bare Socket.IO did not start");
     await client.request("connect", { url: sioB.url, count: 1 }); // socket 1: bare B
-    const sampleRes = await fetch(`${a.url}/jobs`, {
+    const sampleRes = await fetchRetry(`${a.url}/jobs`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ type: "demo", payload: { steps: 1, stepMs: 0 } }),
@@ -56,6 +57,7 @@ export const notifyRow: Row = {
       const rooms = Array.from({ length: plan.sources }, (_, j) => `n${target}-${j}`);
       await client.request("join", { pairs: rooms.map((room) => [1, room]) });
       const emitting = sioA.child.request("emit", { rooms, steps: plan.steps, stepMs: plan.stepMs, template });
+      emitting.catch(() => {}); // awaited below; observed now so that an early failure is no unhandled rejection
       const bare = await recordWindow([client], warmSec * 1000, opts.notifySec, [
         ...watch(sioA.child, sioB.child, client),
         ...ctx.brokers,

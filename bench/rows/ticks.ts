@@ -11,6 +11,7 @@ import type { ProcUsage } from "../result.ts";
 import { type Latency, latencyOf } from "../stats.ts";
 import type { Watched } from "../usage.ts";
 import type { RowContext } from "./context.ts";
+import { fetchRetry } from "./http.ts";
 
 /** Open files of servers that hold many connections (raised up to the hard limit if need be). */
 export const NOFILE = 65_536;
@@ -43,7 +44,7 @@ export interface JobRef {
 export async function submitTickers(apiUrl: string, plan: TickPlan): Promise<JobRef[]> {
   return Promise.all(
     Array.from({ length: plan.sources }, async () => {
-      const res = await fetch(`${apiUrl}/jobs`, {
+      const res = await fetchRetry(`${apiUrl}/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ type: "demo", payload: { steps: plan.steps, stepMs: plan.stepMs } }),
@@ -58,14 +59,18 @@ export async function submitTickers(apiUrl: string, plan: TickPlan): Promise<Job
 /** Socket.IO client process number `index`, kept for the whole run; its sockets are closed when
  * the row that opened them ends (so each row numbers its sockets from 0). */
 export async function startClients(ctx: RowContext, index: number): Promise<Child> {
-  const child = await ctx.keep(`clients-${index}`, async (runCleanup) => {
-    const c = spawnNode(`clients-${index}`, "bench/load/socket-clients.ts", [], {
-      nodeArgs: ["--max-old-space-size=4096"],
-    });
-    runCleanup.add(`stop clients-${index}`, () => c.stop());
-    await c.ready();
-    return c;
-  });
+  const child = await ctx.keep(
+    `clients-${index}`,
+    async (runCleanup) => {
+      const c = spawnNode(`clients-${index}`, "bench/load/socket-clients.ts", [], {
+        nodeArgs: ["--max-old-space-size=4096"],
+      });
+      runCleanup.add(`stop clients-${index}`, () => c.stop());
+      await c.ready();
+      return c;
+    },
+    (c) => c.alive,
+  );
   ctx.cleanup.add(`close the sockets of clients-${index}`, () => child.alive && child.request("close"));
   return child;
 }
@@ -73,22 +78,26 @@ export async function startClients(ctx: RowContext, index: number): Promise<Chil
 /** Two bare Socket.IO servers (A, B) on one fresh Redis adapter key, with room for the held row's
  * connections; kept for the whole run. */
 export function startBareSio(ctx: RowContext): Promise<{ child: Child; url: string }[]> {
-  return ctx.keep("sio", (runCleanup) => {
-    const key = `bench-sio-${randomBytes(6).toString("hex")}`;
-    return Promise.all(
-      ["A", "B"].map(async (letter) => {
-        const name = `sio-${letter}`;
-        const child = spawnNode(name, "bench/bare/sio-server.ts", [], {
-          env: { BENCH_ADAPTER_KEY: key },
-          probe: true,
-          nofile: NOFILE,
-        });
-        runCleanup.add(`stop ${name}`, () => child.stop());
-        await child.ready();
-        return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
-      }),
-    );
-  });
+  return ctx.keep(
+    "sio",
+    (runCleanup) => {
+      const key = `bench-sio-${randomBytes(6).toString("hex")}`;
+      return Promise.all(
+        ["A", "B"].map(async (letter) => {
+          const name = `sio-${letter}`;
+          const child = spawnNode(name, "bench/bare/sio-server.ts", [], {
+            env: { BENCH_ADAPTER_KEY: key },
+            probe: true,
+            nofile: NOFILE,
+          });
+          runCleanup.add(`stop ${name}`, () => child.stop());
+          await child.ready();
+          return { child, url: `http://127.0.0.1:${await child.request<number>("port")}` };
+        }),
+      );
+    },
+    (pair) => pair.every((s) => s.child.alive),
+  );
 }
 
 export interface Window {
