@@ -1,13 +1,14 @@
 // Herald as users run it: each API instance `node --import tsx services/api/main.ts` and each worker
-// its own process (bench/procs/bench-worker.ts: the worker engine with the bench's no-op and ticker
+// its own process (bench/procs/bench-worker.ts: startWorker with the bench's no-op and ticker
 // handlers), on the local RabbitMQ and Redis, under a fresh `bench-…` namespace removed afterwards.
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
 import { names } from "../shared/store/names.ts";
 import { connectRedis } from "../shared/store/redis-connect.ts";
 import { freePorts } from "../test/helpers/net.ts";
-import { log, removeNamespace } from "../test/helpers/stack.ts";
+import { defineJobTypes, log, removeNamespace } from "../test/helpers/stack.ts";
 import { AMQP_URL, REDIS_URL } from "./brokers.ts";
+import { benchHandlers } from "./procs/bench-jobs.ts";
 import { type Child, spawnNode } from "./procs.ts";
 import type { RowContext } from "./rows/context.ts";
 
@@ -69,6 +70,18 @@ export async function startHerald(ctx: RowContext, o: HeraldOptions): Promise<He
       await redis.close();
     }
   });
+  // The bench's types are known to the API from the start (as a deployment whose workers announced
+  // them before): rows that accept with no worker running need that.
+  const redis = await connectRedis(REDIS_URL, log, 5_000);
+  try {
+    await defineJobTypes(
+      redis,
+      n,
+      [...benchHandlers.values()].map((h) => h.type),
+    );
+  } finally {
+    await redis.close();
+  }
   const env = { ...benchEnv, ...o.env, HERALD_NAMESPACE: namespace, HOST: "127.0.0.1" };
   const ports = await freePorts(o.apis);
   const apis = ports.map((port, i) => {
