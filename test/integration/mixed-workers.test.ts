@@ -9,7 +9,7 @@ import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { retryTier } from "../../shared/queue/queue-topology.ts";
 import { defineJob } from "../../shared/worker/define-job.ts";
 import { registry } from "../../shared/worker/handlers.ts";
-import { passOnDelayMs } from "../../shared/worker/worker.ts";
+import { passOnDelayMs } from "../../shared/worker/unrunnable.ts";
 import { bearer, pollToEnd, request, submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { AMQP_URL, type Stack, startStack } from "../helpers/stack.ts";
