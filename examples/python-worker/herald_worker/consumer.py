@@ -16,7 +16,7 @@ from .jobs import Abort, problem
 from .names import retry_tier
 from .store import TERMINAL, now_iso, now_ms
 
-# How long a job of a type this worker does not serve waits before it is offered again (worker.ts passOnDelayMs).
+# How long a job of a type this worker does not serve waits before it is offered again (shared/worker/unrunnable.ts passOnDelayMs).
 PASS_ON_DELAY_MS = 1_000
 
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.I)
@@ -258,7 +258,7 @@ class Consumer:
         """A job of a type this worker does not serve is another worker's (every worker of a namespace
         consumes the one jobs queue): publish it again after PASS_ON_DELAY_MS (confirmed before the
         ack) for one that serves it; drop it once its job has ended; dead-letter it if there is no
-        such job (shared/worker/worker.ts passOn)."""
+        such job (shared/worker/unrunnable.ts passOn)."""
         try:
             current = self.deps.store.get(job_id)
             if current is None:
@@ -276,7 +276,7 @@ class Consumer:
             return d.requeue()
 
     def _begin(self, job_id, job_type, redelivered):
-        """Takes the job for a new attempt with a fresh fencing token (shared/worker/worker.ts begin)."""
+        """Takes the job for a new attempt with a fresh fencing token (shared/worker/begin-attempt.ts beginAttempt)."""
         store, events, lease_ms = self.deps.store, self.deps.events, self.deps.config.lease_ms
         current = store.get(job_id)
         if current is None or current["status"] in TERMINAL:
