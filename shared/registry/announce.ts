@@ -46,19 +46,25 @@ export async function announceJobTypes(o: AnnouncementOptions): Promise<Announce
   const definitions = o.types.map(describeJobType);
   const names = definitions.map((d) => d.name);
   await o.registry.announce(definitions, o.workerId, o.ttlMs);
+  // The refresh in flight, if any: withdraw waits for it, else its write could land after the
+  // removal and count this worker as serving for another TTL.
+  let refreshing: Promise<void> = Promise.resolve();
+  let withdrawing: Promise<void> | null = null;
   const timer = setInterval(
-    () =>
-      o.registry
+    () => {
+      if (withdrawing) return;
+      refreshing = o.registry
         .refresh(definitions, o.workerId, o.ttlMs)
-        .catch((err: unknown) => o.log.warn("job type announcement not refreshed", { error: String(err) })),
+        .catch((err: unknown) => o.log.warn("job type announcement not refreshed", { error: String(err) }));
+    },
     Math.max(100, Math.floor(o.ttlMs / 3)),
   );
   timer.unref();
-  let withdrawing: Promise<void> | null = null;
   return {
     withdraw() {
       withdrawing ??= (async () => {
         clearInterval(timer);
+        await refreshing;
         await o.registry
           .withdraw(names, o.workerId)
           .catch((err: unknown) => o.log.warn("job type announcement not withdrawn", { error: String(err) }));

@@ -59,6 +59,9 @@ class Announcer:
     def withdraw(self) -> None:
         """Called when the worker stops taking jobs (and again at exit: harmless)."""
         self._stop.set()
+        # A refresh in flight would re-add the entry after the removal: let it finish first.
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
         for d in self.definitions:
             try:
                 self.redis.zrem(self.names.job_type_workers(d["name"]), self.worker_id)
