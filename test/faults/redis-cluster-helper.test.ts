@@ -31,10 +31,14 @@ describe("faults: private Redis Cluster (helper)", function () {
       expect(masters.size, "30 keys spread over the 3 masters").to.equal(3);
 
       const victim = keys[0] as string;
+      // Replication is asynchronous: WAIT until the replica has the write, so the failover keeps it.
+      const replicas = await client.sendCommand(victim, false, ["WAIT", "1", "10000"]);
+      expect(replicas, "the replica acknowledged the write").to.equal(1);
       const { killed, promoted } = await cluster.killMaster(victim);
       expect(promoted).to.not.equal(killed);
-      const value = await pollUntil(async () => client.get(victim).catch(() => null), {
-        timeoutMs: 30_000,
+      // A read error (the client still rediscovering the slots) is kept as the poll's last result.
+      const value = await pollUntil(() => client.get(victim), {
+        timeoutMs: 60_000,
         what: "the key readable after failover",
       });
       expect(value).to.equal(victim);
