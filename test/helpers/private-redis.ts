@@ -37,8 +37,10 @@ export async function startPrivateRedis(
   binary = process.env.REDIS_SERVER_BIN ?? "redis-server",
   /** More redis-server options, e.g. `["--auto-aof-rewrite-percentage", "0"]`. */
   extraArgs: readonly string[] = [],
+  /** A port chosen by the caller (a cluster node also needs port + 10000 free); default a free one. */
+  fixedPort?: number,
 ): Promise<PrivateRedis> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

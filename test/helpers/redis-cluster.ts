@@ -1,5 +1,5 @@
-// A private Redis Cluster for tests: 3 masters and 3 replicas on free loopback ports, each with its
-// own dir and AOF (`appendonly yes`, so a killed node loses nothing it acknowledged), created with
+// A private Redis Cluster for tests: 3 masters and 3 replicas on free loopback ports, each a private
+// Redis (private-redis.ts: own dir, AOF, so a killed node loses nothing it acknowledged), created with
 // `redis-cli --cluster create`. Start it once per test file; `stop()` kills every node and removes
 // the dirs. `killMaster(slotKey)` kills -9 the master owning a key's slot and waits until a replica
 // has taken the slot over (the failover the fault tests need).
@@ -8,21 +8,13 @@
 //   cluster.nodes;                        // "127.0.0.1:p1,127.0.0.1:p2,…" for REDIS_CLUSTER_NODES
 //   await cluster.killMaster("{job-1}");  // returns once a replica serves that slot
 //   await cluster.stop();
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePorts, pollUntil } from "./net.ts";
-import { killOnExit } from "./processes.ts";
+import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
 
 const run = promisify(execFile);
-
-export interface RedisClusterNode {
-  readonly port: number;
-  readonly alive: boolean;
-}
 
 export interface PrivateRedisCluster {
   /** Every node, masters first as created (the roles change after a failover). */
@@ -38,14 +30,6 @@ export interface PrivateRedisCluster {
   /** Output of every node so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
-}
-
-interface Node {
-  port: number;
-  child: ChildProcess;
-  exited: Promise<void>;
-  alive: boolean;
-  log: string;
 }
 
 const cli = (port: number, ...args: string[]) =>
@@ -74,70 +58,27 @@ export async function startRedisCluster(
   binary = process.env.REDIS_SERVER_BIN ?? "redis-server",
 ): Promise<PrivateRedisCluster> {
   const ports = await clusterPorts(6);
-  const root = mkdtempSync(join(tmpdir(), "herald-redis-cluster-"));
-  const nodes: Node[] = [];
-
-  const startNode = (port: number): Node => {
-    const dir = join(root, String(port));
-    mkdirSync(dir, { recursive: true });
-    const child = spawn(
-      binary,
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        `nodes-${port}.conf`,
-        // Failover within a couple of seconds of a master's death, even on a busy machine.
-        "--cluster-node-timeout",
-        "2000",
-        // Replicas sync at once (the default waits 5 s for more replicas to share one RDB).
-        "--repl-diskless-sync-delay",
-        "0",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    const node: Node = { port, child, alive: true, log: "", exited: Promise.resolve() };
-    child.stdout?.on("data", (b: Buffer) => (node.log += b.toString()));
-    child.stderr?.on("data", (b: Buffer) => (node.log += b.toString()));
-    node.exited = new Promise((resolve) => {
-      child.once("exit", () => {
-        node.alive = false;
-        resolve();
-      });
-    });
-    killOnExit(child);
-    return node;
-  };
-
-  const output = () => nodes.map((n) => `--- ${n.port}\n${n.log}`).join("\n");
+  const nodes: PrivateRedis[] = [];
+  const clusterArgs = (port: number) => [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    `nodes-${port}.conf`,
+    // Failover within a couple of seconds of a master's death, even on a busy machine.
+    "--cluster-node-timeout",
+    "2000",
+    // Replicas sync at once (the default waits 5 s for more replicas to share one RDB).
+    "--repl-diskless-sync-delay",
+    "0",
+  ];
+  const output = () => nodes.map((n) => `--- ${n.port}\n${n.output()}`).join("\n");
   const stop = async () => {
-    for (const n of nodes) if (n.alive) n.child.kill("SIGKILL");
-    await Promise.all(nodes.map((n) => n.exited));
-    rmSync(root, { recursive: true, force: true });
+    await Promise.all(nodes.map((n) => n.stop()));
   };
 
   try {
-    for (const port of ports) nodes.push(startNode(port));
-    for (const n of nodes) {
-      await pollUntil(async () => (await cli(n.port, "PING").catch(() => "")) === "PONG", {
-        timeoutMs: 15_000,
-        what: `cluster node ${n.port} answering`,
-      });
-    }
+    // Each node answers PING before startPrivateRedis returns.
+    for (const port of ports) nodes.push(await startPrivateRedis(binary, clusterArgs(port), port));
     await run(
       "redis-cli",
       ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"],
@@ -192,8 +133,7 @@ export async function startRedisCluster(
   const kill = async (port: number) => {
     const n = nodes.find((x) => x.port === port);
     if (!n) throw new Error(`no node on ${port}`);
-    if (n.alive) n.child.kill("SIGKILL");
-    await n.exited;
+    await n.kill();
   };
 
   return {
