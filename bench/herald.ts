@@ -6,7 +6,7 @@ import amqp from "amqplib";
 import { names } from "../shared/store/names.ts";
 import { connectRedis } from "../shared/store/redis-connect.ts";
 import { freePorts } from "../test/helpers/net.ts";
-import { defineJobTypes, log, removeNamespace } from "../test/helpers/stack.ts";
+import { defineJobTypesAt, log, removeNamespace } from "../test/helpers/stack.ts";
 import { AMQP_URL, REDIS_URL } from "./brokers.ts";
 import { benchHandlers } from "./procs/bench-jobs.ts";
 import { type Child, spawnNode } from "./procs.ts";
@@ -72,16 +72,7 @@ export async function startHerald(ctx: RowContext, o: HeraldOptions): Promise<He
   });
   // The bench's types are known to the API from the start (as a deployment whose workers announced
   // them before): rows that accept with no worker running need that.
-  const redis = await connectRedis(REDIS_URL, log, 5_000);
-  try {
-    await defineJobTypes(
-      redis,
-      n,
-      [...benchHandlers.values()].map((h) => h.type),
-    );
-  } finally {
-    await redis.close();
-  }
+  await defineJobTypesAt(REDIS_URL, n, benchHandlers);
   const env = { ...benchEnv, ...o.env, HERALD_NAMESPACE: namespace, HOST: "127.0.0.1" };
   const ports = await freePorts(o.apis);
   const apis = ports.map((port, i) => {

@@ -19,7 +19,7 @@ import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
 import { killOnExit } from "./processes.ts";
-import { AMQP_URL, connectFirst, defineJobTypes, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
+import { AMQP_URL, connectFirst, defineJobTypesAt, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
 
 export {
   agentFrom,
@@ -207,16 +207,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     }
     if (opts.workers === 0) {
       // No worker announces the bundled types: define them, so the APIs know (and queue) them.
-      const redis = await connectRedis(opts.env?.REDIS_URL ?? REDIS_URL, log, 5_000);
-      try {
-        await defineJobTypes(
-          redis,
-          n,
-          [...builtinHandlers.values()].map((h) => h.type),
-        );
-      } finally {
-        await redis.close();
-      }
+      await defineJobTypesAt(opts.env?.REDIS_URL ?? REDIS_URL, n, builtinHandlers);
     }
     const deadline = Date.now() + readyTimeoutMs;
     for (const p of [...apis, ...workers]) p.spawn();

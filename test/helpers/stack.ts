@@ -7,7 +7,6 @@ import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
 import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
-import type { JobType } from "../../shared/jobs/job-types.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
@@ -137,12 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     for (let i = 0; i < (opts.workers ?? 1); i++) await addWorker(handlersFor(i));
     // An API with no worker still needs to know the types its tests submit (they stay queued).
-    if ((opts.workers ?? 1) === 0)
-      await defineJobTypes(
-        redis,
-        n,
-        [...handlersFor(0).values()].map((h) => h.type),
-      );
+    if ((opts.workers ?? 1) === 0) await defineJobTypes(redis, n, handlersFor(0));
 
     const changesSub = await connectRedis(REDIS_URL, log, 5_000, "changes", undefined, "subscriber");
     opened.push(() => changesSub.close());
@@ -265,8 +259,19 @@ async function startWorker(
 
 /** Puts job types in a namespace's registry without a worker entry: an API then knows them (and
  * queues their jobs, with a no-worker warning) while no worker that announces them runs. */
-export async function defineJobTypes(redis: RedisClient, n: Names, types: readonly JobType[]): Promise<void> {
-  await new RedisJobTypeRegistry({ redis, names: n, log }).define(types.map(describeJobType));
+export async function defineJobTypes(redis: RedisClient, n: Names, handlers: HandlerRegistry): Promise<void> {
+  const types = [...handlers.values()].map((h) => describeJobType(h.type));
+  await new RedisJobTypeRegistry({ redis, names: n, log }).define(types);
+}
+
+/** defineJobTypes over a connection of its own (for process clusters and the bench). */
+export async function defineJobTypesAt(redisUrl: string, n: Names, handlers: HandlerRegistry): Promise<void> {
+  const redis = await connectRedis(redisUrl, log, 5_000);
+  try {
+    await defineJobTypes(redis, n, handlers);
+  } finally {
+    await redis.close();
+  }
 }
 
 /** Deletes every queue, exchange and key of a test namespace (on the first of `amqpUrls` that answers). */
