@@ -2,7 +2,9 @@
 // `node --import tsx` child with its own INSTANCE_ID, against the real local RabbitMQ and Redis under
 // one fresh namespace, behind a private nginx that balances them: by default deploy/nginx.conf
 // itself (see shipped-nginx.ts), or the harness's own config (nginx.ts). stop() ends every
-// process, nginx, and removes the namespace.
+// process, nginx, and removes the namespace. Other brokers: `env.AMQP_URL` (a node list too) and
+// `redis` (a private Redis, or a Redis Cluster: REDIS_CLUSTER_NODES), for the processes and for the
+// harness's own connections alike.
 //
 //   const cluster = await startCluster({ apis: 2, workers: 1 });
 //   const res = await fetch(`${cluster.baseUrl}/healthz`);   // round-robin
@@ -15,10 +17,10 @@ import { fileURLToPath } from "node:url";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { parseAmqpUrls } from "../../shared/runtime/amqp-nodes.ts";
 import { type Names, names as toNames } from "../../shared/store/names.ts";
-import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
 import { killOnExit } from "./processes.ts";
+import { connectTarget, type RedisTarget, redisEnv, targetOfEnv } from "./redis-target.ts";
 import { AMQP_URL, connectFirst, defineJobTypesAt, log, REDIS_URL, randomNamespace, removeNamespace } from "./stack.ts";
 
 export {
@@ -56,6 +58,9 @@ export interface ClusterOptions {
   namespace?: string;
   /** Extra environment for every process (HOST, PORT, INSTANCE_ID, HERALD_NAMESPACE are the harness's). */
   env?: Record<string, string>;
+  /** The Redis of every process and of the harness. Default: `env`'s REDIS_CLUSTER_NODES or
+   * REDIS_URL, else the shared Redis. */
+  redis?: RedisTarget;
   apiEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
   /** Per process: API /readyz answering 200, workers consuming. Default 20 s. */
@@ -108,6 +113,8 @@ export interface Cluster {
   readonly baseUrl: string;
   readonly namespace: string;
   readonly names: Names;
+  /** The Redis (or Redis Cluster) the processes use. */
+  readonly redis: RedisTarget;
   readonly apis: readonly ApiProcess[];
   readonly workers: readonly WorkerProcess[];
   readonly nginx: Nginx;
@@ -123,14 +130,20 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const echo = opts.echo ?? process.env.HERALD_CLUSTER_ECHO === "1";
   // The harness's own RabbitMQ connections go where the processes' go (a private cluster's nodes).
   const amqpUrls = parseAmqpUrls(opts.env?.AMQP_URL ?? AMQP_URL);
+  const redis = opts.redis ?? targetOfEnv(opts.env ?? {}, REDIS_URL);
+  // Exactly one of REDIS_URL and REDIS_CLUSTER_NODES reaches the processes: the target's.
+  const withoutRedis = (e: Record<string, string | undefined>) => {
+    const { REDIS_URL: _url, REDIS_CLUSTER_NODES: _nodes, ...rest } = e;
+    return rest;
+  };
   const baseEnv = (extra: Record<string, string> | undefined): Record<string, string | undefined> => ({
-    ...process.env,
+    ...withoutRedis(process.env),
     AMQP_URL,
-    REDIS_URL,
     LOG_LEVEL: "info",
     SHUTDOWN_GRACE_MS: "2000",
     CONNECT_TIMEOUT_MS: "10000",
-    ...opts.env,
+    ...withoutRedis(opts.env ?? {}),
+    ...redisEnv(redis),
     ...extra,
     HOST: "127.0.0.1",
     HERALD_NAMESPACE: namespace,
@@ -161,11 +174,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       if (nginx) await attempt("stop nginx", () => (nginx as Nginx).stop());
       await Promise.all([...apis, ...workers].map((p) => attempt(`stop ${p.id}`, () => p.stop(stopGraceMs))));
       await attempt("remove namespace", async () => {
-        const redis = await connectRedis(REDIS_URL, log, 5_000);
+        const client = await connectTarget(redis, log, "cluster-cleanup");
         try {
-          await removeNamespace(n, redis, amqpUrls);
+          await removeNamespace(n, client, amqpUrls);
         } finally {
-          await redis.close();
+          await client.close();
         }
       });
       if (errors.length > 0) throw new AggregateError(errors, `cluster stop: ${errors.length} step(s) failed`);
@@ -207,7 +220,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     }
     if (opts.workers === 0) {
       // No worker announces the bundled types: define them, so the APIs know (and queue) them.
-      await defineJobTypesAt(opts.env?.REDIS_URL ?? REDIS_URL, n, builtinHandlers);
+      await defineJobTypesAt(redis, n, builtinHandlers);
     }
     const deadline = Date.now() + readyTimeoutMs;
     for (const p of [...apis, ...workers]) p.spawn();
@@ -223,6 +236,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     baseUrl: nginx.url,
     namespace,
     names: n,
+    redis,
     apis: apis as unknown as ApiProcess[],
     workers: workers as unknown as WorkerProcess[],
     nginx,

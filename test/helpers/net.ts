@@ -35,6 +35,31 @@ export async function freePorts(n: number, host = "127.0.0.1"): Promise<number[]
   }
 }
 
+/** `n` ports in [from, to] that are free on `host` now, and whose `also(port)` ports are too (e.g. a
+ * Redis Cluster node's bus port, port + 10000): for private brokers kept to a range of their own. */
+export async function freePortsIn(
+  n: number,
+  range: { from: number; to: number },
+  also: (port: number) => number[] = () => [],
+  host = "127.0.0.1",
+): Promise<number[]> {
+  const found: number[] = [];
+  for (let port = range.from; port <= range.to && found.length < n; port++) {
+    const all = [port, ...also(port)];
+    if ((await Promise.all(all.map((p) => canListen(p, host)))).every(Boolean)) found.push(port);
+  }
+  if (found.length < n) throw new Error(`only ${found.length} of ${n} free ports in ${range.from}-${range.to}`);
+  return found;
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
 /** True for 127.0.0.0/8 and ::1: the only source addresses these helpers bind. */
 export function isLoopback(ip: string): boolean {
   return (isIPv4(ip) && ip.startsWith("127.")) || ip === "::1";

@@ -13,13 +13,16 @@
 //   await mq.leaderOf("ns.jobs");             // the node leading a quorum queue
 //   await mq.connectionsByNode();             // which node the processes are connected to
 //   await mq.stop();                          // kill -9 everything, remove the folders
+//
+// Ports (AMQP and distribution, two per node): free ones the OS picks, or `{ ports: { from, to } }`
+// to keep them in a range of their own.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePorts, pollUntil } from "./net.ts";
+import { freePorts, freePortsIn, pollUntil } from "./net.ts";
 
 const run = promisify(execFile);
 const SERVER = process.env.RABBITMQ_SERVER_BIN ?? "/usr/lib/rabbitmq/bin/rabbitmq-server";
@@ -68,12 +71,17 @@ interface NodeState {
   exited: Promise<void>;
 }
 
-export async function startRabbitCluster(size = 3): Promise<RabbitCluster> {
+export interface RabbitClusterOptions {
+  /** Keep the AMQP and distribution ports in this range. Default: free ports the OS picks. */
+  ports?: { from: number; to: number };
+}
+
+export async function startRabbitCluster(size = 3, opts: RabbitClusterOptions = {}): Promise<RabbitCluster> {
   const began = Date.now();
   const owner = rabbitmqOwner();
   const id = `h${randomBytes(3).toString("hex")}`;
+  const ports = opts.ports ? await freePortsIn(size * 2, opts.ports) : await freePorts(size * 2);
   const root = mkdtempSync(join(tmpdir(), "herald-rabbit-"));
-  const ports = await freePorts(size * 2);
   const states: NodeState[] = Array.from({ length: size }, (_, i) => {
     const name = `${id}-${i + 1}@localhost`;
     const port = ports[i * 2] ?? 0;

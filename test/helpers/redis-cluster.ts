@@ -7,11 +7,15 @@
 //   const cluster = await startRedisCluster();
 //   cluster.nodes;                        // "127.0.0.1:p1,127.0.0.1:p2,…" for REDIS_CLUSTER_NODES
 //   await cluster.killMaster("{job-1}");  // returns once a replica serves that slot
+//   await cluster.restart(killed);        // the node comes back (as a replica of the new master)
 //   await cluster.stop();
+//
+// Ports: free ones the OS picks, or `{ ports: { from, to } }` to keep the nodes in a range (the bus
+// ports are 10000 above).
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
-import { freePorts, pollUntil } from "./net.ts";
+import { freePorts, freePortsIn, pollUntil } from "./net.ts";
 import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
 
 const run = promisify(execFile);
@@ -27,6 +31,13 @@ export interface PrivateRedisCluster {
   killMaster(key: string): Promise<{ killed: number; promoted: number }>;
   /** kill -9 one node by port; resolves when it has exited. */
   kill(port: number): Promise<void>;
+  /** Starts a killed node again on its dir (AOF, nodes.conf): it rejoins, a former master as a
+   * replica of the node promoted in its place. Resolves once the cluster is ok with it synced. */
+  restart(port: number): Promise<void>;
+  /** The nodes that are masters now, by port. */
+  masters(): Promise<number[]>;
+  /** Each node's dir (its AOF), by port: the durable witness of what every node wrote. */
+  dirs(): ReadonlyMap<number, string>;
   /** Output of every node so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
@@ -54,10 +65,17 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedisCluster(
-  binary = process.env.REDIS_SERVER_BIN ?? "redis-server",
-): Promise<PrivateRedisCluster> {
-  const ports = await clusterPorts(6);
+export interface RedisClusterOptions {
+  binary?: string;
+  /** Keep the node ports in this range (bus ports 10000 above). Default: free ports the OS picks. */
+  ports?: { from: number; to: number };
+  /** More redis-server options for every node. */
+  extraArgs?: readonly string[];
+}
+
+export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise<PrivateRedisCluster> {
+  const binary = opts.binary ?? process.env.REDIS_SERVER_BIN ?? "redis-server";
+  const ports = opts.ports ? await freePortsIn(6, opts.ports, (p) => [p + 10_000]) : await clusterPorts(6);
   const nodes: PrivateRedis[] = [];
   const clusterArgs = (port: number) => [
     "--cluster-enabled",
@@ -70,6 +88,7 @@ export async function startRedisCluster(
     // Replicas sync at once (the default waits 5 s for more replicas to share one RDB).
     "--repl-diskless-sync-delay",
     "0",
+    ...(opts.extraArgs ?? []),
   ];
   const output = () => nodes.map((n) => `--- ${n.port}\n${n.output()}`).join("\n");
   const stop = async () => {
@@ -136,6 +155,18 @@ export async function startRedisCluster(
     await n.kill();
   };
 
+  const rolesOk = async () => {
+    const infos = await Promise.all(
+      nodes.map((n) => (n.alive ? cli(n.port, "INFO", "replication").catch(() => "") : Promise.resolve(""))),
+    );
+    const states = await Promise.all(
+      nodes.map((n) => (n.alive ? cli(n.port, "CLUSTER", "INFO").catch(() => "") : Promise.resolve(""))),
+    );
+    const synced = infos.filter((r) => /role:slave/.test(r) && /master_link_status:up/.test(r)).length;
+    const live = nodes.filter((n) => n.alive).length;
+    return states.every((s, i) => !nodes[i]?.alive || /cluster_state:ok/.test(s)) && synced === live - 3;
+  };
+
   return {
     ports,
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(","),
@@ -160,6 +191,22 @@ export async function startRedisCluster(
       return { killed, promoted };
     },
     kill,
+    async restart(port) {
+      const n = nodes.find((x) => x.port === port);
+      if (!n) throw new Error(`no node on ${port}`);
+      await n.start();
+      // Back as a replica (of the master that took its slots, or of its old master) and in sync.
+      await pollUntil(rolesOk, { timeoutMs: 60_000, what: `node ${port} back in the cluster and synced` });
+    },
+    async masters() {
+      const lines = (await cli(live(), "CLUSTER", "NODES")).split("\n");
+      return lines
+        .map((line) => line.split(" "))
+        .filter((f) => (f[2] ?? "").includes("master") && !(f[2] ?? "").includes("fail") && f.length > 8)
+        .map((f) => Number((f[1] ?? "").split(":")[1]?.split("@")[0]))
+        .sort((a, b) => a - b);
+    },
+    dirs: () => new Map(nodes.map((n) => [n.port, n.dir])),
     output,
     stop,
   };

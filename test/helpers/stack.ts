@@ -19,6 +19,7 @@ import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import type { HandlerRegistry } from "../../shared/worker/handlers.ts";
 import { Worker } from "../../shared/worker/worker.ts";
+import { connectTarget, deleteMatching, type RedisTarget, standaloneTarget } from "./redis-target.ts";
 
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -264,9 +265,10 @@ export async function defineJobTypes(redis: RedisClient, n: Names, handlers: Han
   await new RedisJobTypeRegistry({ redis, names: n, log }).define(types);
 }
 
-/** defineJobTypes over a connection of its own (for process clusters and the bench). */
-export async function defineJobTypesAt(redisUrl: string, n: Names, handlers: HandlerRegistry): Promise<void> {
-  const redis = await connectRedis(redisUrl, log, 5_000);
+/** defineJobTypes over a connection of its own (for process clusters and the bench): to a Redis URL,
+ * or to a target (a Redis Cluster too). */
+export async function defineJobTypesAt(at: string | RedisTarget, n: Names, handlers: HandlerRegistry): Promise<void> {
+  const redis = await connectTarget(typeof at === "string" ? standaloneTarget(at) : at, log, "define-job-types");
   try {
     await defineJobTypes(redis, n, handlers);
   } finally {
@@ -285,9 +287,8 @@ export async function removeNamespace(
   for (const q of allQueues(n)) await ch.deleteQueue(q);
   for (const e of allExchanges(n)) await ch.deleteExchange(e);
   await conn.close();
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: `${n.namespace}:*`, COUNT: 500 })) keys.push(...batch);
-  if (keys.length > 0) await redis.del(keys);
+  // Every master of a cluster (redis-target.ts): keys of one namespace are spread over the slots.
+  await deleteMatching(redis, `${n.namespace}:*`);
 }
 
 /** A plain amqplib connection to the first of `urls` that answers (a cluster with a node down). */
