@@ -26,15 +26,19 @@ export interface RecordFields {
   errorType?: string;
 }
 
-/** The job id and record of a `SET <ns>:job:<id> <json> …`, or null for any other command. */
+/** The job id of a job record's key (`<ns>:job:<id>`, or `<ns>:{<shard tag>}:job:<id>` where the
+ * keys carry a hash tag for Redis Cluster), or null for any other key (a result, a payload…). */
+export function jobIdOfKey(namespace: string, key: string): string | null {
+  if (!key.startsWith(`${namespace}:`)) return null;
+  const m = /^(?:\{[^}]*\}:)?job:([0-9a-f-]{36})$/i.exec(key.slice(namespace.length + 1));
+  return m?.[1] ?? null;
+}
+
+/** The job id and record of a `SET <record key> <json> …`, or null for any other command. */
 export function jobSet(namespace: string, args: readonly string[]): { id: string; json: string } | null {
   if (args[0]?.toUpperCase() !== "SET" || args.length < 3) return null;
-  const prefix = `${namespace}:job:`;
-  const key = args[1] as string;
-  if (!key.startsWith(prefix)) return null;
-  const id = key.slice(prefix.length);
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return null; // a result or another per-job key
-  return { id, json: args[2] as string };
+  const id = jobIdOfKey(namespace, args[1] as string);
+  return id === null ? null : { id, json: args[2] as string };
 }
 
 export function recordFields(json: string): RecordFields | null {
@@ -69,7 +73,10 @@ export class JobWrites {
   onCommand(c: MonitoredCommand): void {
     const cmd = c.args[0]?.toUpperCase();
     if (cmd === "DEL" || cmd === "UNLINK") {
-      for (const key of c.args.slice(1)) this.latest.delete(key.slice(`${this.namespace}:job:`.length));
+      for (const key of c.args.slice(1)) {
+        const id = jobIdOfKey(this.namespace, key);
+        if (id !== null) this.latest.delete(id);
+      }
       return;
     }
     const set = jobSet(this.namespace, c.args);

@@ -10,7 +10,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import type { Cluster, ServiceProcess, WorkerProcess } from "./cluster.ts";
 import type { ExitWatch } from "./exit-watch.ts";
-import type { JobWrite, JobWrites } from "./job-writes.ts";
+import { type JobWrite, type JobWrites, jobIdOfKey } from "./job-writes.ts";
 import type { PrivateRedis } from "./private-redis.ts";
 import { type ClientOwners, processState } from "./proc-sockets.ts";
 import { jobKeys } from "./redis-keys.ts";
@@ -274,7 +274,8 @@ async function killRedis(c: Chaos): Promise<Fault> {
     const values = await c.control.mGet(chunk);
     chunk.forEach((key, j) => {
       const json = values[j];
-      if (json) c.writes.learn(key.slice(`${c.cluster.names.namespace}:job:`.length), json);
+      const id = jobIdOfKey(c.cluster.names.namespace, key);
+      if (json && id !== null) c.writes.learn(id, json);
     });
   }
   c.say("redis back");

@@ -16,17 +16,36 @@ export interface DurableHistory {
   describe(id: string): string;
 }
 
-export function durableHistory(redisDir: string, namespace: string): DurableHistory {
-  const { commands, complete } = readAof(redisDir);
-  const versions = new Map<string, RecordFields[]>();
-  for (const args of commands) {
-    const set = jobSet(namespace, args);
-    const r = set && recordFields(set.json);
-    if (!set || !r) continue;
-    const list = versions.get(set.id) ?? [];
-    list.push(r);
-    versions.set(set.id, list);
+/**
+ * The history in one Redis's AOF, or merged from every node of a Redis Cluster (`redisDir` a list):
+ * each node's AOF holds what it wrote as master or received as replica, so the union holds every
+ * acknowledged write however the roles moved, and each version counts once. A node restarted after
+ * a kill resyncs from its new master, which starts its AOF anew from a snapshot: list such dirs in
+ * `resynced` (what they held before is in the AOF of the node promoted in their place), so that
+ * `complete` reports only the loss of history no other node holds.
+ */
+export function durableHistory(
+  redisDir: string | readonly string[],
+  namespace: string,
+  resynced: ReadonlySet<string> = new Set(),
+): DurableHistory {
+  const dirs = typeof redisDir === "string" ? [redisDir] : redisDir;
+  const byVersion = new Map<string, Map<number, RecordFields>>();
+  let complete = true;
+  for (const dir of dirs) {
+    const aof = readAof(dir);
+    if (!aof.complete && !resynced.has(dir)) complete = false;
+    for (const args of aof.commands) {
+      const set = jobSet(namespace, args);
+      const r = set && recordFields(set.json);
+      if (!set || !r) continue;
+      const seen = byVersion.get(set.id) ?? new Map<number, RecordFields>();
+      if (!seen.has(r.version)) seen.set(r.version, r);
+      byVersion.set(set.id, seen);
+    }
   }
+  const versions = new Map<string, RecordFields[]>();
+  for (const [id, seen] of byVersion) versions.set(id, [...seen.values()].sort((a, b) => a.version - b.version));
   const of = (id: string) => versions.get(id) ?? [];
   return {
     versions,
@@ -48,5 +67,41 @@ export function durableHistory(redisDir: string, namespace: string): DurableHist
       }
       return steps.join(" → ") || "(no record in the AOF)";
     },
+  };
+}
+
+/** What a fault test asks of a witness while jobs run and after (through-kill.ts): the newest
+ * committed state of a job, and how many `succeeded` versions it got. */
+export interface CommitWitness {
+  latest(id: string): { status: string; version: number; attempts: number } | undefined;
+  succeededCommits(id: string): number;
+  /** Times the witness may have missed commits (0 for the AOF: it misses none). */
+  readonly disconnects: number;
+  close(): Promise<void>;
+}
+
+/** The AOFs of `dirs` as a live witness, read again at most every `refreshMs`: for a Redis Cluster,
+ * where no pub/sub subscriber sees every job's changes (they are sharded per job). */
+export function aofWitness(
+  dirs: () => readonly string[],
+  namespace: string,
+  resynced: () => ReadonlySet<string> = () => new Set(),
+  refreshMs = 200,
+): CommitWitness {
+  let read: { at: number; history: DurableHistory } | undefined;
+  const history = () => {
+    if (!read || Date.now() - read.at > refreshMs)
+      read = { at: Date.now(), history: durableHistory(dirs(), namespace, resynced()) };
+    return read.history;
+  };
+  return {
+    latest: (id) => history().versions.get(id)?.at(-1),
+    // Fresh, not cached: the verdict is taken once, after the last commit.
+    succeededCommits: (id) => {
+      read = undefined;
+      return history().succeededCommits(id);
+    },
+    disconnects: 0,
+    close: async () => undefined,
   };
 }

@@ -8,18 +8,23 @@ import { getStatus, postJob } from "./http.ts";
 import { watchJobHistory } from "./job-history.ts";
 import { pollUntil } from "./net.ts";
 import { connectSocket } from "./realtime.ts";
+import type { CommitWitness } from "./soak-witnesses.ts";
 import { REDIS_URL } from "./stack.ts";
 
 export interface KillTarget {
   /** The API (or nginx in front of several). */
   baseUrl: string;
   names: Names;
-  /** The fault, e.g. kill -9 of a RabbitMQ node; resolves once it has happened. */
-  kill(): Promise<void>;
+  /** The fault, e.g. kill -9 of a RabbitMQ node or of the Redis master holding `running` jobs (ids of
+   * accepted jobs the witness sees running); resolves once it has happened. */
+  kill(running: readonly string[]): Promise<void>;
   /** True once every API and worker is connected to RabbitMQ again. */
   reconnected(): Promise<boolean>;
   /** The broker's side of things, for the message of a failure (e.g. the queues' state). */
   describe?(): Promise<string>;
+  /** Who counts each job's commits. Default: a subscriber of the shared Redis's changes channels
+   * (job-history.ts); on a Redis Cluster, the nodes' AOFs (soak-witnesses.ts). */
+  witness?(): Promise<CommitWitness>;
 }
 
 type Phase = "before" | "during" | "after";
@@ -43,7 +48,7 @@ export interface KillReport {
  */
 export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
   const socket = await connectSocket(target.baseUrl);
-  const history = await watchJobHistory(REDIS_URL, target.names);
+  const history = await (target.witness?.() ?? watchJobHistory(REDIS_URL, target.names));
   const accepted = new Map<string, AcceptedJob>();
   const terminal = new Map<string, JobView[]>();
   const answers: Record<Phase, number[]> = { before: [], during: [], after: [] };
@@ -68,7 +73,8 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
       what: "jobs running before the kill",
     });
     let killedAt = 0;
-    const killing = target.kill().finally(() => {
+    const running = [...accepted.keys()].filter((id) => history.latest(id)?.status === "running");
+    const killing = target.kill(running).finally(() => {
       killedAt = Date.now(); // a failed kill ends the submitting too, and fails below
     });
     killing.catch(() => undefined); // awaited after the loop
