@@ -45,7 +45,11 @@ export function durableHistory(
     }
   }
   const versions = new Map<string, RecordFields[]>();
-  for (const [id, seen] of byVersion) versions.set(id, [...seen.values()].sort((a, b) => a.version - b.version));
+  for (const [id, seen] of byVersion)
+    versions.set(
+      id,
+      [...seen.values()].sort((a, b) => a.version - b.version),
+    );
   const of = (id: string) => versions.get(id) ?? [];
   return {
     versions,

@@ -6,6 +6,7 @@ import { demoHandler } from "../../services/worker/jobs/demo.ts";
 import { defineJobType } from "../../shared/jobs/job-types.ts";
 import type { JobView } from "../../shared/jobs/schemas.ts";
 import { handle, registry, resource } from "../../shared/worker/handlers.ts";
+import { expectSubmitPollResult } from "../contracts/protocol.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, getStatus, pollToEnd, request, submit } from "../helpers/http.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";
@@ -39,65 +40,8 @@ describe("protocol: submit, poll, result", () => {
   });
   after(() => stack?.close());
 
-  it("202 with Location → queued/running with growing progress and Retry-After → 303 → result", async () => {
-    const res = await request<Record<string, unknown>>(`${stack.baseUrl}/jobs`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ type: "demo", payload: { steps: 5, stepMs: 150 } }),
-    });
-    expect(res.status).to.equal(202);
-    const body = res.body as { id: string; token: string; statusUrl: string };
-    expect(res.headers.get("location")).to.equal(`/jobs/${body.id}`);
-    expect(body.statusUrl).to.equal(`/jobs/${body.id}`);
-    expect(Number(res.headers.get("retry-after"))).to.be.greaterThan(0);
-    expect(res.body).to.include({ type: "demo", status: "queued" });
-    expect(res.body).to.have.keys(
-      "id",
-      "type",
-      "status",
-      "version",
-      "attempts",
-      "progress",
-      "createdAt",
-      "updatedAt",
-      "statusUrl",
-      "token",
-    );
-    expect(body.id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-
-    const seen = await pollToEnd(stack.baseUrl, body, { everyMs: 40 });
-    const live = seen.filter((r) => r.body.status === "queued" || r.body.status === "running");
-    expect(live.some((r) => r.body.status === "running")).to.equal(true);
-    for (const r of live) {
-      expect(r.status).to.equal(200);
-      expect(Number(r.headers.get("retry-after"))).to.be.within(1, 30);
-      expect(r.headers.get("cache-control")).to.equal("no-store");
-    }
-    const percents = live.map((r) => r.body.progress.percent);
-    expect(percents).to.deep.equal(
-      [...percents].sort((a, b) => a - b),
-      "progress never goes back",
-    );
-    expect(new Set(percents).size).to.be.greaterThan(2, "progress grew in steps");
-    const running = live.find((r) => r.body.status === "running" && r.body.progress.percent > 0);
-    expect(running?.body.progress.message).to.match(/^step \d of 5$/);
-    expect(running?.body.progress.etaSeconds).to.be.a("number");
-
-    const versions = seen.map((r) => r.body.version);
-    expect(versions).to.deep.equal([...versions].sort((a, b) => a - b));
-    const etags = new Map(seen.map((r) => [r.body.version, r.headers.get("etag")]));
-    expect(new Set(etags.values()).size).to.equal(etags.size, "one ETag per version");
-
-    const done = seen.at(-1);
-    expect(done?.status).to.equal(303);
-    expect(done?.headers.get("location")).to.equal(`/jobs/${body.id}/result`);
-    expect(done?.body).to.include({ status: "succeeded", attempts: 1, resultUrl: `/jobs/${body.id}/result` });
-    expect(done?.body.progress.percent).to.equal(100);
-
-    const result = await request(`${stack.baseUrl}${done?.headers.get("location")}`, { headers: bearer(body.token) });
-    expect(result.status).to.equal(200);
-    expect(result.body).to.deep.equal({ steps: 5 });
-  });
+  it("202 with Location → queued/running with growing progress and Retry-After → 303 → result", () =>
+    expectSubmitPollResult(stack.baseUrl));
 
   it("a failing job ends 200 failed with a problem object and its attempt count", async () => {
     const job = await submit(stack.baseUrl, "demo", { steps: 4, stepMs: 20, fail: "disk on fire" });
