@@ -15,9 +15,9 @@ export interface KillTarget {
   /** The API (or nginx in front of several). */
   baseUrl: string;
   names: Names;
-  /** The fault, e.g. kill -9 of a RabbitMQ node or of the Redis master holding `running` jobs (ids of
+  /** The fault, e.g. kill -9 of a RabbitMQ node, or of the Redis master holding `running` (the
    * accepted jobs the witness sees running); resolves once it has happened. */
-  kill(running: readonly string[]): Promise<void>;
+  kill(running: readonly AcceptedJob[]): Promise<void>;
   /** True once every API and worker is connected to RabbitMQ again. */
   reconnected(): Promise<boolean>;
   /** The broker's side of things, for the message of a failure (e.g. the queues' state). */
@@ -73,7 +73,7 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
       what: "jobs running before the kill",
     });
     let killedAt = 0;
-    const running = [...accepted.keys()].filter((id) => history.latest(id)?.status === "running");
+    const running = [...accepted.values()].filter((job) => history.latest(job.id)?.status === "running");
     const killing = target.kill(running).finally(() => {
       killedAt = Date.now(); // a failed kill ends the submitting too, and fails below
     });
