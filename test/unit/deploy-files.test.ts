@@ -119,7 +119,10 @@ describe("deploy files", () => {
     describe(file, () => {
       it("sets only environment variables that the config knows, with valid values", () => {
         const vars = env("api");
-        expect(Object.keys(vars)).to.include.members(["AMQP_URL", "REDIS_URL", "HOST", "PORT"]);
+        // One Redis, or a Redis Cluster's nodes: never both.
+        const redis = file === "docker-compose.cluster.yml" ? "REDIS_CLUSTER_NODES" : "REDIS_URL";
+        expect(Object.keys(vars)).to.include.members(["AMQP_URL", redis, "HOST", "PORT"]);
+        expect(Object.keys(vars)).to.not.include(redis === "REDIS_URL" ? "REDIS_CLUSTER_NODES" : "REDIS_URL");
         const known = new Set(
           read("shared/runtime/config.ts")
             .match(/^\s{2}([A-Z_]+):/gm)
@@ -157,7 +160,7 @@ describe("deploy files", () => {
     });
   }
 
-  describe("docker-compose.cluster.yml: the RabbitMQ cluster (issue 8)", () => {
+  describe("docker-compose.cluster.yml: the Redis Cluster and the RabbitMQ cluster (issue 8)", () => {
     const file = "docker-compose.cluster.yml";
     const nodes = Object.keys(composed[file].services).filter((name) => name.startsWith("rabbitmq-"));
     const clusterConf = read("deploy/rabbitmq-cluster.conf");
@@ -204,15 +207,52 @@ describe("deploy files", () => {
       }
     });
 
-    it("marks the place of the Redis Cluster half", () => {
-      expect(read(file)).to.match(/Redis Cluster half of issue 8/);
+    it("runs a Redis Cluster of 6 nodes (appendonly, own data volumes) formed by a one-shot redis-cli --cluster create", () => {
+      const redisNodes = Object.keys(composed[file].services).filter((name) => /^redis-\d+$/.test(name));
+      expect(redisNodes).to.deep.equal(["redis-1", "redis-2", "redis-3", "redis-4", "redis-5", "redis-6"]);
+      const conf = read("deploy/redis-cluster.conf");
+      expect(conf).to.match(/^cluster-enabled yes$/m);
+      expect(conf, "no accepted job lost: every node keeps an append-only file").to.match(/^appendonly yes$/m);
+      expect(conf).to.match(/^dir \/data$/m);
+      const dataVolumes = redisNodes.map((n) => (serviceOf(file, n).volumes ?? []).find((v) => v.endsWith(":/data")));
+      expect(new Set(dataVolumes).size, `data volumes ${dataVolumes}`).to.equal(6);
+      for (const n of redisNodes) {
+        const s = serviceOf(file, n);
+        expect(s.hostname).to.equal(n);
+        expect(s.volumes).to.include("./deploy/redis-cluster.conf:/usr/local/etc/redis/redis.conf:ro");
+        expect(s.command).to.deep.equal([
+          "redis-server",
+          "/usr/local/etc/redis/redis.conf",
+          "--cluster-announce-hostname",
+          n,
+        ]);
+      }
+      const init = serviceOf(file, "redis-cluster-init");
+      const script = (init.command ?? []).join("\n");
+      expect(script).to.match(/redis-cli --cluster create \$\$nodes --cluster-replicas 1 --cluster-yes/);
+      expect(script, "every node joins").to.include("for n in 1 2 3 4 5 6");
+      expect(script, "a formed cluster is left alone").to.match(/cluster_state:ok.*exit 0/);
+      expect(Object.keys(init.depends_on ?? {})).to.have.members(redisNodes);
+    });
+
+    it("points API and workers at the Redis Cluster (REDIS_CLUSTER_NODES), started once it is formed", () => {
+      for (const name of ["api", "worker"]) {
+        const seeds = (envOf(file, name).REDIS_CLUSTER_NODES ?? "").split(",");
+        expect(seeds.length).to.be.at.least(2);
+        for (const seed of seeds) expect(seed).to.match(/^redis-[1-6]:6379$/);
+        expect(serviceOf(file, name).depends_on?.["redis-cluster-init"]).to.deep.equal({
+          condition: "service_completed_successfully",
+        });
+      }
     });
 
     it("issue 9: runs the compiled services with plain node (what npm run build makes of services/*/main.ts)", () => {
-      for (const name of ["api", "worker"]) {
-        const command = service(name).command ?? [];
-        expect(command, name).to.deep.equal(["node", `dist/services/${name}/main.js`]);
-        expect(() => read(`services/${name}/main.ts`), `the source of ${name}'s entry`).to.not.throw();
+      for (const f of composeFiles) {
+        for (const name of ["api", "worker"]) {
+          const command = serviceOf(f, name).command ?? [];
+          expect(command, `${f}: ${name}`).to.deep.equal(["node", `dist/services/${name}/main.js`]);
+          expect(() => read(`services/${name}/main.ts`), `the source of ${name}'s entry`).to.not.throw();
+        }
       }
       const dockerfile = read("Dockerfile");
       expect(dockerfile).to.match(/^RUN npm run build$/m);
