@@ -11,7 +11,7 @@ export async function expectSubmitPollResult(baseUrl: string): Promise<void> {
   const res = await request<Record<string, unknown>>(`${baseUrl}/jobs`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ type: "demo", payload: { steps: 5, stepMs: 150 } }),
+    body: JSON.stringify({ type: "demo", payload: { steps: 5, stepMs: 250 } }),
   });
   expect(res.status).to.equal(202);
   const body = res.body as { id: string; token: string; statusUrl: string };

@@ -27,6 +27,8 @@ export interface PrivateRedisCluster {
   readonly nodes: string;
   /** The node currently serving `key`'s slot as master (asks a live node). */
   masterFor(key: string): Promise<number>;
+  /** masterFor of many keys, with two questions to a live node. */
+  mastersFor(keys: readonly string[]): Promise<number[]>;
   /** kill -9 the master of `key`'s slot; resolves once another node serves that slot as master. */
   killMaster(key: string): Promise<{ killed: number; promoted: number }>;
   /** kill -9 one node by port; resolves when it has exited. */
@@ -133,21 +135,33 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     return n.port;
   };
 
-  const masterFor = async (key: string): Promise<number> => {
-    const slot = Number(await cli(live(), "CLUSTER", "KEYSLOT", key));
+  const mastersFor = async (keys: readonly string[]): Promise<number[]> => {
+    const port = live();
+    // Every KEYSLOT through one redis-cli (commands on stdin, one answer a line).
+    const slots = await new Promise<number[]>((resolve, reject) => {
+      const child = execFile("redis-cli", ["-h", "127.0.0.1", "-p", String(port)], { timeout: 10_000 }, (err, out) =>
+        err ? reject(err) : resolve(out.trim().split("\n").map(Number)),
+      );
+      child.stdin?.end(keys.map((k) => `CLUSTER KEYSLOT "${k.replace(/["\\]/g, "\\$&")}"\n`).join(""));
+    });
     // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots…>"
-    const lines = (await cli(live(), "CLUSTER", "NODES")).split("\n");
-    for (const line of lines) {
+    const owners: { lo: number; hi: number; port: number }[] = [];
+    for (const line of (await cli(port, "CLUSTER", "NODES")).split("\n")) {
       const f = line.split(" ");
       if (!(f[2] ?? "").includes("master") || (f[2] ?? "").includes("fail")) continue;
+      const owner = Number((f[1] ?? "").split(":")[1]?.split("@")[0]);
       for (const range of f.slice(8)) {
         const [lo, hi] = range.split("-").map(Number);
-        if (lo !== undefined && slot >= lo && slot <= (hi ?? lo))
-          return Number((f[1] ?? "").split(":")[1]?.split("@")[0]);
+        if (lo !== undefined && !Number.isNaN(lo)) owners.push({ lo, hi: hi ?? lo, port: owner });
       }
     }
-    throw new Error(`no master serves slot ${slot}`);
+    return slots.map((slot) => {
+      const owner = owners.find((o) => slot >= o.lo && slot <= o.hi);
+      if (!owner) throw new Error(`no master serves slot ${slot}`);
+      return owner.port;
+    });
   };
+  const masterFor = async (key: string): Promise<number> => (await mastersFor([key]))[0] as number;
 
   const kill = async (port: number) => {
     const n = nodes.find((x) => x.port === port);
@@ -171,6 +185,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     ports,
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(","),
     masterFor,
+    mastersFor,
     async killMaster(key) {
       const killed = await masterFor(key);
       await kill(killed);
