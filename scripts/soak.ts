@@ -3,10 +3,15 @@
 // APIs are killed, the RabbitMQ link is cut and Redis is killed, each followed by a restart. Prints
 // what became of every accepted job and exits non-zero if any was lost, ran twice, ended wrong,
 // or a process crashed (or a fault found nothing to hit).
+// `npm run soak -- --clusters`: the same soak on a private Redis Cluster (3 masters, 3 replicas,
+// AOF) and a private 3-node RabbitMQ cluster (quorum queues), Redis masters and RabbitMQ nodes
+// killed (kill -9, then restarted) instead of the Redis kill and the link cut. Needs root (the
+// RabbitMQ nodes run as user rabbitmq) and ports 27450-27499 (+10000) and 27550-27599.
 //
 //   SOAK_JOBS=300 SOAK_WORKERS=3 SOAK_APIS=2 SOAK_CONCURRENCY=8 SOAK_KILLS=5 SOAK_TERMS=5
 //   SOAK_API_KILLS=2 SOAK_CUTS=3 SOAK_CUT_MS=1500 SOAK_REDIS_KILLS=2 SOAK_REDIS_DOWN_MS=1000
 //   SOAK_FAIL_ATTEMPTS_RATIO=0.3 SOAK_GRACE_MS=500 SOAK_RATE=12 SOAK_DEADLINE_MS=60000 SOAK_SEED=42
+//   SOAK_RABBIT_KILLS=3 (--clusters only)
 //   SOAK_ECHO=1 npm run soak
 // Unset ones have defaults (see README, Operations). Needs the local RabbitMQ, redis-server and nginx.
 import { formatDetails, formatReport, runSoak, soakPassed } from "../test/helpers/soak.ts";
@@ -32,7 +37,13 @@ const fraction = (name: string): number | undefined => {
   return n >= 0 && n <= 1 ? n : fail(`${name} must be a number from 0 to 1 (got "${value}")`);
 };
 
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => a !== "--clusters");
+if (unknown.length > 0) fail(`unknown argument(s): ${unknown.join(" ")} (only --clusters)`);
+
 const report = await runSoak({
+  clusters: args.includes("--clusters"),
+  rabbitKills: num("SOAK_RABBIT_KILLS"),
   jobs: num("SOAK_JOBS") ?? 300,
   apis: num("SOAK_APIS"),
   workers: num("SOAK_WORKERS"),

@@ -1,6 +1,9 @@
 // The soak's faults, one at a time: a worker killed (SIGKILL) or stopped (SIGTERM) while it
 // provably runs a job, an API killed, the RabbitMQ link cut, the private Redis killed while jobs
-// run. Each returns a record of what it hit; every process it ends is restarted.
+// run. On clusters (`npm run soak -- --clusters`): the Redis master holding running jobs killed (its
+// replica takes over) and a RabbitMQ node killed (the one the processes are on, or the jobs queue's
+// leader) instead of the cut and the Redis kill. Each returns a record of what it hit; every process
+// or node it ends is restarted.
 //
 // "Provably runs a job": the harness freezes a candidate worker (SIGSTOP), lets the Redis MONITOR
 // tap catch up, and keeps it only if a job's current record (read back with GET) is a `running`
@@ -12,9 +15,11 @@ import type { Cluster, ServiceProcess, WorkerProcess } from "./cluster.ts";
 import type { ExitWatch } from "./exit-watch.ts";
 import { type JobWrite, type JobWrites, jobIdOfKey } from "./job-writes.ts";
 import type { PrivateRedis } from "./private-redis.ts";
-import { type ClientOwners, processState } from "./proc-sockets.ts";
-import { jobKeys } from "./redis-keys.ts";
+import { processState } from "./proc-sockets.ts";
+import type { RabbitCluster } from "./rabbit-cluster.ts";
+import type { PrivateRedisCluster } from "./redis-cluster.ts";
 import type { RedisMonitor } from "./redis-monitor.ts";
+import { getMany, scanMatching } from "./redis-target.ts";
 import type { TcpProxy } from "./tcp-proxy.ts";
 
 export interface StruckJob {
@@ -30,10 +35,26 @@ export type Fault =
   | { kind: "worker-kill" | "worker-term"; target: string; at: number; jobs: StruckJob[] }
   | { kind: "api-kill"; target: string; at: number }
   | { kind: "cut"; at: number; connections: number }
-  | { kind: "redis-kill"; at: number; jobs: StruckJob[]; downMs: number }
+  | { kind: "redis-kill"; at: number; jobs: StruckJob[]; downMs: number; node?: number }
+  | { kind: "rabbit-kill"; at: number; target: string; leader: boolean; connections: number }
   | { kind: "skipped"; what: string; at: number; why: string };
 
-export type FaultKind = "worker-kill" | "worker-term" | "api-kill" | "cut" | "redis-kill";
+export type FaultKind = "worker-kill" | "worker-term" | "api-kill" | "cut" | "redis-kill" | "rabbit-kill";
+
+/** The brokers the soak's processes use, and what the broker faults act on. */
+export type SoakBrokers =
+  /** A private Redis (killed whole) and the shared RabbitMQ behind a TCP proxy (cut). */
+  | { kind: "standalone"; redis: PrivateRedis; proxy: TcpProxy }
+  /** A private Redis Cluster (a master killed) and a private RabbitMQ cluster (a node killed).
+   * `resynced` collects the dirs of Redis nodes restarted after a kill (soak-witnesses.ts). */
+  | { kind: "clusters"; redis: PrivateRedisCluster; rabbit: RabbitCluster; jobsQueue: string; resynced: Set<string> };
+
+/** Which process wrote a command a MONITOR tap reported, by the client address it names. */
+export interface Owners {
+  forgetPid(pid: number): void;
+  /** Every connection was dropped (the server restarted); or, on clusters, those to one node. */
+  clear(port?: number): void;
+}
 
 /** Jobs a fault waits for: one that will run a long last attempt (SIGTERM), or one that commits
  * progress every few milliseconds, so Redis dies while events are being emitted. */
@@ -41,13 +62,16 @@ export type Wanted = "last-attempt" | "chatty";
 
 export interface Chaos {
   cluster: Cluster;
-  redis: PrivateRedis;
-  proxy: TcpProxy;
-  /** A harness client of the private Redis (reconnects by itself). */
+  brokers: SoakBrokers;
+  /** A harness client of the private Redis or Redis Cluster (reconnects by itself). */
   control: RedisClient;
   monitor: RedisMonitor;
+  /** Resolves once the tap has reported every command the Redis nodes executed before the call. */
+  syncTap(): Promise<void>;
+  /** The tap follows the masters again (after a failover, on clusters). */
+  rolesChanged(): Promise<void>;
   writes: JobWrites;
-  owners: ClientOwners;
+  owners: Owners;
   exits: ExitWatch;
   random: () => number;
   say: (line: string) => void;
@@ -87,6 +111,8 @@ function faultOf(c: Chaos, kind: FaultKind): Promise<Fault> {
       return cutRabbit(c);
     case "redis-kill":
       return killRedis(c);
+    case "rabbit-kill":
+      return killRabbitNode(c);
   }
 }
 
@@ -189,12 +215,15 @@ async function freezeIfRunning(c: Chaos, w: WorkerProcess, picky: boolean): Prom
       await delay(5);
     }
     // Everything the frozen process sent has been executed and reported once this returns.
-    await c.monitor.sync((marker) => c.control.echo(marker));
+    await c.syncTap();
     const all = c.writes.running();
     if (uncertain(all)) return null;
     const mine = all.filter(([, x]) => x.pid === pid);
     if (mine.length === 0) return null;
-    const stored = await c.control.mGet(mine.map(([id]) => `${c.cluster.names.jobKey(id)}`));
+    const stored = await getMany(
+      c.control,
+      mine.map(([id]) => c.cluster.names.jobKey(id)),
+    );
     const held = mine.filter(([, x], i) => stored[i] === x.json);
     if (held.length === 0 || (picky && !held.some(([id, x]) => wanted(c, id, x)))) return null;
     keep = true;
@@ -224,11 +253,13 @@ async function killApi(c: Chaos): Promise<Fault> {
 }
 
 async function cutRabbit(c: Chaos): Promise<Fault> {
-  const connections = c.proxy.live;
-  await c.proxy.cut();
+  const b = c.brokers;
+  if (b.kind !== "standalone") throw new Error("a link cut needs the TCP proxy of the standalone soak");
+  const connections = b.proxy.live;
+  await b.proxy.cut();
   c.say(`RabbitMQ link cut (${connections} connections)`);
   await delay(c.cutMs); // the length of the outage, not a synchronisation
-  c.proxy.resume();
+  b.proxy.resume();
   c.say("RabbitMQ link back");
   return { kind: "cut", at: Date.now(), connections };
 }
@@ -256,30 +287,89 @@ async function killRedis(c: Chaos): Promise<Fault> {
     last: w.attempts >= c.maxAttempts,
     remainingMs: Math.round(remainingMs(c, id, w)),
   }));
-  c.exits.redisDown(true);
-  c.monitor.expectDrop();
-  await c.redis.kill();
-  c.say(`kill -9 redis while ${jobs.length} job(s) ran`);
-  await delay(c.redisDownMs); // the length of the outage, not a synchronisation
-  await c.redis.start(); // replays the AOF
-  c.owners.clear(); // every client connects anew
-  await c.monitor.reconnect();
-  c.exits.redisDown(false);
-  await until(() => c.control.isReady, 30_000, "the harness's Redis client to reconnect");
-  await c.monitor.sync((marker) => c.control.echo(marker));
+  const b = c.brokers;
+  let node: number | undefined;
+  if (b.kind === "standalone") {
+    c.exits.redisDown(true);
+    c.monitor.expectDrop();
+    await b.redis.kill();
+    c.say(`kill -9 redis while ${jobs.length} job(s) ran`);
+    await delay(c.redisDownMs); // the length of the outage, not a synchronisation
+    await b.redis.start(); // replays the AOF
+    c.owners.clear(); // every client connects anew
+    await c.monitor.reconnect();
+    c.exits.redisDown(false);
+    await until(() => c.control.isReady, 30_000, "the harness's Redis client to reconnect");
+  } else {
+    // The master of a running job's shard: its replica takes over, API and workers carry on.
+    const victim = jobs[Math.floor(c.random() * jobs.length)] as StruckJob;
+    c.monitor.expectDrop();
+    const { killed, promoted } = await b.redis.killMaster(c.cluster.names.jobKey(victim.id));
+    node = killed;
+    c.say(`kill -9 Redis master ${killed} while ${jobs.length} job(s) ran; ${promoted} took over`);
+    await c.rolesChanged(); // the tap follows the promoted replica
+    await delay(c.redisDownMs); // how long the old master stays down, not a synchronisation
+    await b.redis.restart(killed); // back as a replica of the promoted node
+    b.resynced.add(b.redis.dirs().get(killed) as string);
+    c.owners.clear(killed);
+    await c.monitor.reconnect();
+    await c.rolesChanged();
+  }
+  await c.syncTap();
   // Writes made before the tap was back are unknown: read every record, note those as unattributed.
-  const keys = (await jobKeys(c.control, c.cluster.names)).filter((k) => !k.endsWith(":result"));
-  for (let i = 0; i < keys.length; i += 200) {
-    const chunk = keys.slice(i, i + 200);
-    const values = await c.control.mGet(chunk);
-    chunk.forEach((key, j) => {
+  const ns = c.cluster.names.namespace;
+  const ids = (await scanMatching(c.control, `${ns}:*`))
+    .map((key) => jobIdOfKey(ns, key))
+    .filter((id): id is string => id !== null);
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
+    const values = await getMany(
+      c.control,
+      chunk.map((id) => c.cluster.names.jobKey(id)),
+    );
+    chunk.forEach((id, j) => {
       const json = values[j];
-      const id = jobIdOfKey(c.cluster.names.namespace, key);
-      if (json && id !== null) c.writes.learn(id, json);
+      if (json) c.writes.learn(id, json);
     });
   }
   c.say("redis back");
-  return { kind: "redis-kill", at: Date.now(), jobs, downMs: c.redisDownMs };
+  return { kind: "redis-kill", at: Date.now(), jobs, downMs: c.redisDownMs, ...(node !== undefined ? { node } : {}) };
+}
+
+/** kill -9 of a RabbitMQ node of the cluster, taking turns: the node most processes are connected
+ * to, then the node leading the jobs queue; started again once every process is back on the others. */
+const rabbitKills = new WeakMap<Chaos, number>();
+async function killRabbitNode(c: Chaos): Promise<Fault> {
+  const b = c.brokers;
+  if (b.kind !== "clusters") throw new Error("a RabbitMQ node kill needs the RabbitMQ cluster");
+  const byNode = await b.rabbit.connectionsByNode();
+  const total = [...byNode.values()].reduce((a, n) => a + n, 0);
+  const busiest = [...byNode].sort((x, y) => y[1] - x[1])[0]?.[0];
+  const leader = (await b.rabbit.leaderOf(b.jobsQueue)).name;
+  const turn = rabbitKills.get(c) ?? 0;
+  rabbitKills.set(c, turn + 1);
+  const target = turn % 2 === 0 ? busiest : leader;
+  const node = b.rabbit.nodes.find((n) => n.name === target);
+  if (!node) return { kind: "skipped", what: "rabbit-kill", at: Date.now(), why: "no node to kill" };
+  const connections = byNode.get(node.name) ?? 0;
+  await b.rabbit.kill(node);
+  c.say(
+    `kill -9 RabbitMQ node ${node.name} (${connections} of ${total} connections${node.name === leader ? ", jobs queue leader" : ""})`,
+  );
+  // Everybody reconnects to the other nodes before the killed one comes back.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const now = await b.rabbit.connectionsByNode().catch(() => null);
+    if (now && (now.get(node.name) ?? 0) === 0 && [...now.values()].reduce((a, n) => a + n, 0) >= total) break;
+    if (Date.now() > deadline) {
+      c.say(`not every process reconnected within 60 s: ${JSON.stringify(now ? [...now] : null)}`);
+      break;
+    }
+    await delay(200);
+  }
+  await b.rabbit.start(node);
+  c.say(`RabbitMQ node ${node.name} back`);
+  return { kind: "rabbit-kill", at: Date.now(), target: node.name, leader: node.name === leader, connections };
 }
 
 /** Starts a process again; a start that fails (e.g. during an outage) is tried again. */

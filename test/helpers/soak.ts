@@ -20,22 +20,15 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { demoJob } from "../../services/worker/jobs/demo.ts";
 import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
-import { connectRedis } from "../../shared/store/redis-connect.ts";
-import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { type Cluster, startCluster } from "./cluster.ts";
 import { type ExitWatch, watchExits } from "./exit-watch.ts";
 import { bearer, request } from "./http.ts";
 import { completionsInLogs, type JobHistory, watchJobHistory } from "./job-history.ts";
-import { JobWrites } from "./job-writes.ts";
-import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
-import { ClientOwners } from "./proc-sockets.ts";
-import { monitorRedis, type RedisMonitor } from "./redis-monitor.ts";
+import { type SoakBrokerSet, startSoakBrokers } from "./soak-brokers.ts";
 import { type Chaos, type Fault, type FaultKind, restart, runFault, type Wanted } from "./soak-chaos.ts";
 import { awaitTerminal, mapLimit, prng, startSubmitFlow } from "./soak-flow.ts";
 import { expectedOutcome, mismatch } from "./soak-verdict.ts";
-import { durableHistory } from "./soak-witnesses.ts";
-import { AMQP_URL, log, randomNamespace } from "./stack.ts";
-import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
+import { randomNamespace } from "./stack.ts";
 
 export {
   awaitTerminal,
@@ -62,8 +55,14 @@ export interface SoakOptions {
   /** RabbitMQ link cuts (every process's connection at once). */
   cuts?: number;
   cutMs?: number;
-  /** Redis SIGKILLs while jobs run (then a restart on the same AOF). */
+  /** Redis SIGKILLs while jobs run (then a restart on the same AOF); on clusters, of the master
+   * holding a running job (its replica takes over; the old master comes back as a replica). */
   redisKills?: number;
+  /** On clusters: RabbitMQ node SIGKILLs, taking turns between the node most processes are on and
+   * the jobs queue's leader (then a restart). Default jobs / 100, at least 2. */
+  rabbitKills?: number;
+  /** A private Redis Cluster and RabbitMQ cluster instead of a private Redis and the shared RabbitMQ. */
+  clusters?: boolean;
   redisDownMs?: number;
   /** Share of jobs with `failAttempts` 1 to 3 (maxAttempts is 3). Default 0.3. */
   failAttemptsRatio?: number;
@@ -102,6 +101,9 @@ export interface SoakReport {
   apiKills: number;
   cuts: number;
   redisKills: number;
+  rabbitKills: number;
+  /** Run on a Redis Cluster and a RabbitMQ cluster. */
+  clusters: boolean;
   /** Job attempts each kind of fault hit (SIGKILL, SIGTERM: provably running; Redis: running). */
   hit: { killed: number; termed: number; termedLastAttempt: number; redisKilled: number };
   witnesses: { historyReconnects: number; monitorDrops: number; aofComplete: boolean };
@@ -122,39 +124,30 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const workerGraceMs = opts.workerGraceMs ?? 500;
   const namespace = randomNamespace("soak");
 
-  let redis: PrivateRedis | undefined;
-  let proxy: TcpProxy | undefined;
-  let control: RedisClient | undefined;
-  let monitor: RedisMonitor | undefined;
+  let brokers: SoakBrokerSet | undefined;
   let cluster: Cluster | undefined;
   let history: JobHistory | undefined;
   let exits: ExitWatch | undefined;
+  const mode = opts.clusters ? "clusters" : "standalone";
   try {
-    // No AOF rewrite during the run: the AOF stays the complete history (see soak-witnesses.ts).
-    redis = await startPrivateRedis(undefined, ["--auto-aof-rewrite-percentage", "0"]);
-    const broker = new URL(AMQP_URL);
-    proxy = await startTcpProxy({ host: broker.hostname, port: Number(broker.port || 5672) });
-    const proxied = new URL(AMQP_URL);
-    proxied.port = String(proxy.port);
-    control = await connectRedis(redis.url, log, 5_000, "soak");
     const pids = (): number[] =>
       [process.pid, ...[...(cluster?.apis ?? []), ...(cluster?.workers ?? [])].map((p) => p.process?.pid)].filter(
         (pid): pid is number => pid !== undefined,
       );
-    const owners = new ClientOwners(redis.port, pids);
-    const writes = new JobWrites(namespace, (client) => owners.pidOf(client));
-    monitor = await monitorRedis(redis.port, (c) => writes.onCommand(c));
+    brokers = await startSoakBrokers(mode, namespace, pids, say);
+    const { control, monitor, writes, owners } = brokers;
 
     cluster = await startCluster({
       apis: opts.apis ?? 2,
       workers: opts.workers ?? 3,
       namespace,
       echo: opts.echo ?? false,
-      readyTimeoutMs: 30_000,
+      // Four or five processes starting at once against clusters on a busy machine.
+      readyTimeoutMs: mode === "clusters" ? 120_000 : 30_000,
+      redis: brokers.redis,
       env: {
-        REDIS_URL: redis.url,
-        AMQP_URL: proxied.href,
-        PUBLISH_TIMEOUT_MS: "2000",
+        AMQP_URL: brokers.amqpUrl,
+        PUBLISH_TIMEOUT_MS: mode === "clusters" ? "5000" : "2000",
         LEASE_MS: "1500",
         QUEUE_WATCHDOG_MS: "10000",
         RATE_LIMIT_SUBMIT_PER_MINUTE: "0",
@@ -164,8 +157,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       workerEnv: { SHUTDOWN_GRACE_MS: String(workerGraceMs) },
     });
     const theCluster = cluster;
-    history = await watchJobHistory(redis.url, cluster.names);
-    exits = watchExits(() => [...theCluster.apis, ...theCluster.workers], { nginx: cluster.nginx.process, redis });
+    // The changes-channel witness needs one subscriber that hears every job: a single Redis's
+    // classic pub/sub. On a Redis Cluster, job events are sharded per job: the AOFs witness alone.
+    if (brokers.watchedRedis) history = await watchJobHistory(brokers.watchedRedis.url, cluster.names);
+    exits = watchExits(() => [...theCluster.apis, ...theCluster.workers], {
+      nginx: cluster.nginx.process,
+      ...(brokers.watchedRedis ? { redis: brokers.watchedRedis } : {}),
+    });
     say(`cluster up: ${cluster.apis.length} APIs, ${cluster.workers.length} workers, namespace ${namespace}`);
 
     // One lane for everything that stops and starts processes: faults, and restarts after crashes.
@@ -180,9 +178,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       void inLane(() => restart({ say }, p)).catch((err: unknown) => say(`${p.id} stays down: ${String(err)}`));
     });
 
+    const clusters = mode === "clusters";
     const counts: Record<FaultKind, number> = {
       "worker-kill": opts.kills ?? Math.max(1, Math.round(opts.jobs / 60)),
-      cut: opts.cuts ?? Math.max(1, Math.round(opts.jobs / 100)),
+      // On clusters a RabbitMQ node is killed instead of the link being cut.
+      cut: clusters ? 0 : (opts.cuts ?? Math.max(1, Math.round(opts.jobs / 100))),
+      "rabbit-kill": clusters ? (opts.rabbitKills ?? Math.max(2, Math.round(opts.jobs / 100))) : 0,
       "worker-term": opts.terms ?? Math.max(1, Math.round(opts.jobs / 60)),
       "api-kill": opts.apiKills ?? Math.max(1, Math.round(opts.jobs / 150)),
       "redis-kill": opts.redisKills ?? Math.max(1, Math.round(opts.jobs / 150)),
@@ -199,7 +200,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       counts["worker-term"] * (3 + workerGraceMs / 1000) +
       counts["api-kill"] * 3 +
       counts.cut * (cutMs / 1000 + 1) +
-      counts["redis-kill"] * (redisDownMs / 1000 + 3);
+      counts["redis-kill"] * (redisDownMs / 1000 + (clusters ? 8 : 3)) +
+      counts["rabbit-kill"] * 20;
     const rate = opts.ratePerSecond ?? Math.max(1, opts.jobs / Math.max(5, chaosSeconds * 1.5));
 
     // Fault i is due once dues[i] jobs are accepted. The submitters stay at most half a share
@@ -233,10 +235,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     const chaos: Chaos = {
       cluster,
-      redis,
-      proxy,
+      brokers: brokers.brokers,
       control,
       monitor,
+      syncTap: brokers.syncTap,
+      rolesChanged: brokers.rolesChanged,
       writes,
       owners,
       exits,
@@ -274,7 +277,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     const outcomes = await awaitTerminal(cluster.baseUrl, flow.accepted, { deadlineMs: opts.deadlineMs ?? 60_000 });
     await inLane(async () => undefined); // restarts after late crashes are done
-    const durable = durableHistory(redis.dir, namespace);
+    const durable = brokers.durable();
     const completions = completionsInLogs(cluster.workers.map((w) => w.output()));
 
     const killed = attemptsHit(faults, "worker-kill");
@@ -299,6 +302,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       apiKills: faults.filter((f) => f.kind === "api-kill").length,
       cuts: faults.filter((f) => f.kind === "cut").length,
       redisKills: faults.filter((f) => f.kind === "redis-kill").length,
+      rabbitKills: faults.filter((f) => f.kind === "rabbit-kill").length,
+      clusters,
       hit: {
         killed: count(killed),
         termed: count(termed),
@@ -306,7 +311,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         redisKilled: count(redisHit),
       },
       witnesses: {
-        historyReconnects: history.disconnects,
+        historyReconnects: history?.disconnects ?? 0,
         monitorDrops: monitor.drops,
         aofComplete: durable.complete,
       },
@@ -362,7 +367,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         report.details.wrongOutcomes.push(`${job.id}: ${wrong}${why}, attempts ${view.attempts}; ${explain(job.id)}`);
       } else if (view.status === "failed") report.failedAsExpected++;
       const seen = [
-        ["changes channel", history.succeededCommits(job.id)],
+        ["changes channel", history?.succeededCommits(job.id) ?? 0],
         ["AOF", durable.succeededCommits(job.id)],
         ["worker logs", completions.get(job.id) ?? 0],
       ] as const;
@@ -389,11 +394,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   } finally {
     exits?.stop();
     await history?.close().catch(() => undefined);
-    monitor?.close();
-    await control?.close().catch(() => undefined);
     await cluster?.stop().catch((err: unknown) => say(`cluster stop: ${String(err)}`));
-    await proxy?.close();
-    await redis?.stop();
+    await brokers?.stop();
   }
 }
 
@@ -438,8 +440,15 @@ export function formatReport(r: SoakReport): string {
     ["worker kill -9", `${r.workerKills} (attempts hit: ${r.hit.killed})`],
     ["worker SIGTERM", `${r.workerTerms} (attempts hit: ${r.hit.termed}, last: ${r.hit.termedLastAttempt})`],
     ["API kill -9", r.apiKills],
-    ["RabbitMQ cuts", r.cuts],
-    ["Redis kill -9", `${r.redisKills} (attempts running: ${r.hit.redisKilled})`],
+    ...(r.clusters
+      ? ([
+          ["RabbitMQ node kill -9", r.rabbitKills],
+          ["Redis master kill -9", `${r.redisKills} (attempts running: ${r.hit.redisKilled})`],
+        ] as [string, number | string][])
+      : ([
+          ["RabbitMQ cuts", r.cuts],
+          ["Redis kill -9", `${r.redisKills} (attempts running: ${r.hit.redisKilled})`],
+        ] as [string, number | string][])),
     ["AOF witness complete", r.witnesses.aofComplete ? "yes" : "NO"],
     ["seconds", r.seconds],
   ];
