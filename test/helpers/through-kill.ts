@@ -1,5 +1,5 @@
 // Jobs submitted before, during and after a broker fault, each followed over Socket.IO: the
-// verdict of the RabbitMQ cluster fault tests (test/faults/rabbit-cluster.test.ts).
+// verdict of the cluster fault tests (test/faults/clusters.test.ts).
 import { expect } from "chai";
 import type { ClientSocket } from "../../shared/client/socket-channel.ts";
 import { type AcceptedJob, isTerminal, type JobView } from "../../shared/jobs/schemas.ts";

@@ -1,7 +1,7 @@
 // Issue 8: a queue adapter given several RabbitMQ nodes connects to the first that answers and,
 // when its node goes, moves to the next one, declaring topology and consumer again. Two TCP
 // proxies in front of the shared broker stand in for two nodes (cutting one is losing that node),
-// and a closed port for a node that is down. The real cluster: test/faults/rabbit-cluster.test.ts.
+// and a closed port for a node that is down. The real cluster: test/faults/clusters.test.ts.
 import { expect } from "chai";
 import type { JobMessage } from "../../shared/jobs/schemas.ts";
 import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";

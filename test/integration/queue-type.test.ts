@@ -1,6 +1,6 @@
 // Issue 8: a queue cannot change type in place. A process whose QUEUE_TYPE differs from the type of
 // the queues already there fails at once, saying what to do, instead of retrying until
-// CONNECT_TIMEOUT_MS as if RabbitMQ were down. (Quorum queues on a cluster: test/faults/rabbit-cluster.test.ts.)
+// CONNECT_TIMEOUT_MS as if RabbitMQ were down. (Quorum queues on a cluster: test/faults/clusters.test.ts.)
 import { expect } from "chai";
 import { allExchanges, allQueues, queueArguments, TopologyMismatchError } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
