@@ -83,7 +83,12 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
     await killing;
-    await pollUntil(() => target.reconnected(), { timeoutMs: 30_000, what: "API and workers reconnected" });
+    await pollUntil(() => target.reconnected(), { timeoutMs: 30_000, what: "API and workers reconnected" }).catch(
+      async (err: unknown) => {
+        const broker = await target.describe?.().catch((e: unknown) => `(describe failed: ${String(e)})`);
+        throw new Error(`${String(err)}\n${broker ?? ""}`);
+      },
+    );
     for (let i = 0; i < 6; i++) await submit("after");
     await pollUntil(() => [...accepted.keys()].every((id) => terminal.has(id)), {
       timeoutMs: 90_000,
