@@ -139,10 +139,17 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
           () => resynced,
         ),
       );
+    /** What each API answered for the probe job last (for the failure message). */
+    const probes = new Map<string, string>();
     const apisServe = (job: AcceptedJob) => async () => {
-      for (const api of herald.apis)
-        if ((await getStatus(api.url, job).catch(() => null))?.status !== 200) return false;
-      return true;
+      const answers = await Promise.all(
+        herald.apis.map(async (api) => {
+          const reply = await getStatus(api.url, job).catch((err: unknown) => ({ status: String(err), body: null }));
+          probes.set(api.id, `${reply.status} ${JSON.stringify(reply.body).slice(0, 120)}`);
+          return reply.status === 200;
+        }),
+      );
+      return answers.every(Boolean);
     };
     const report = (r: KillReport) => process.stderr.write(`      (${r.summary()})\n`);
 
@@ -163,7 +170,8 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
           },
           // Both APIs read the killed master's slots again (from the promoted replica).
           reconnected: async () => (probe ? apisServe(probe)() : false),
-          describe: async () => `masters now: ${(await redis.masters()).join(", ")}`,
+          describe: async () =>
+            `masters now: ${(await redis.masters()).join(", ")}; probe answers: ${JSON.stringify([...probes])}`,
         });
         report(r);
         r.check();
