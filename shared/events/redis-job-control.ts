@@ -22,7 +22,10 @@ export class RedisJobControlPublisher implements JobControlPublisher {
   /** Rejects with StoreUnavailableError when Redis is unreachable (the API answers 503). */
   async requestCancel(jobId: string): Promise<void> {
     await redisCall(this.redis, () =>
-      this.redis.sPublish(this.names.controlChannel(this.names.shardOf(jobId)), JSON.stringify({ type: "cancel", jobId })),
+      this.redis.sPublish(
+        this.names.controlChannel(this.names.shardOf(jobId)),
+        JSON.stringify({ type: "cancel", jobId }),
+      ),
     );
   }
 }
@@ -62,7 +65,9 @@ export class RedisJobControlSubscriber implements JobControlSubscriber {
       try {
         if (!this.subscriber.isReady) throw new Error("Redis is not connected");
         // One SSUBSCRIBE per channel (each is its own slot), sent together.
-        await Promise.all(this.names.shards.map((k) => this.subscriber.sSubscribe(this.names.controlChannel(k), onMessage)));
+        await Promise.all(
+          this.names.shards.map((k) => this.subscriber.sSubscribe(this.names.controlChannel(k), onMessage)),
+        );
         this.listening = true;
         return;
       } catch (err) {

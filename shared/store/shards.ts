@@ -14,7 +14,8 @@ interface ShardFile {
 }
 
 const file = JSON.parse(readFileSync(new URL("./scripts/shards.json", import.meta.url), "utf8")) as ShardFile;
-if (file.tags.length !== file.shards) throw new Error(`shards.json: ${file.tags.length} tags for ${file.shards} shards`);
+if (file.tags.length !== file.shards)
+  throw new Error(`shards.json: ${file.tags.length} tags for ${file.shards} shards`);
 
 /** How many shards the jobs of a namespace are spread over. */
 export const shardCount: number = file.shards;
