@@ -9,6 +9,7 @@ import type { JobStatus } from "../../shared/jobs/schemas.ts";
 import type { Names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
+import { jobIdOfKey, jobKeyPattern } from "./redis-keys.ts";
 import { log } from "./stack.ts";
 
 export interface Change {
@@ -38,9 +39,9 @@ export async function watchJobHistory(redisUrl: string, n: Names): Promise<JobHi
   const changes = new Map<string, Change[]>();
   let disconnects = 0;
   client.on("reconnecting", () => disconnects++);
-  const prefix = `${n.namespace}:job:`;
-  await client.pSubscribe(`${prefix}*:changes`, (message, channel) => {
-    const id = channel.slice(prefix.length, -":changes".length);
+  await client.pSubscribe(jobKeyPattern(n.namespace, "*:changes"), (message, channel) => {
+    const id = jobIdOfKey(n.namespace, channel, ":changes");
+    if (id === null) return;
     try {
       const r = JSON.parse(message) as {
         version: number;

@@ -1,6 +1,7 @@
 // Who wrote each job's current record: the newest `SET <ns>:job:<id>` that a Redis MONITOR tap
 // reported (a commit script's SET is reported with the client that ran the script), with the pid
 // of the process behind that client. The soak uses it to stop a worker while it provably runs a job.
+import { jobIdOfKey } from "./redis-keys.ts";
 import type { MonitoredCommand } from "./redis-monitor.ts";
 
 export interface JobWrite {
@@ -26,19 +27,12 @@ export interface RecordFields {
   errorType?: string;
 }
 
-/** The job id of a job record's key (`<ns>:job:<id>`, or `<ns>:{<shard tag>}:job:<id>` where the
- * keys carry a hash tag for Redis Cluster), or null for any other key (a result, a payload…). */
-export function jobIdOfKey(namespace: string, key: string): string | null {
-  if (!key.startsWith(`${namespace}:`)) return null;
-  const m = /^(?:\{[^}]*\}:)?job:([0-9a-f-]{36})$/i.exec(key.slice(namespace.length + 1));
-  return m?.[1] ?? null;
-}
-
-/** The job id and record of a `SET <record key> <json> …`, or null for any other command. */
+/** The job id and record of a `SET <ns>:{<tag>}:job:<id> <json> …`, or null for any other command. */
 export function jobSet(namespace: string, args: readonly string[]): { id: string; json: string } | null {
   if (args[0]?.toUpperCase() !== "SET" || args.length < 3) return null;
   const id = jobIdOfKey(namespace, args[1] as string);
-  return id === null ? null : { id, json: args[2] as string };
+  if (id === null || !/^[0-9a-f-]{36}$/i.test(id)) return null; // a result or another per-job key
+  return { id, json: args[2] as string };
 }
 
 export function recordFields(json: string): RecordFields | null {

@@ -91,10 +91,3 @@ export async function deleteMatching(redis: RedisClient, pattern: string): Promi
   else await redis.del(keys);
   return keys.length;
 }
-
-/** GET of many keys: MGET on one server; on a cluster one GET per key (MGET must be in one slot). */
-export async function getMany(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
-  if (keys.length === 0) return [];
-  if (asCluster(redis)) return Promise.all(keys.map((k) => redis.get(k)));
-  return redis.mGet([...keys]);
-}

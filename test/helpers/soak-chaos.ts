@@ -11,15 +11,16 @@
 // signal that follows certainly meets it running; otherwise the worker is resumed (SIGCONT).
 import { setTimeout as delay } from "node:timers/promises";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
+import { jobRecords } from "../../shared/store/sharded-reads.ts";
 import type { Cluster, ServiceProcess, WorkerProcess } from "./cluster.ts";
 import type { ExitWatch } from "./exit-watch.ts";
-import { type JobWrite, type JobWrites, jobIdOfKey } from "./job-writes.ts";
+import type { JobWrite, JobWrites } from "./job-writes.ts";
 import type { PrivateRedis } from "./private-redis.ts";
 import { processState } from "./proc-sockets.ts";
 import type { RabbitCluster } from "./rabbit-cluster.ts";
 import type { PrivateRedisCluster } from "./redis-cluster.ts";
+import { jobIdOfKey, jobKeys } from "./redis-keys.ts";
 import type { RedisMonitor } from "./redis-monitor.ts";
-import { getMany, scanMatching } from "./redis-target.ts";
 import type { TcpProxy } from "./tcp-proxy.ts";
 
 export interface StruckJob {
@@ -220,9 +221,10 @@ async function freezeIfRunning(c: Chaos, w: WorkerProcess, picky: boolean): Prom
     if (uncertain(all)) return null;
     const mine = all.filter(([, x]) => x.pid === pid);
     if (mine.length === 0) return null;
-    const stored = await getMany(
+    const stored = await jobRecords(
       c.control,
-      mine.map(([id]) => c.cluster.names.jobKey(id)),
+      c.cluster.names,
+      mine.map(([id]) => id),
     );
     const held = mine.filter(([, x], i) => stored[i] === x.json);
     if (held.length === 0 || (picky && !held.some(([id, x]) => wanted(c, id, x)))) return null;
@@ -317,16 +319,12 @@ async function killRedis(c: Chaos): Promise<Fault> {
   }
   await c.syncTap();
   // Writes made before the tap was back are unknown: read every record, note those as unattributed.
-  const ns = c.cluster.names.namespace;
-  const ids = (await scanMatching(c.control, `${ns}:*`))
-    .map((key) => jobIdOfKey(ns, key))
-    .filter((id): id is string => id !== null);
+  const ids = (await jobKeys(c.control, c.cluster.names))
+    .map((key) => jobIdOfKey(c.cluster.names.namespace, key))
+    .filter((id) => id !== null);
   for (let i = 0; i < ids.length; i += 200) {
     const chunk = ids.slice(i, i + 200);
-    const values = await getMany(
-      c.control,
-      chunk.map((id) => c.cluster.names.jobKey(id)),
-    );
+    const values = await jobRecords(c.control, c.cluster.names, chunk);
     chunk.forEach((id, j) => {
       const json = values[j];
       if (json) c.writes.learn(id, json);
