@@ -43,7 +43,7 @@ async function replay(only: ReadonlySet<string> | null): Promise<ExitCode> {
   const cfg = config();
   const log = createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, { service: "dead-letters" });
   const n = names(cfg.namespace);
-  const redis = await connectRedis(cfg.redisUrl, log, cfg.connectTimeoutMs);
+  const redis = await connectRedis(cfg.redis, log, cfg.connectTimeoutMs);
   try {
     const queue = await RabbitJobQueue.fromConfig(cfg, log);
     try {

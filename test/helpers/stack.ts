@@ -15,6 +15,7 @@ import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-regis
 import type { QueueType } from "../../shared/runtime/amqp-nodes.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { type Names, names } from "../../shared/store/names.ts";
+import { scanKeys } from "../../shared/store/redis-client.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import type { HandlerRegistry } from "../../shared/worker/handlers.ts";
@@ -285,9 +286,9 @@ export async function removeNamespace(
   for (const q of allQueues(n)) await ch.deleteQueue(q);
   for (const e of allExchanges(n)) await ch.deleteExchange(e);
   await conn.close();
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: `${n.namespace}:*`, COUNT: 500 })) keys.push(...batch);
-  if (keys.length > 0) await redis.del(keys);
+  // One DEL per key: on a Redis Cluster the keys of a namespace live in many slots.
+  const keys = await scanKeys(redis, `${n.namespace}:*`);
+  await Promise.all(keys.map((k) => redis.del(k)));
 }
 
 /** A plain amqplib connection to the first of `urls` that answers (a cluster with a node down). */
