@@ -130,12 +130,21 @@ function clusterClient(
   client.on("node-error", (err: Error, node: { host: string; port: number }) =>
     errors.failed(err, { node: `${node.host}:${node.port}` }),
   );
+  // A cluster client emits no 'ready' of its own; the change feed, the control channel and the job
+  // type registry listen for it to re-read what they may have missed while a connection was down.
+  // So once connected, every node connection that becomes ready (a reconnect, or a promoted replica
+  // that now holds slots or the subscriptions) is announced as 'ready', as a single client's would be.
+  let connected = false;
+  client.on("connect", () => {
+    connected = true;
+  });
   const readyBefore = new Set<string>();
   client.on("node-ready", (node: { host: string; port: number }) => {
     const address = `${node.host}:${node.port}`;
     if (readyBefore.has(address)) onReconnect?.();
     readyBefore.add(address);
     errors.restored({ node: address });
+    if (connected) client.emit("ready");
   });
   return client;
 }

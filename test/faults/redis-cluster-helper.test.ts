@@ -5,6 +5,7 @@
 // sharded pub/sub reach subscribers whichever node holds the channel, and after kill -9 of a master
 // the same client fails fast, then carries on once the replica is promoted, the write intact (AOF).
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { expect } from "chai";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { LuaScript } from "../../shared/store/lua-script.ts";
@@ -114,7 +115,16 @@ describe("faults: private Redis Cluster, and connectRedis in cluster mode", func
     await client.set(key, "kept");
     // Replication is asynchronous: WAIT until the replica has the write, so the failover keeps it.
     expect(await client.sendCommand(key, false, ["WAIT", "1", "10000"])).to.equal(1);
+    // Subscriptions in the dying master's slot (sharded) and on the pub/sub node (classic).
+    const tag = key.slice(0, key.indexOf("}") + 1);
+    const shardedChannel = `${tag}:changes`;
+    const classicChannel = `classic-${randomUUID()}`;
+    const heard = new Set<string>();
+    await sub.sSubscribe(shardedChannel, (m) => heard.add(m));
+    await sub.subscribe(classicChannel, (m) => heard.add(m));
     const killed = await cluster.masterFor(key);
+    // Announced as 'ready' (what the change feed and control channel re-read on) once a node is back.
+    const readyAgain = once(client, "ready");
     await cluster.kill(killed);
 
     // No offline queue: a command for the dead master's slot rejects (the API answers 503) instead of
@@ -138,9 +148,21 @@ describe("faults: private Redis Cluster, and connectRedis in cluster mode", func
       what: "the key readable after failover",
     });
     expect(value).to.equal("kept");
+    await readyAgain;
     await client.set(key, "written after failover");
     expect(await client.get(key)).to.equal("written after failover");
     const script = new LuaScript(`-- ${randomUUID()}\nreturn redis.call('GET', KEYS[1])`);
     expect(await script.run(client, { keys: [key], arguments: [] })).to.equal("written after failover");
+
+    // node-redis moves the subscriptions to the slot's new master by itself (pub/sub is at most once:
+    // publish until one arrives).
+    await pollUntil(
+      async () => {
+        await client.sPublish(shardedChannel, "sharded after failover");
+        await client.publish(classicChannel, "classic after failover");
+        return heard.has("sharded after failover") && heard.has("classic after failover");
+      },
+      { timeoutMs: 30_000, everyMs: 200, what: "both subscriptions delivering after the failover" },
+    );
   });
 });
