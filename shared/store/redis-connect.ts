@@ -35,10 +35,10 @@ export async function connectRedis(
 ): Promise<RedisClient> {
   const target: RedisEndpoint = typeof endpoint === "string" ? { mode: "single", url: endpoint } : endpoint;
   const where = target.mode === "single" ? redactUrl(target.url) : target.nodes.map(redactUrl).join(",");
-  const client =
-    target.mode === "single"
-      ? singleClient(target.url, log, role, onReconnect, use)
-      : clusterClient(target.nodes, log, role, onReconnect, use);
+  // Only a single-server client gets the ping hang watch (see clusterClient for why).
+  const single = target.mode === "single" ? singleClient(target.url, log, role, onReconnect, use) : null;
+  const client: RedisClient =
+    single ?? clusterClient(target.mode === "cluster" ? target.nodes : [], log, role, onReconnect, use);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`Redis at ${where} unreachable for ${timeoutMs} ms`)), timeoutMs);
@@ -51,8 +51,7 @@ export async function connectRedis(
   } finally {
     clearTimeout(timer);
   }
-  if (use === "commands" && target.mode === "single")
-    watchForHangs(client as RedisSingleClient, log, role, redisHangMs);
+  if (single && use === "commands") watchForHangs(single, log, role, redisHangMs);
   return client;
 }
 
