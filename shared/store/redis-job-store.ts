@@ -14,7 +14,7 @@ import {
 } from "./job-store.ts";
 import { LuaScript } from "./lua-script.ts";
 import type { Names } from "./names.ts";
-import type { RedisClient } from "./redis-client.ts";
+import { isUnavailable, type RedisClient } from "./redis-client.ts";
 import { shardCount } from "./shards.ts";
 import { storeScripts } from "./store-scripts.ts";
 
@@ -229,7 +229,7 @@ export async function redisCall<T>(redis: RedisClient, op: () => Promise<T>): Pr
   try {
     return await op();
   } catch (err) {
-    if (redis.isReady) throw err;
+    if (redis.isReady && !isUnavailable(err)) throw err;
     throw new StoreUnavailableError(`Redis connection lost: ${String(err)}`);
   }
 }
