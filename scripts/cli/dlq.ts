@@ -1,7 +1,8 @@
 // `herald dlq list` shows the dead-letter queue of HERALD_NAMESPACE; `herald dlq replay --all` or
 // `herald dlq replay <jobId>…` puts messages back on the jobs queue and resets their jobs to
 // `queued` with a fresh set of attempts (shared/queue/dead-letters.ts). Talks to RabbitMQ and Redis
-// directly (AMQP_URL, REDIS_URL), not to the API. `npm run dead-letters` runs the same code.
+// directly (AMQP_URL, REDIS_URL or REDIS_CLUSTER_NODES), not to the API. `npm run dead-letters` runs
+// the same code.
 import { SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { listDeadLetters, replayDeadLetters } from "../../shared/queue/dead-letters.ts";
@@ -43,7 +44,7 @@ async function replay(only: ReadonlySet<string> | null): Promise<ExitCode> {
   const cfg = config();
   const log = createLogger(cfg.logLevel === "info" ? "warn" : cfg.logLevel, { service: "dead-letters" });
   const n = names(cfg.namespace);
-  const redis = await connectRedis(cfg.redisUrl, log, cfg.connectTimeoutMs);
+  const redis = await connectRedis(cfg.redis, log, cfg.connectTimeoutMs);
   try {
     const queue = await RabbitJobQueue.fromConfig(cfg, log);
     try {

@@ -16,7 +16,7 @@ try {
   const tracing = setupTracing("herald-api");
   const metrics = createApiMetrics(new Registry());
   const redisAt = (role: string, use: "commands" | "subscriber" = "commands") =>
-    connectRedis(config.redisUrl, log, config.connectTimeoutMs, role, metrics.reconnected("redis"), use);
+    connectRedis(config.redis, log, config.connectTimeoutMs, role, metrics.reconnected("redis"), use);
   const [redis, changesSub, adapterPub, adapterSub] = await Promise.all([
     redisAt("store"),
     redisAt("changes", "subscriber"),

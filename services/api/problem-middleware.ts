@@ -3,6 +3,7 @@ import type { Middleware } from "koa";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
 import type { Logger } from "../../shared/observability/log.ts";
 import { StoreUnavailableError } from "../../shared/store/job-store.ts";
+import { isUnavailable } from "../../shared/store/redis-client.ts";
 
 export function problemMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {
@@ -26,8 +27,10 @@ export function problemMiddleware(log: Logger): Middleware {
 }
 
 function fromOtherError(err: unknown, log: Logger, method: string, path: string): HttpProblem {
-  if (err instanceof StoreUnavailableError) {
-    log.warn("state store unavailable", { method, path, error: err.message });
+  // A Redis error that says Redis (or a cluster node) is unreachable, from code that calls Redis directly
+  // (limits, idempotency keys), is the same 503 as the store's.
+  if (err instanceof StoreUnavailableError || isUnavailable(err)) {
+    log.warn("state store unavailable", { method, path, error: err instanceof Error ? err.message : String(err) });
     return new HttpProblem("storeUnavailable", undefined, { headers: { "Retry-After": "5" } });
   }
   const status = (err as { status?: unknown }).status;

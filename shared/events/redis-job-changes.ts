@@ -20,8 +20,10 @@ export class RedisJobChanges implements JobChangeFeed {
   private readonly channels = new Map<string, Subscription>();
   /** Channels whose UNSUBSCRIBE failed: node-redis still holds (and resubscribes) them. */
   private readonly orphans = new Set<string>();
-  // One function for every channel, so node-redis never holds two listeners for one channel.
-  private readonly onMessage = (message: string, channel: string) => this.dispatch(channel, message);
+  // One function for every channel, so node-redis never holds two listeners for one channel. Messages
+  // arrive as strings (no buffer mode); the Buffer in the type is what a cluster client's UNSUBSCRIBE asks for.
+  private readonly onMessage = (message: string | Buffer, channel: string | Buffer) =>
+    this.dispatch(String(channel), String(message));
   private readonly onReady = () => this.dropOrphans();
 
   /** `subscriber` must be a dedicated connection (a subscribed client can run nothing else). */

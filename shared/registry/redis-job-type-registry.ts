@@ -32,9 +32,10 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
   /** Grows with every change message (and resubscription): a read that began before one is not
    * cached, since it may predate the change. */
   private generation = 0;
-  private readonly onChanged = (name: string) => {
+  // A string (no buffer mode); the Buffer in the type is what a cluster client's UNSUBSCRIBE asks for.
+  private readonly onChanged = (name: string | Buffer) => {
     this.generation++;
-    this.cache.delete(name);
+    this.cache.delete(String(name));
   };
   private readonly onReady = () => {
     this.generation++;

@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { defaultQueueType, parseAmqpUrls, type QueueType } from "./amqp-nodes.ts";
+import { parseRedisClusterNodes, type RedisEndpoint } from "./redis-nodes.ts";
 
 // Whole numbers written as decimal digits only: "", " ", "0x50" and "1e3" are errors, not 0 or 80.
 const int = (min: number, max: number) =>
@@ -19,6 +20,7 @@ const schema = z.object({
   QUEUE_TYPE: z.enum(["quorum", "classic"]).optional(),
   QUEUE_DELIVERY_LIMIT: int(1, 10_000).default(50),
   REDIS_URL: z.string().startsWith("redis").default("redis://127.0.0.1:6379"),
+  REDIS_CLUSTER_NODES: z.string().optional(),
   HERALD_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/i, "letters, digits, . _ - (max 64)")
@@ -81,7 +83,11 @@ export interface Config {
   readonly queueType: QueueType;
   /** Quorum queues: deliveries of one message before it is dead-lettered (x-delivery-limit). */
   readonly queueDeliveryLimit: number;
+  /** REDIS_URL (the one server; unused when `redis` is a cluster). */
   readonly redisUrl: string;
+  /** Where every Redis client connects: REDIS_CLUSTER_NODES when set (a Redis Cluster), else REDIS_URL.
+   * Hand it to connectRedis (shared/store/redis-connect.ts); nothing else needs to know which it is. */
+  readonly redis: RedisEndpoint;
   /** Prefix of every Redis key, channel, exchange and queue: lets tests and tenants share brokers. */
   readonly namespace: string;
   readonly instanceId: string;
@@ -178,6 +184,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } catch (err) {
     throw new ConfigError(`invalid configuration: AMQP_URL: ${(err as Error).message}`);
   }
+  let redis: RedisEndpoint = { mode: "single", url: e.REDIS_URL };
+  if (e.REDIS_CLUSTER_NODES !== undefined) {
+    try {
+      redis = { mode: "cluster", nodes: parseRedisClusterNodes(e.REDIS_CLUSTER_NODES) };
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: REDIS_CLUSTER_NODES: ${(err as Error).message}`);
+    }
+  }
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
@@ -185,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queueType: e.QUEUE_TYPE ?? defaultQueueType(amqpUrls),
     queueDeliveryLimit: e.QUEUE_DELIVERY_LIMIT,
     redisUrl: e.REDIS_URL,
+    redis: Object.freeze(redis),
     namespace: e.HERALD_NAMESPACE,
     instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,

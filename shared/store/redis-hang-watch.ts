@@ -5,14 +5,14 @@
 // command, but costs about 15 µs each (a timer, a finaliser and a DOMException per command: two
 // thirds of a GET's client CPU, measured), so command connections switch it off for this.
 import type { Logger } from "../observability/log.ts";
-import type { RedisClient } from "./redis-job-store.ts";
+import type { RedisSingleClient } from "./redis-client.ts";
 
 export interface HangWatch {
   stop(): void;
 }
 
 export function watchForHangs(
-  client: RedisClient,
+  client: RedisSingleClient,
   log: Logger,
   role: string,
   hangMs: number,

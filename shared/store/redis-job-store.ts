@@ -4,7 +4,6 @@
 // ended. Leases live in one sorted set per shard; whose lease it is comes from the record's `attemptId`.
 // Every script gets keys of one shard only (names.ts), so each is in one slot on Redis Cluster; readers
 // of the per-shard indexes send one command per shard at once and merge the answers.
-import type { createClient } from "redis";
 import { JobRecord, terminalStatuses } from "../jobs/schemas.ts";
 import {
   type CommitOptions,
@@ -15,10 +14,12 @@ import {
 } from "./job-store.ts";
 import { LuaScript } from "./lua-script.ts";
 import type { Names } from "./names.ts";
+import { isUnavailable, type RedisClient } from "./redis-client.ts";
 import { shardCount } from "./shards.ts";
 import { storeScripts } from "./store-scripts.ts";
 
-export type RedisClient = ReturnType<typeof createClient>;
+// Defined with the factory (redis-client.ts); re-exported here, where its users import it from.
+export type { RedisClient };
 
 const scripts = {
   createJob: new LuaScript(storeScripts.createJob),
@@ -228,7 +229,7 @@ export async function redisCall<T>(redis: RedisClient, op: () => Promise<T>): Pr
   try {
     return await op();
   } catch (err) {
-    if (redis.isReady) throw err;
+    if (redis.isReady && !isUnavailable(err)) throw err;
     throw new StoreUnavailableError(`Redis connection lost: ${String(err)}`);
   }
 }

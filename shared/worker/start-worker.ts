@@ -59,7 +59,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     const metrics = createWorkerMetrics(new Registry());
     const redisAt = async (role: string, use: "commands" | "subscriber" = "commands") => {
       const client = await connectRedis(
-        config.redisUrl,
+        config.redis,
         log,
         config.connectTimeoutMs,
         role,

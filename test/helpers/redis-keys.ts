@@ -1,13 +1,10 @@
 // Redis key inspection for tests: which keys a namespace holds, and which job a key belongs to.
 import type { Names } from "../../shared/store/names.ts";
+import { scanKeys } from "../../shared/store/redis-client.ts";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 
-/** Every key matching `pattern` (SCAN, never KEYS), sorted. */
-export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: pattern, COUNT: 500 })) keys.push(...batch);
-  return keys.sort();
-}
+// scanKeys: every key matching a pattern (SCAN, never KEYS; every master of a cluster), sorted.
+export { scanKeys };
 
 /** The glob (SCAN MATCH, PSUBSCRIBE) of a namespace's job keys of every shard, `<ns>:{*}:job:<rest>`
  * (`{` and `}` are literal in a Redis glob). */

@@ -15,11 +15,12 @@ import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-regis
 import type { QueueType } from "../../shared/runtime/amqp-nodes.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { type Names, names } from "../../shared/store/names.ts";
+import { scanKeys } from "../../shared/store/redis-client.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import type { HandlerRegistry } from "../../shared/worker/handlers.ts";
 import { Worker } from "../../shared/worker/worker.ts";
-import { connectTarget, deleteMatching, type RedisTarget, standaloneTarget } from "./redis-target.ts";
+import { connectTarget, type RedisTarget, standaloneTarget } from "./redis-target.ts";
 
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -287,8 +288,9 @@ export async function removeNamespace(
   for (const q of allQueues(n)) await ch.deleteQueue(q);
   for (const e of allExchanges(n)) await ch.deleteExchange(e);
   await conn.close();
-  // Every master of a cluster (redis-target.ts): keys of one namespace are spread over the slots.
-  await deleteMatching(redis, `${n.namespace}:*`);
+  // One DEL per key: on a Redis Cluster the keys of a namespace live in many slots.
+  const keys = await scanKeys(redis, `${n.namespace}:*`);
+  await Promise.all(keys.map((k) => redis.del(k)));
 }
 
 /** A plain amqplib connection to the first of `urls` that answers (a cluster with a node down). */

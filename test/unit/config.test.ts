@@ -71,6 +71,33 @@ describe("unit: config", () => {
     });
   });
 
+  it("issue 8: REDIS_CLUSTER_NODES (host:port or redis:// URLs, first entry's login for all) wins over REDIS_URL", () => {
+    expect(loadConfig({}).redis).to.deep.equal({ mode: "single", url: "redis://127.0.0.1:6379" });
+    expect(loadConfig({ REDIS_URL: "redis://r:6380" }).redis).to.deep.equal({ mode: "single", url: "redis://r:6380" });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, r2.example:7001 ,[::1]:7002" }).redis).to.deep.equal({
+      mode: "cluster",
+      nodes: ["redis://10.0.0.1:7000", "redis://r2.example:7001", "redis://[::1]:7002"],
+    });
+    const c = loadConfig({
+      REDIS_URL: "redis://ignored:6379",
+      REDIS_CLUSTER_NODES: "rediss://herald:s%3Acret@r1:7000,rediss://r2:7000,rediss://herald:s%3Acret@r3:7000",
+    });
+    expect(c.redis).to.deep.equal({
+      mode: "cluster",
+      nodes: [
+        "rediss://herald:s%3Acret@r1:7000",
+        "rediss://herald:s%3Acret@r2:7000",
+        "rediss://herald:s%3Acret@r3:7000",
+      ],
+    });
+    expect(Object.isFrozen(c.redis)).to.equal(true);
+    // A bare host:port after a URL with a login takes that login (and its scheme must match: redis://).
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "redis://:pw@r1:7000,r2:7000" }).redis).to.deep.equal({
+      mode: "cluster",
+      nodes: ["redis://:pw@r1:7000", "redis://:pw@r2:7000"],
+    });
+  });
+
   it("treats an empty variable as unset (the default applies)", () => {
     const c = loadConfig({ PORT: "", LOG_LEVEL: "", HERALD_NAMESPACE: "" });
     expect(c.port).to.equal(3000);
@@ -105,6 +132,15 @@ describe("unit: config", () => {
     { QUEUE_TYPE: "stream" },
     { QUEUE_DELIVERY_LIMIT: "0" },
     { REDIS_URL: "127.0.0.1:6379" },
+    { REDIS_CLUSTER_NODES: "   " },
+    { REDIS_CLUSTER_NODES: "r1:7000,,r2:7000" },
+    { REDIS_CLUSTER_NODES: "r1" },
+    { REDIS_CLUSTER_NODES: "r1:7000,r2" },
+    { REDIS_CLUSTER_NODES: "r1:port" },
+    { REDIS_CLUSTER_NODES: "http://r1:7000" },
+    { REDIS_CLUSTER_NODES: "redis://r1:7000/2" },
+    { REDIS_CLUSTER_NODES: "redis://r1:7000,rediss://r2:7000" },
+    { REDIS_CLUSTER_NODES: "redis://a:pw@r1:7000,redis://b:other@r2:7000" },
     { HERALD_NAMESPACE: "has space" },
     { HERALD_NAMESPACE: "a:b" },
     { HERALD_NAMESPACE: "x".repeat(65) },

@@ -59,6 +59,9 @@ def load_config(env=os.environ) -> Config:
     redis_url = e.get("REDIS_URL", "redis://127.0.0.1:6379")
     if not redis_url.startswith("redis"):
         errors.append("  REDIS_URL: must start with redis")
+    if e.get("REDIS_CLUSTER_NODES"):
+        # Herald's processes would use the cluster; quietly using REDIS_URL instead would split the state.
+        errors.append("  REDIS_CLUSTER_NODES: a Redis Cluster is not supported by this worker yet (REDIS_URL only)")
     log_level = e.get("LOG_LEVEL", "info")
     if log_level not in ("debug", "info", "warn", "error", "silent"):
         errors.append(f"  LOG_LEVEL: one of debug, info, warn, error, silent; got {log_level!r}")
