@@ -141,7 +141,15 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
   }
 }
 
+/** Subscribes as a browser client would: a refusal with status 503 (the job's state unreachable for
+ * a moment, e.g. its Redis master failing over) is asked again, for up to 30 s; any other refuses. */
 async function subscribe(socket: ClientSocket, job: AcceptedJob): Promise<void> {
-  const reply = await socket.timeout(5_000).emitWithAck("subscribe", { jobId: job.id, token: job.token });
-  if (!reply.ok) throw new Error(`subscribe refused: ${JSON.stringify(reply.error)}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const reply = await socket.timeout(5_000).emitWithAck("subscribe", { jobId: job.id, token: job.token });
+    if (reply.ok) return;
+    if (reply.error.status !== 503 || Date.now() > deadline)
+      throw new Error(`subscribe refused: ${JSON.stringify(reply.error)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
