@@ -6,8 +6,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { launchChromium } from "../helpers/browser.ts";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { type Cluster, ROOT, startCluster } from "../helpers/cluster.ts";
 
 const shots = process.env.HERALD_SCREENSHOTS_DIR ?? join(ROOT, "test-output", "demo-page");
@@ -15,7 +15,7 @@ const shots = process.env.HERALD_SCREENSHOTS_DIR ?? join(ROOT, "test-output", "d
 describe("issue 11: the demo page (GET / and /demo)", function () {
   this.timeout(90_000);
   let cluster: Cluster | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   let context: BrowserContext | undefined;
   let errors: string[] = [];
   /** Requests to anywhere but the API's origin (the page uses no CDN). */
@@ -24,7 +24,7 @@ describe("issue 11: the demo page (GET / and /demo)", function () {
   before(async () => {
     mkdirSync(shots, { recursive: true });
     cluster = await startCluster({ apis: 1, workers: 1 });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   after(async () => {
     await browser?.close();
