@@ -185,7 +185,7 @@ describe("issue 11: the demo page (GET / and /demo)", function () {
     // A refused reconnect means the page has seen the cut, so the client's give-up deadline
     // (reconnectTimeoutMs, 10 s by default) is set: jump the page's clock past it instead of
     // waiting it out. The fallback itself is still the client's own doing.
-    await pollUntil(() => refused > 0, { timeoutMs: 30_000, what: "Socket.IO to try to reconnect" });
+    await pollUntil(() => refused > 0, { timeoutMs: 45_000, what: "Socket.IO to try to reconnect" });
     await context.clock.fastForward(11_000);
     await waitText(part(job, "channel"), /^(sse|polling)$/, 45_000);
     const fallback = (await part(job, "channel").textContent()) ?? "";
