@@ -1,7 +1,7 @@
 // JobStore on Redis: one JSON string per job, compare-and-set in Lua scripts (./scripts/*.lua, one per
-// transition) that also publish the committed record on the job's changes channel (atomically with the
-// write), keep the queue watchdog's index of queued jobs, and drop the stored payload once the job has
-// ended. Leases live in one sorted set; whose lease it is comes from the record's `attemptId`.
+// transition) that also publish the job's event on its events channel (atomically with the write,
+// when the caller hands it in), keep the queue watchdog's index of queued jobs, and drop the stored
+// payload once the job has ended. Leases live in one sorted set; whose lease it is comes from the record's `attemptId`.
 import type { createClient } from "redis";
 import { JobRecord, terminalStatuses } from "../jobs/schemas.ts";
 import {
@@ -63,7 +63,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
     const n = this.names;
     const outcome = await this.call(() =>
       scripts.commitJob.run(this.redis, {
-        keys: [n.jobKey(id), n.resultKey(id), n.jobChangesChannel(id), n.queuedKey, n.payloadKey(id), n.leasesKey],
+        keys: [n.jobKey(id), n.resultKey(id), n.jobEventsChannel(id), n.queuedKey, n.payloadKey(id), n.leasesKey],
         arguments: [
           JSON.stringify(next),
           String(next.version),
@@ -75,7 +75,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
           id,
           terminalStatuses.has(next.status) ? "1" : "",
           opts.payload === undefined ? "" : JSON.stringify(opts.payload),
-          ...(opts.event ? [opts.event.channel, opts.event.message] : []),
+          ...(opts.event ? [opts.event] : []),
         ],
       }),
     );

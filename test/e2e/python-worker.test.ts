@@ -5,6 +5,7 @@
 // tier, a permanent one ends failed with its message dead-lettered; DELETE cancels a running job; and
 // after a kill -9 mid-job a restarted worker finishes the job, exactly once.
 import { expect } from "chai";
+import { decodeRoomBroadcast } from "../../shared/events/sharded-room-message.ts";
 import type { JobView } from "../../shared/jobs/schemas.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { bearer, request, submit } from "../helpers/http.ts";
@@ -258,10 +259,13 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
   it("kill -9 mid-job: a restarted worker finishes the job, succeeded exactly once", async () => {
     const n = 4_000; // 40 chunks
     const job = await submit(s().baseUrl, "word-count", { text: words(n) });
-    // Every committed record of the job, as the commit script publishes it.
+    // Every committed change of the job, as the worker announces it on the job's events channel.
     const feed = await connectRedis(REDIS_URL, log, 5_000);
-    const committed: { status: string; attempts: number; version: number }[] = [];
-    await feed.subscribe(s().names.jobChangesChannel(job.id), (m) => committed.push(JSON.parse(m)));
+    const committed: JobView[] = [];
+    await feed.sSubscribe(s().names.jobEventsChannel(job.id), (m) => {
+      const broadcast = decodeRoomBroadcast(m);
+      if (broadcast?.event === "job") committed.push(broadcast.args[0] as JobView);
+    });
     try {
       const first = workers.at(-1) as Spawned;
       await pollUntil(
@@ -288,7 +292,7 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
 
       await pollUntil(async () => committed.some((r) => r.status === "succeeded"), {
         timeoutMs: 5_000,
-        what: "the succeeded record on the change feed",
+        what: "the succeeded event on the job's events channel",
       });
       expect(committed.filter((r) => r.status === "succeeded").length, "one succeeded commit").to.equal(1);
       const attemptsRun = [...new Set(committed.filter((r) => r.status === "running").map((r) => r.attempts))];

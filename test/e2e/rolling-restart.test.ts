@@ -52,7 +52,7 @@ describe("e2e: rolling restart behind nginx", function () {
       // the request is waiting.
       const redis = await connectRedis(REDIS_URL, log, 5_000);
       try {
-        await subscribed(redis, c.names.jobChangesChannel(job.id));
+        await subscribed(redis, c.names.jobEventsChannel(job.id));
       } finally {
         await redis.close();
       }

@@ -1,9 +1,11 @@
-"""Job events to Socket.IO clients, in the format of @socket.io/redis-emitter: a MessagePack array
-[uid, packet, opts] published on `<ns>:socket.io#/#<room>#`, which every API instance's Redis
-adapter delivers to the sockets it holds in that room. (SSE and long polls need nothing from the
-worker: commit-job.lua publishes each committed record on the job's changes channel.)"""
-from .msgpack import packb
+"""Job events, in the Socket.IO sharded Redis adapter's own format (shared/events/sharded-room-message.ts):
+a BROADCAST ClusterMessage, as JSON, SPUBLISHed on the job's events channel
+`<ns>:socket.io#/#job:<id>#`. The adapter of each API instance holding a socket in the job's room
+delivers it, and the API's change feed reads it for SSE streams and long polls: every committed
+change must be published here, once."""
+import json
 
+BROADCAST = 3  # socket.io-adapter MessageType.BROADCAST
 EVENT = 2  # socket.io-parser PacketType.EVENT
 
 
@@ -34,10 +36,18 @@ class SocketIoEvents:
     def publish(self, record: dict) -> None:
         """Fire-and-forget: a lost event is logged; clients converge through snapshots."""
         room = self.names.job_room(record["id"])
-        packet = {"type": EVENT, "data": ["job", to_view(record)], "nsp": "/"}
-        message = packb(["emitter", packet, {"rooms": [room], "flags": {}, "except": []}])
+        message = {
+            "uid": "emitter",  # any uid but an API instance's own
+            "nsp": "/",
+            "type": BROADCAST,
+            "data": {
+                "packet": {"type": EVENT, "data": ["job", to_view(record)]},
+                "opts": {"rooms": [room], "except": [], "flags": {}},
+            },
+        }
         try:
-            self.redis.publish(f"{self.names.socket_io_key}#/#{room}#", message)
+            body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self.redis.execute_command("SPUBLISH", self.names.job_events(record["id"]), body)
         except Exception as err:  # noqa: BLE001 - an outage must not end the attempt
             self.log.warn("job event not published; subscribers resync from the job's state",
                           jobId=record["id"], error=str(err))

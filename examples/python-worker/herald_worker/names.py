@@ -26,14 +26,16 @@ class Names:
     def result(self, job_id: str) -> str:
         return f"{self.namespace}:job:{job_id}:result"
 
-    def changes(self, job_id: str) -> str:
-        return f"{self.namespace}:job:{job_id}:changes"
-
     def payload(self, job_id: str) -> str:
         return f"{self.namespace}:job:{job_id}:payload"
 
     def job_room(self, job_id: str) -> str:
         return f"job:{job_id}"
+
+    def job_events(self, job_id: str) -> str:
+        """The sharded channel (SPUBLISH) of the job's events: the Socket.IO sharded adapter's channel
+        of the job's room, where sockets, SSE and long polls all listen."""
+        return f"{self.socket_io_key}#/#{self.job_room(job_id)}#"
 
     def retry_queue(self, tier_ms: int) -> str:
         return f"{self.namespace}.jobs.retry.{tier_ms}ms"

@@ -1,6 +1,7 @@
 """The job store: Herald's Lua scripts (shared/store/scripts/*.lua), called with EVALSHA (redis-py's
 Script falls back to SCRIPT LOAD on NOSCRIPT). Every change of a job goes through commit-job.lua,
-the compare-and-set that also publishes the record on the job's changes channel (SSE, long polls)."""
+the compare-and-set; its event is published right after by events.py (the script could publish it
+with the write, given the message as ARGV[11])."""
 import json
 import time
 from datetime import datetime, timezone
@@ -47,7 +48,7 @@ class Store:
         """Stores `nxt` if the stored version is nxt['version'] - 1: 'committed', 'conflict' or 'missing'."""
         n, job_id = self.names, nxt["id"]
         return self._commit(
-            keys=[n.job(job_id), n.result(job_id), n.changes(job_id), n.queued, n.payload(job_id), n.leases],
+            keys=[n.job(job_id), n.result(job_id), n.job_events(job_id), n.queued, n.payload(job_id), n.leases],
             args=[
                 json.dumps(nxt, separators=(",", ":")),
                 str(nxt["version"]),
