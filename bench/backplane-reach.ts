@@ -6,7 +6,7 @@
 // subscriber connection receives. Also: the bytes and Redis commands one job change costs, today
 // and with the former two publishes (change feed + emitter).
 //
-//   node --import tsx bench/backplane-reach.ts [--events 200] [--instances 4]
+//   npm run bench:reach -- [--events 200] [--instances 4]
 //   (REDIS_URL, default redis://127.0.0.1:6379; ports from BENCH_PORT_BASE, default 27300)
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
