@@ -1,11 +1,12 @@
 // Recent jobs for the operator page, read from Redis: the bounded index of job ids by createdAt
-// (Names.recentJobsKey, written with each job's record by the store's create script) and the
-// records themselves. Filtering happens here, on at most the index's `recentJobsLimit` newest ids,
-// read in pages, so one request reads a bounded number of records.
+// (Names.recentJobsKey, one per shard, written with each job's record by the store's create script)
+// and the records themselves. Filtering happens here, on at most the index's `recentJobsLimit` newest
+// ids, read in pages merged over the shards, so one request reads a bounded number of records.
 import { toView } from "../../shared/jobs/job-view.ts";
 import { JobRecord, type JobStatus, type JobView } from "../../shared/jobs/schemas.ts";
 import type { Names } from "../../shared/store/names.ts";
 import { type RedisClient, recentJobsLimit } from "../../shared/store/redis-job-store.ts";
+import { jobRecords } from "../../shared/store/sharded-reads.ts";
 
 export interface JobQuery {
   status?: JobStatus;
@@ -25,7 +26,8 @@ export interface Rates {
   lookbackSeconds: number;
 }
 
-const pageSize = 500;
+/** Ids read from each shard's index per round of the merge (16 shards: about 500 ids a round). */
+const shardPageSize = 32;
 /** Rates look at the records of jobs created this long ago at most (a job that ran longer is not
  * counted), and at most `rateRecords` of them. */
 const rateLookbackMs = 15 * 60_000;
@@ -44,28 +46,86 @@ export class RecentJobs {
     }
     const out: JobView[] = [];
     const seen = new Set<string>();
-    for (let start = 0; start < recentJobsLimit && out.length < q.limit; start += pageSize) {
-      // By rank, newest first; ids added meanwhile shift the pages, hence `seen`.
-      const ids = await this.redis.zRange(this.names.recentJobsKey, start, start + pageSize - 1, { REV: true });
+    const newest = this.newestFirst();
+    for (let read = 0; read < recentJobsLimit && out.length < q.limit; ) {
+      const ids = await newest.next();
       if (ids.length === 0) break;
+      read += ids.length;
       for (const record of await this.records(ids.filter((id) => !seen.has(id)))) {
         seen.add(record.id);
         if (matches(record, q) && out.length < q.limit) out.push(toView(record));
       }
-      if (ids.length < pageSize) break;
     }
     return out;
   }
 
+  /** The ids of every shard's index merged newest first, a page at a time: each round reads the
+   * next `shardPageSize` ids of every shard that has more (one command per shard, sent together)
+   * and hands out those no unread id can be newer than. By rank: ids added meanwhile shift the
+   * pages, so an id may come twice (list() skips it). */
+  private newestFirst(): { next(): Promise<string[]> } {
+    const shards = this.names.shards;
+    const offset = shards.map(() => 0);
+    const exhausted = shards.map(() => false);
+    let pending: { value: string; score: number; shard: number }[] = [];
+    return {
+      next: async () => {
+        for (;;) {
+          const reading = shards.filter((k) => !exhausted[k] && !pending.some((e) => e.shard === k));
+          const pages = await Promise.all(
+            reading.map((k) =>
+              this.redis.zRangeWithScores(
+                this.names.recentJobsKey(k),
+                offset[k] ?? 0,
+                (offset[k] ?? 0) + shardPageSize - 1,
+                { REV: true },
+              ),
+            ),
+          );
+          reading.forEach((k, i) => {
+            const page = pages[i] ?? [];
+            offset[k] = (offset[k] ?? 0) + page.length;
+            if (page.length < shardPageSize) exhausted[k] = true;
+            for (const e of page) pending.push({ ...e, shard: k });
+          });
+          // Safe to hand out: ids at least as new as the oldest read of each shard that has more.
+          let floor = Number.NEGATIVE_INFINITY;
+          for (const k of shards) {
+            if (exhausted[k]) continue;
+            const mine = pending.filter((e) => e.shard === k);
+            const oldest = Math.min(...mine.map((e) => e.score));
+            floor = Math.max(floor, oldest);
+          }
+          const out = pending.filter((e) => e.score >= floor).sort((a, b) => b.score - a.score);
+          pending = pending.filter((e) => e.score < floor);
+          if (out.length > 0 || pending.length === 0) return out.map((e) => e.value);
+        }
+      },
+    };
+  }
+
   async rates(now = Date.now(), windowMs = 60_000): Promise<Rates> {
-    const key = this.names.recentJobsKey;
-    const accepted = await this.redis.zCount(key, now - windowMs, "+inf");
-    // The newest `rateRecords` ids of the lookback, newest first.
-    const ids = await this.redis.zRange(key, "+inf", now - rateLookbackMs, {
-      BY: "SCORE",
-      REV: true,
-      LIMIT: { offset: 0, count: rateRecords },
-    });
+    const keys = this.names.shards.map((k) => this.names.recentJobsKey(k));
+    // One command per shard for each, all sent together.
+    const [counts, newest] = await Promise.all([
+      Promise.all(keys.map((key) => this.redis.zCount(key, now - windowMs, "+inf"))),
+      Promise.all(
+        keys.map((key) =>
+          this.redis.zRangeWithScores(key, "+inf", now - rateLookbackMs, {
+            BY: "SCORE",
+            REV: true,
+            LIMIT: { offset: 0, count: rateRecords },
+          }),
+        ),
+      ),
+    ]);
+    const accepted = counts.reduce((a, b) => a + b, 0);
+    // The newest `rateRecords` ids of the lookback over all shards.
+    const ids = newest
+      .flat()
+      .sort((a, b) => b.score - a.score)
+      .slice(0, rateRecords)
+      .map((e) => e.value);
     let succeeded = 0;
     let failed = 0;
     for (const r of await this.records(ids)) {
@@ -79,7 +139,7 @@ export class RecentJobs {
   /** The records that still exist (expired or refused jobs leave their id in the index). */
   private async records(ids: string[]): Promise<JobRecord[]> {
     if (ids.length === 0) return [];
-    const raw = await this.redis.mGet(ids.map((id) => this.names.jobKey(id)));
+    const raw = await jobRecords(this.redis, this.names, ids);
     const out: JobRecord[] = [];
     for (const text of raw) {
       if (text === null) continue;

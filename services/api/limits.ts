@@ -5,6 +5,7 @@ import { HttpProblem } from "../../shared/jobs/problems.ts";
 import { isTerminal, JobRecord } from "../../shared/jobs/schemas.ts";
 import type { Names } from "../../shared/store/names.ts";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
+import { jobRecords } from "../../shared/store/sharded-reads.ts";
 
 /** The client a limit applies to: its credential's subject, else its address (see app.ts for
  * which X-Forwarded-For entry that is behind proxies). */
@@ -47,7 +48,7 @@ export class InFlightLimiter {
     const key = this.names.inFlightKey(client);
     const ids = await this.redis.sMembers(key);
     if (ids.length < max) return;
-    const records = await this.redis.mGet(ids.map((id) => this.names.jobKey(id)));
+    const records = await jobRecords(this.redis, this.names, ids);
     const finished = ids.filter((_, i) => {
       const raw = records[i];
       if (!raw) return true;

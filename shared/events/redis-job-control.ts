@@ -1,6 +1,8 @@
-// Job control over one Redis channel per namespace. node-redis resubscribes the channel after a
-// reconnect (then 'ready' fires, and onResubscribed listeners with it); a SUBSCRIBE that fails
-// while Redis is down is retried here, since node-redis forgets a subscription that never began.
+// Job control over Redis sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7): one channel per job shard
+// (names.ts), so on Redis Cluster a cancel goes to the node of the job's shard only instead of being
+// broadcast to every node; a worker subscribes to every shard's channel. node-redis resubscribes the
+// channels after a reconnect (then 'ready' fires, and onResubscribed listeners with it); a subscribe
+// that fails while Redis is down is retried here, since node-redis forgets a subscription that never began.
 import { z } from "zod";
 import { JobId } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
@@ -20,7 +22,10 @@ export class RedisJobControlPublisher implements JobControlPublisher {
   /** Rejects with StoreUnavailableError when Redis is unreachable (the API answers 503). */
   async requestCancel(jobId: string): Promise<void> {
     await redisCall(this.redis, () =>
-      this.redis.publish(this.names.controlChannel, JSON.stringify({ type: "cancel", jobId })),
+      this.redis.sPublish(
+        this.names.controlChannel(this.names.shardOf(jobId)),
+        JSON.stringify({ type: "cancel", jobId }),
+      ),
     );
   }
 }
@@ -38,7 +43,7 @@ export class RedisJobControlSubscriber implements JobControlSubscriber {
     // 'ready' comes after node-redis has resubscribed, so the channel is live again by then.
     subscriber.on("ready", () => {
       if (!this.listening) return;
-      this.log.info("control channel subscription restored");
+      this.log.info("control channel subscriptions restored");
       for (const l of this.resubscribed) this.notify(l);
     });
   }
@@ -59,13 +64,16 @@ export class RedisJobControlSubscriber implements JobControlSubscriber {
     for (let attempt = 1; ; attempt++) {
       try {
         if (!this.subscriber.isReady) throw new Error("Redis is not connected");
-        await this.subscriber.subscribe(this.names.controlChannel, onMessage);
+        // One SSUBSCRIBE per channel (each is its own slot), sent together.
+        await Promise.all(
+          this.names.shards.map((k) => this.subscriber.sSubscribe(this.names.controlChannel(k), onMessage)),
+        );
         this.listening = true;
         return;
       } catch (err) {
         if (!this.subscriber.isOpen) throw err; // closed for good (shutdown): nothing to wait for
         if (attempt === 1 || attempt % 20 === 0) {
-          this.log.warn("cannot subscribe to the control channel yet; retrying", { attempt, error: String(err) });
+          this.log.warn("cannot subscribe to the control channels yet; retrying", { attempt, error: String(err) });
         }
         await sleep(backoffDelay(attempt, 100, 2_000));
       }

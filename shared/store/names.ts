@@ -1,8 +1,17 @@
 // Every Redis key, Redis channel, exchange and queue name, built from one namespace.
 // Nothing else in the code base spells these strings.
+//
+// Redis Cluster: a job's keys carry its shard's hash tag (`<ns>:{<tag>}:...`, see shards.ts), as do
+// the per-namespace structures of that shard, so every script and MULTI on a job is in one slot.
+// Readers of a per-namespace structure visit all shards (`shards`).
+import { allShards, shardOf, shardTags } from "./shards.ts";
 
 export interface Names {
   readonly namespace: string;
+  /** Every shard number (0 ..< shardCount): what a reader of a per-shard structure iterates. */
+  readonly shards: readonly number[];
+  /** The shard a job's keys, and its entries in the per-shard structures, belong to. */
+  shardOf(id: string): number;
   /** Redis string: the job record (JSON). */
   jobKey(id: string): string;
   /** Redis string: the job's result (JSON), written with the `succeeded` transition. */
@@ -14,15 +23,18 @@ export interface Names {
   /** Redis string: a queued or running job's payload (JSON), kept until the job ends so a lost
    * message can be published again. */
   payloadKey(id: string): string;
-  /** Redis sorted set: running jobs' lease expiry (ms since epoch), renewed by their worker. */
-  readonly leasesKey: string;
-  /** Redis sorted set: queued jobs by when they are due (ms since epoch), for the queue watchdog. */
-  readonly queuedKey: string;
-  /** Redis sorted set: the newest job ids by createdAt (ms since epoch), bounded; the operator
-   * page's index of recent jobs. */
-  readonly recentJobsKey: string;
-  /** Redis channel: control messages to workers (cancel). */
-  readonly controlChannel: string;
+  /** Redis sorted set of a shard: its running jobs' lease expiry (ms since epoch), renewed by
+   * their worker. */
+  leasesKey(shard: number): string;
+  /** Redis sorted set of a shard: its queued jobs by when they are due (ms since epoch), for the
+   * queue watchdog. */
+  queuedKey(shard: number): string;
+  /** Redis sorted set of a shard: its newest job ids by createdAt (ms since epoch), bounded; the
+   * operator page's index of recent jobs (merged over the shards). */
+  recentJobsKey(shard: number): string;
+  /** Redis sharded pub/sub channel (SPUBLISH) of a shard: control messages (cancel) about its jobs;
+   * a worker subscribes to every shard's. */
+  controlChannel(shard: number): string;
   /** Redis string: an Idempotency-Key's record. */
   idempotencyKey(scope: string, key: string): string;
   /** Redis hash: job type name → its definition as last announced by a worker (JSON; see
@@ -58,27 +70,39 @@ export interface Names {
 
 export function names(namespace: string): Names {
   const ns = namespace;
+  /** The prefix of shard k's keys: `<ns>:{<tag>}`. */
+  const shard = (k: number): string => {
+    const tag = shardTags[k];
+    if (tag === undefined) throw new RangeError(`no shard ${k}`);
+    return `${ns}:{${tag}}`;
+  };
+  const job = (id: string) => `${shard(shardOf(id))}:job:${id}`;
+  // The job-type registry is one small structure written by MULTIs over its hash and zsets: one slot
+  // for all of it. A hot slot is acceptable here: writes come from worker announcements only.
+  const registry = `${ns}:{${ns}:job-types}`;
   const socketIoKey = `${ns}:socket.io`;
-  // A cluster deployment puts the job's hash tag in here (the one line to change), e.g.
-  // `job:{${shardOf(id)}}:${id}`: the events channel then hashes to the slot of the job's keys.
-  const jobRoom = (id: string) => `job:${id}`;
+  // The room carries the job's shard tag: commit-job.lua publishes on the room's channel, which must
+  // be in the slot of the job's keys (the channel's hash tag is the room's, the first braces in it).
+  const jobRoom = (id: string) => `job:{${shardTags[shardOf(id)]}}:${id}`;
   return Object.freeze({
     namespace: ns,
-    jobKey: (id: string) => `${ns}:job:${id}`,
-    resultKey: (id: string) => `${ns}:job:${id}:result`,
-    payloadKey: (id: string) => `${ns}:job:${id}:payload`,
+    shards: allShards,
+    shardOf,
+    jobKey: job,
+    resultKey: (id: string) => `${job(id)}:result`,
+    payloadKey: (id: string) => `${job(id)}:payload`,
     jobRoom,
     // The sharded adapter's channel of one room: `<prefix>#<namespace>#<room>#` (dynamicChannel in
     // @socket.io/redis-adapter's sharded-adapter.js; test/integration/sharded-room-message.test.ts).
     jobEventsChannel: (id: string) => `${socketIoKey}#/#${jobRoom(id)}#`,
-    leasesKey: `${ns}:leases`,
-    queuedKey: `${ns}:queued`,
-    recentJobsKey: `${ns}:jobs:recent`,
-    controlChannel: `${ns}:control`,
+    leasesKey: (k: number) => `${shard(k)}:leases`,
+    queuedKey: (k: number) => `${shard(k)}:queued`,
+    recentJobsKey: (k: number) => `${shard(k)}:jobs:recent`,
+    controlChannel: (k: number) => `${shard(k)}:control`,
     idempotencyKey: (scope: string, key: string) => `${ns}:idem:${scope}:${key}`,
-    jobTypesKey: `${ns}:job-types`,
-    jobTypeWorkersKey: (name: string) => `${ns}:job-types:${name}:workers`,
-    jobTypesChangedChannel: `${ns}:job-types:changed`,
+    jobTypesKey: registry,
+    jobTypeWorkersKey: (name: string) => `${registry}:${name}:workers`,
+    jobTypesChangedChannel: `${registry}:changed`,
     rateLimitKey: (bucket: string, subject: string, window: number) => `${ns}:rate:${bucket}:${subject}:${window}`,
     inFlightKey: (subject: string) => `${ns}:inflight:${subject}`,
     retryQueue: (tierMs: number) => `${ns}.jobs.retry.${tierMs}ms`,

@@ -1,7 +1,10 @@
 // JobStore on Redis: one JSON string per job, compare-and-set in Lua scripts (./scripts/*.lua, one per
 // transition) that also publish the job's event on its events channel (atomically with the write,
 // when the caller hands it in), keep the queue watchdog's index of queued jobs, and drop the stored
-// payload once the job has ended. Leases live in one sorted set; whose lease it is comes from the record's `attemptId`.
+// payload once the job has ended. Leases live in one sorted set per shard; whose lease it is comes
+// from the record's `attemptId`. Every script gets keys of one shard only (names.ts), so each is in
+// one slot on Redis Cluster; readers of the per-shard indexes send one command per shard at once and
+// merge the answers.
 import type { createClient } from "redis";
 import { JobRecord, terminalStatuses } from "../jobs/schemas.ts";
 import {
@@ -13,6 +16,7 @@ import {
 } from "./job-store.ts";
 import { LuaScript } from "./lua-script.ts";
 import type { Names } from "./names.ts";
+import { shardCount } from "./shards.ts";
 import { storeScripts } from "./store-scripts.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
@@ -25,8 +29,10 @@ const scripts = {
   dropExpiredLease: new LuaScript(storeScripts.dropExpiredLease),
 };
 
-/** How many job ids the recent-jobs index (Names.recentJobsKey) keeps: the newest by createdAt. */
+/** How many job ids the recent-jobs index (Names.recentJobsKey, all shards) keeps at most: each shard
+ * keeps its newest `recentJobsPerShard` by createdAt. */
 export const recentJobsLimit = 10_000;
+export const recentJobsPerShard = Math.ceil(recentJobsLimit / shardCount);
 
 export class RedisJobStore implements JobStore, LeaseStore {
   constructor(
@@ -37,16 +43,17 @@ export class RedisJobStore implements JobStore, LeaseStore {
 
   async create(record: JobRecord, opts: { payload?: unknown } = {}): Promise<void> {
     const n = this.names;
+    const shard = n.shardOf(record.id);
     const created = await this.call(() =>
       scripts.createJob.run(this.redis, {
-        keys: [n.jobKey(record.id), n.queuedKey, n.payloadKey(record.id), n.recentJobsKey],
+        keys: [n.jobKey(record.id), n.queuedKey(shard), n.payloadKey(record.id), n.recentJobsKey(shard)],
         arguments: [
           JSON.stringify(record),
           String(this.ttlSeconds),
           String(Date.parse(record.createdAt)),
           record.id,
           opts.payload === undefined ? "" : JSON.stringify(opts.payload),
-          String(recentJobsLimit),
+          String(recentJobsPerShard),
         ],
       }),
     );
@@ -61,9 +68,17 @@ export class RedisJobStore implements JobStore, LeaseStore {
   async commit(next: JobRecord, opts: CommitOptions = {}): Promise<CommitOutcome> {
     const id = next.id;
     const n = this.names;
+    const shard = n.shardOf(id);
     const outcome = await this.call(() =>
       scripts.commitJob.run(this.redis, {
-        keys: [n.jobKey(id), n.resultKey(id), n.jobEventsChannel(id), n.queuedKey, n.payloadKey(id), n.leasesKey],
+        keys: [
+          n.jobKey(id),
+          n.resultKey(id),
+          n.jobEventsChannel(id),
+          n.queuedKey(shard),
+          n.payloadKey(id),
+          n.leasesKey(shard),
+        ],
         arguments: [
           JSON.stringify(next),
           String(next.version),
@@ -97,19 +112,17 @@ export class RedisJobStore implements JobStore, LeaseStore {
       this.redis
         .multi()
         .del([n.jobKey(id), n.resultKey(id), n.payloadKey(id)])
-        .zRem(n.queuedKey, id)
+        .zRem(n.queuedKey(n.shardOf(id)), id)
         .exec(),
     );
   }
 
   async overdueQueued(before: number, limit: number): Promise<string[]> {
-    return this.call(() =>
-      this.redis.zRangeByScore(this.names.queuedKey, 0, before, { LIMIT: { offset: 0, count: limit } }),
-    );
+    return this.oldestInShards((k) => this.names.queuedKey(k), before, limit);
   }
 
   async resetQueued(id: string, dueMs: number | null): Promise<void> {
-    const key = this.names.queuedKey;
+    const key = this.names.queuedKey(this.names.shardOf(id));
     await this.call(() =>
       dueMs === null
         ? this.redis.zRem(key, id)
@@ -118,7 +131,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
   }
 
   async holdLease(id: string, ttlMs: number): Promise<void> {
-    await this.call(() => this.redis.zAdd(this.names.leasesKey, { score: Date.now() + ttlMs, value: id }));
+    await this.call(() => this.redis.zAdd(this.leases(id), { score: Date.now() + ttlMs, value: id }));
   }
 
   async renewLeases(
@@ -127,26 +140,39 @@ export class RedisJobStore implements JobStore, LeaseStore {
   ): Promise<{ cancel: string[] }> {
     if (attempts.length === 0) return { cancel: [] };
     const n = this.names;
-    const cancel = await this.call(() =>
-      scripts.renewLeases.run(this.redis, {
-        keys: [n.leasesKey, ...attempts.map((a) => n.jobKey(a.id))],
-        arguments: [String(Date.now() + ttlMs), ...attempts.flatMap((a) => [a.id, a.attemptId])],
-      }),
+    const byShard = new Map<number, { id: string; attemptId: string }[]>();
+    for (const a of attempts) {
+      const shard = n.shardOf(a.id);
+      const mine = byShard.get(shard);
+      if (mine) mine.push(a);
+      else byShard.set(shard, [a]);
+    }
+    const expiry = String(Date.now() + ttlMs);
+    // One script per shard (its keys share the shard's slot), all sent at once.
+    const cancels = await this.call(() =>
+      Promise.all(
+        [...byShard].map(([shard, mine]) =>
+          scripts.renewLeases.run(this.redis, {
+            keys: [n.leasesKey(shard), ...mine.map((a) => n.jobKey(a.id))],
+            arguments: [expiry, ...mine.flatMap((a) => [a.id, a.attemptId])],
+          }),
+        ),
+      ),
     );
-    return { cancel: cancel as string[] };
+    return { cancel: cancels.flatMap((c) => c as string[]) };
   }
 
   async releaseLease(id: string, attemptId: string): Promise<void> {
     const n = this.names;
     await this.call(() =>
-      scripts.releaseLease.run(this.redis, { keys: [n.leasesKey, n.jobKey(id)], arguments: [id, attemptId] }),
+      scripts.releaseLease.run(this.redis, { keys: [this.leases(id), n.jobKey(id)], arguments: [id, attemptId] }),
     );
   }
 
   async dropExpiredLease(id: string, before: number): Promise<void> {
     await this.call(() =>
       scripts.dropExpiredLease.run(this.redis, {
-        keys: [this.names.leasesKey],
+        keys: [this.leases(id)],
         arguments: [id, String(Math.round(before))],
       }),
     );
@@ -155,19 +181,39 @@ export class RedisJobStore implements JobStore, LeaseStore {
   async getWithLease(id: string): Promise<{ record: JobRecord; leaseExpiresAt: number | null } | null> {
     // Both in one write on one connection: Redis runs them in this order.
     const [raw, lease] = await this.call(() =>
-      Promise.all([this.redis.get(this.names.jobKey(id)), this.redis.zScore(this.names.leasesKey, id)]),
+      Promise.all([this.redis.get(this.names.jobKey(id)), this.redis.zScore(this.leases(id), id)]),
     );
     return raw === null ? null : { record: JobRecord.parse(JSON.parse(raw)), leaseExpiresAt: lease };
   }
 
   async leaseExpiresAt(id: string): Promise<number | null> {
-    return this.call(() => this.redis.zScore(this.names.leasesKey, id));
+    return this.call(() => this.redis.zScore(this.leases(id), id));
   }
 
   async expiredLeases(graceMs: number, limit: number): Promise<string[]> {
-    return this.call(() =>
-      this.redis.zRangeByScore(this.names.leasesKey, 0, Date.now() - graceMs, { LIMIT: { offset: 0, count: limit } }),
+    return this.oldestInShards((k) => this.names.leasesKey(k), Date.now() - graceMs, limit);
+  }
+
+  /** The leases set of the job's shard. */
+  private leases(id: string): string {
+    return this.names.leasesKey(this.names.shardOf(id));
+  }
+
+  /** The `limit` members scored at most `max`, lowest first, over every shard's sorted set `keyOf(k)`:
+   * one ZRANGE per shard, sent together (one round trip; on a cluster, each to its node). */
+  private async oldestInShards(keyOf: (shard: number) => string, max: number, limit: number): Promise<string[]> {
+    const perShard = await this.call(() =>
+      Promise.all(
+        this.names.shards.map((k) =>
+          this.redis.zRangeByScoreWithScores(keyOf(k), 0, max, { LIMIT: { offset: 0, count: limit } }),
+        ),
+      ),
     );
+    return perShard
+      .flat()
+      .sort((a, b) => a.score - b.score)
+      .slice(0, limit)
+      .map((e) => e.value);
   }
 
   /** Connection-level failures become StoreUnavailableError; anything else is a bug and propagates. */

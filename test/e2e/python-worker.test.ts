@@ -192,10 +192,13 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
     } finally {
       socket.close();
     }
-    await pollUntil(async () => (await s().redis.zScore(s().names.leasesKey, job.id)) === null, {
-      timeoutMs: 10_000,
-      what: "the canceled job's lease to be released",
-    });
+    await pollUntil(
+      async () => (await s().redis.zScore(s().names.leasesKey(s().names.shardOf(job.id)), job.id)) === null,
+      {
+        timeoutMs: 10_000,
+        what: "the canceled job's lease to be released",
+      },
+    );
   });
 
   it("runs up to WORKER_PREFETCH jobs at once (default 4)", async () => {
@@ -240,7 +243,9 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
     expect(await running.exited, "a clean exit after the grace period").to.deep.equal({ code: 0, signal: null });
     const back = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;
     expect(back).to.include({ status: "queued", attempts: 0 });
-    expect(await s().redis.zScore(s().names.leasesKey, job.id), "lease released").to.equal(null);
+    expect(await s().redis.zScore(s().names.leasesKey(s().names.shardOf(job.id)), job.id), "lease released").to.equal(
+      null,
+    );
     // The stop withdrew the worker from the registry at once (its entry would live JOB_TYPE_TTL_MS).
     expect((await wordCountType())?.liveWorkers).to.equal(0);
 

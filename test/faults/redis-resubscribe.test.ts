@@ -39,16 +39,16 @@ const log = createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? 
 const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const freshNames = (): Names => names(`resub-${randomBytes(6).toString("hex")}`);
 
-/** How many connections Redis itself says are subscribed to `channel`. */
-async function subscribers(redis: RedisClient, channel: string): Promise<number> {
-  const counts = await redis.pubSubNumSub(channel);
-  return Number(counts[channel] ?? 0);
-}
-
 /** How many connections Redis says are subscribed to the sharded `channel` (a job's events). */
 async function shardSubscribers(redis: RedisClient, channel: string): Promise<number> {
   const counts = await redis.pubSubShardNumSub(channel);
   return Number(counts[channel] ?? 0);
+}
+
+/** The fewest subscribers any shard's control channel (sharded pub/sub) has. */
+async function controlSubscribers(redis: RedisClient, n: Names): Promise<number> {
+  const counts = await redis.pubSubShardNumSub(n.shards.map((k) => n.controlChannel(k)));
+  return Math.min(...n.shards.map((k) => Number(counts[n.controlChannel(k)] ?? 0)));
 }
 
 /** Rejects with `what` if `p` has not settled within `ms`. */
@@ -246,7 +246,7 @@ describe("issue 7 item 9: RedisJobChanges and RedisJobControlSubscriber across a
     await killAndAwaitDown(redis, [sub, pub]);
     await restartAndAwaitUp(redis, [sub, pub]);
     await pollUntil(() => resubscribed === 1, { timeoutMs: 10_000, what: "onResubscribed" });
-    expect(await subscribers(pub, n.controlChannel), "Redis has the subscription back").to.equal(1);
+    expect(await controlSubscribers(pub, n), "Redis has every shard's subscription back").to.equal(1);
     const { record } = newJob("demo");
     await new RedisJobControlPublisher(pub, n).requestCancel(record.id);
     await pollUntil(() => got.includes(record.id), { timeoutMs: 5_000, what: "the cancel after the restart" });
@@ -454,10 +454,13 @@ describe("issue 7 item 9: real API and worker processes across a Redis kill -9 a
       what: "/readyz answering 200 again",
     });
     // Both subscriptions are back in Redis, with nobody subscribing anew: node-redis restored them.
-    await pollUntil(async () => (await subscribers(probe as RedisClient, cluster?.names.controlChannel ?? "")) >= 1, {
-      timeoutMs: 15_000,
-      what: "the worker's control subscription restored",
-    });
+    await pollUntil(
+      async () => cluster !== undefined && (await controlSubscribers(probe as RedisClient, cluster.names)) >= 1,
+      {
+        timeoutMs: 15_000,
+        what: "the worker's control subscription restored",
+      },
+    );
     await pollUntil(
       async () => (await shardSubscribers(probe as RedisClient, cluster?.names.jobEventsChannel(job.id) ?? "")) >= 1,
       { timeoutMs: 15_000, what: "the SSE stream's change subscription restored" },

@@ -1,6 +1,7 @@
 // Who wrote each job's current record: the newest `SET <ns>:job:<id>` that a Redis MONITOR tap
 // reported (a commit script's SET is reported with the client that ran the script), with the pid
 // of the process behind that client. The soak uses it to stop a worker while it provably runs a job.
+import { jobIdOfKey } from "./redis-keys.ts";
 import type { MonitoredCommand } from "./redis-monitor.ts";
 
 export interface JobWrite {
@@ -26,14 +27,11 @@ export interface RecordFields {
   errorType?: string;
 }
 
-/** The job id and record of a `SET <ns>:job:<id> <json> …`, or null for any other command. */
+/** The job id and record of a `SET <ns>:{<tag>}:job:<id> <json> …`, or null for any other command. */
 export function jobSet(namespace: string, args: readonly string[]): { id: string; json: string } | null {
   if (args[0]?.toUpperCase() !== "SET" || args.length < 3) return null;
-  const prefix = `${namespace}:job:`;
-  const key = args[1] as string;
-  if (!key.startsWith(prefix)) return null;
-  const id = key.slice(prefix.length);
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return null; // a result or another per-job key
+  const id = jobIdOfKey(namespace, args[1] as string);
+  if (id === null || !/^[0-9a-f-]{36}$/i.test(id)) return null; // a result or another per-job key
   return { id, json: args[2] as string };
 }
 
@@ -69,7 +67,10 @@ export class JobWrites {
   onCommand(c: MonitoredCommand): void {
     const cmd = c.args[0]?.toUpperCase();
     if (cmd === "DEL" || cmd === "UNLINK") {
-      for (const key of c.args.slice(1)) this.latest.delete(key.slice(`${this.namespace}:job:`.length));
+      for (const key of c.args.slice(1)) {
+        const id = jobIdOfKey(this.namespace, key);
+        if (id !== null) this.latest.delete(id);
+      }
       return;
     }
     const set = jobSet(this.namespace, c.args);

@@ -8,12 +8,13 @@
 // signal that follows certainly meets it running; otherwise the worker is resumed (SIGCONT).
 import { setTimeout as delay } from "node:timers/promises";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
+import { jobRecords } from "../../shared/store/sharded-reads.ts";
 import type { Cluster, ServiceProcess, WorkerProcess } from "./cluster.ts";
 import type { ExitWatch } from "./exit-watch.ts";
 import type { JobWrite, JobWrites } from "./job-writes.ts";
 import type { PrivateRedis } from "./private-redis.ts";
 import { type ClientOwners, processState } from "./proc-sockets.ts";
-import { jobKeys } from "./redis-keys.ts";
+import { jobIdOfKey, jobKeys } from "./redis-keys.ts";
 import type { RedisMonitor } from "./redis-monitor.ts";
 import type { TcpProxy } from "./tcp-proxy.ts";
 
@@ -194,7 +195,11 @@ async function freezeIfRunning(c: Chaos, w: WorkerProcess, picky: boolean): Prom
     if (uncertain(all)) return null;
     const mine = all.filter(([, x]) => x.pid === pid);
     if (mine.length === 0) return null;
-    const stored = await c.control.mGet(mine.map(([id]) => `${c.cluster.names.jobKey(id)}`));
+    const stored = await jobRecords(
+      c.control,
+      c.cluster.names,
+      mine.map(([id]) => id),
+    );
     const held = mine.filter(([, x], i) => stored[i] === x.json);
     if (held.length === 0 || (picky && !held.some(([id, x]) => wanted(c, id, x)))) return null;
     keep = true;
@@ -268,13 +273,15 @@ async function killRedis(c: Chaos): Promise<Fault> {
   await until(() => c.control.isReady, 30_000, "the harness's Redis client to reconnect");
   await c.monitor.sync((marker) => c.control.echo(marker));
   // Writes made before the tap was back are unknown: read every record, note those as unattributed.
-  const keys = (await jobKeys(c.control, c.cluster.names)).filter((k) => !k.endsWith(":result"));
-  for (let i = 0; i < keys.length; i += 200) {
-    const chunk = keys.slice(i, i + 200);
-    const values = await c.control.mGet(chunk);
-    chunk.forEach((key, j) => {
+  const ids = (await jobKeys(c.control, c.cluster.names))
+    .map((key) => jobIdOfKey(c.cluster.names.namespace, key))
+    .filter((id) => id !== null);
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
+    const values = await jobRecords(c.control, c.cluster.names, chunk);
+    chunk.forEach((id, j) => {
       const json = values[j];
-      if (json) c.writes.learn(key.slice(`${c.cluster.names.namespace}:job:`.length), json);
+      if (json) c.writes.learn(id, json);
     });
   }
   c.say("redis back");

@@ -50,7 +50,7 @@ describe("issue 7 item 24: JOB_TTL_SECONDS expiry", function () {
       headers: bearer(job.token),
     });
     expect(result.status).to.equal(404);
-    expect(await scanKeys(s.redis, `${s.names.namespace}:job:${job.id}*`)).to.deep.equal([]);
+    expect(await scanKeys(s.redis, `${s.names.jobKey(job.id)}*`)).to.deep.equal([]);
   });
 
   it("each change renews it: a job that keeps changing outlives JOB_TTL_SECONDS", async () => {

@@ -279,7 +279,11 @@ describe("issue 9: the job type registry", function () {
       expect(reply.status).to.equal(422);
       expect(reply.contentType).to.match(/^application\/problem\+json/);
       expect(reply.body).to.include({ type: problem("no-worker-for-type"), jobType: "demo" });
-      const recent = await stack.redis.zCard(stack.names.recentJobsKey);
+      const n = stack.names;
+      const recent = (await Promise.all(n.shards.map((k) => stack?.redis.zCard(n.recentJobsKey(k))))).reduce(
+        (a: number, b) => a + (b ?? 0),
+        0,
+      );
       expect(recent, "no job recorded").to.equal(0);
       // Still validated first: an invalid payload is invalid-payload, whatever the workers.
       const invalid = await postJob(base, { type: "demo", payload: { steps: 0 } });

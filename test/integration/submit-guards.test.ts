@@ -11,6 +11,7 @@ import { clientSends, startFreezeProxy } from "../helpers/freeze-proxy.ts";
 import { bearer, postJob, request } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { connectSocket, readSse } from "../helpers/realtime.ts";
+import { jobKeyPattern } from "../helpers/redis-keys.ts";
 import { AMQP_URL, noLimits, randomNamespace, type Stack, startStack } from "../helpers/stack.ts";
 
 const aliceKey = "alice-key-0123456789abcdef";
@@ -217,7 +218,7 @@ describe("submit guards", function () {
       // deterministically in the next test.
       for (const conflict of replies.filter((r) => r.status === 409))
         expect((conflict.body as { type: string }).type).to.equal("urn:herald:problem:idempotency-key-in-use");
-      const jobKeys = await stack.redis.keys(`${stack.names.namespace}:job:*`);
+      const jobKeys = await stack.redis.keys(jobKeyPattern(stack.names.namespace));
       const matching = (await Promise.all(jobKeys.map((k) => stack.redis.get(k)))).filter((r) =>
         r?.includes([...ids][0] ?? "?"),
       );

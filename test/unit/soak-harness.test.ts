@@ -1,6 +1,7 @@
 // The soak's own judgement: which end a job may have, and the two parsers its witnesses rely on
 // (Redis MONITOR lines, the append-only file). A mistake here would hide a bug or invent one.
 import { expect } from "chai";
+import { names } from "../../shared/store/names.ts";
 import { parseResp } from "../helpers/aof.ts";
 import { jobSet, recordFields } from "../helpers/job-writes.ts";
 import { parseQuoted } from "../helpers/redis-monitor.ts";
@@ -59,9 +60,11 @@ describe("soak harness: witnesses' parsers", () => {
   it("finds job records among SETs: the record key only, not a result", () => {
     const id = "0b7e6eb6-e8ab-4ee5-b417-44fcd82c3df0";
     const json = JSON.stringify({ id, status: "running", attempts: 2, version: 7, progress: { percent: 40 } });
-    expect(jobSet("ns", ["SET", `ns:job:${id}`, json, "PXAT", "1"])).to.deep.equal({ id, json });
-    expect(jobSet("ns", ["SET", `ns:job:${id}:result`, "{}"])).to.equal(null);
-    expect(jobSet("ns", ["GET", `ns:job:${id}`])).to.equal(null);
+    const n = names("ns");
+    expect(jobSet("ns", ["SET", n.jobKey(id), json, "PXAT", "1"])).to.deep.equal({ id, json });
+    expect(jobSet("ns", ["SET", n.resultKey(id), "{}"])).to.equal(null);
+    expect(jobSet("ns", ["GET", n.jobKey(id)])).to.equal(null);
+    expect(jobSet("other", ["SET", n.jobKey(id), json])).to.equal(null);
     expect(recordFields(json)).to.deep.equal({ id, status: "running", attempts: 2, version: 7, percent: 40 });
   });
 });

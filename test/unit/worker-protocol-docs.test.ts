@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { expect } from "chai";
 import { retryTiersMs } from "../../shared/queue/queue-topology.ts";
 import { names } from "../../shared/store/names.ts";
+import { shardCount, shardTags } from "../../shared/store/shards.ts";
 
 const root = new URL("../../", import.meta.url);
 const doc = readFileSync(new URL("docs/worker-protocol.md", root), "utf8");
@@ -14,6 +15,9 @@ const python = process.env.PYTHON ?? "/usr/bin/python3";
 describe("unit: the worker protocol document and the Python worker follow the code", () => {
   const n = names("<ns>");
   const id = "<id>";
+  /** A name as the document spells it: the shard's tag as `<tag>`. */
+  const spell = (name: string, shard: number) => name.replace(`{${shardTags[shard]}}`, "{<tag>}");
+  const ofJob = (name: string) => spell(name, n.shardOf(id));
 
   it("the document links every Lua script of the store", () => {
     const scripts = readdirSync(new URL("shared/store/scripts/", root)).filter((f) => f.endsWith(".lua"));
@@ -23,13 +27,14 @@ describe("unit: the worker protocol document and the Python worker follow the co
 
   it("the document's names table spells every name as shared/store/names.ts builds it", () => {
     const spelled = [
-      n.jobKey(id),
-      n.resultKey(id),
-      n.payloadKey(id),
-      n.leasesKey,
-      n.queuedKey,
-      n.controlChannel,
-      n.jobEventsChannel(id),
+      ofJob(n.jobKey(id)),
+      ofJob(n.resultKey(id)),
+      ofJob(n.payloadKey(id)),
+      spell(n.leasesKey(5), 5),
+      spell(n.queuedKey(5), 5),
+      spell(n.recentJobsKey(5), 5),
+      spell(n.controlChannel(5), 5),
+      ofJob(n.jobEventsChannel(id)),
       n.jobTypesKey,
       n.jobTypeWorkersKey("<name>"),
       n.jobTypesChangedChannel,
@@ -42,30 +47,41 @@ describe("unit: the worker protocol document and the Python worker follow the co
     for (const name of spelled) expect(doc, name).to.include(`| \`${name}\``);
     expect(doc).to.include(`routing key \`${n.jobsRoutingKey}\``);
     for (const tier of retryTiersMs) expect(doc, `retry tier ${tier}`).to.include(String(tier));
+    expect(doc, "the shard rule").to.include(`zlib.crc32(<id> as UTF-8) % ${shardCount}`);
+    expect(doc, "where the tags are").to.include("(../shared/store/scripts/shards.json)");
   });
 
   it("the Python worker builds the same names and retry tiers", () => {
+    // Ids of every shard (and non-ASCII ones): the shard function must agree byte for byte.
+    const ids = [...Array.from({ length: 64 }, (_, i) => `job-${i}`), "0190a3c4-0000-7000-8000-000000000000", "jöb-ü"];
     const script = [
       "import json, sys",
+      "from pathlib import Path",
       "sys.path.insert(0, 'examples/python-worker')",
-      "from herald_worker.names import Names, RETRY_TIERS_MS",
-      "n = Names('ns1')",
-      "print(json.dumps({'job': n.job('J'), 'result': n.result('J'), 'payload': n.payload('J'),",
-      "  'events': n.job_events('J'), 'leases': n.leases, 'queued': n.queued, 'control': n.control_channel,",
+      "from herald_worker.names import Names, RETRY_TIERS_MS, load_shard_tags",
+      "n = Names('ns1', load_shard_tags(Path('shared/store/scripts')))",
+      "ids = json.loads(sys.argv[1])",
+      "print(json.dumps({'shards': [n.shard_of(i) for i in ids], 'job': [n.job(i) for i in ids],",
+      "  'result': n.result('J'), 'payload': n.payload('J'), 'events': n.job_events('J'),",
+      "  'leases': [n.leases(k) for k in n.shards], 'queued': [n.queued(k) for k in n.shards],",
+      "  'control': [n.control_channel(k) for k in n.shards],",
       "  'room': n.job_room('J'), 'socketIo': n.socket_io_key, 'jobsQueue': n.jobs_queue,",
       "  'retry': n.retry_queue(5000), 'types': n.job_types, 'typeWorkers': n.job_type_workers('T'),",
       "  'typesChanged': n.job_types_changed, 'tiers': list(RETRY_TIERS_MS)}))",
     ].join("\n");
-    const out = execFileSync(python, ["-B", "-c", script], { cwd: root, encoding: "utf8" });
+    const out = execFileSync(python, ["-B", "-c", script, JSON.stringify(ids)], { cwd: root, encoding: "utf8" });
     const ts = names("ns1");
-    expect(JSON.parse(out)).to.deep.equal({
-      job: ts.jobKey("J"),
+    const got = JSON.parse(out) as { shards: number[] };
+    expect(new Set(got.shards).size, "the ids reach every shard").to.equal(shardCount);
+    expect(got).to.deep.equal({
+      shards: ids.map((i) => ts.shardOf(i)),
+      job: ids.map((i) => ts.jobKey(i)),
       result: ts.resultKey("J"),
       payload: ts.payloadKey("J"),
       events: ts.jobEventsChannel("J"),
-      leases: ts.leasesKey,
-      queued: ts.queuedKey,
-      control: ts.controlChannel,
+      leases: ts.shards.map((k) => ts.leasesKey(k)),
+      queued: ts.shards.map((k) => ts.queuedKey(k)),
+      control: ts.shards.map((k) => ts.controlChannel(k)),
       room: ts.jobRoom("J"),
       socketIo: ts.socketIoKey,
       jobsQueue: ts.jobsQueue,

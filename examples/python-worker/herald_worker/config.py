@@ -6,7 +6,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-# The scripts live in Herald's source tree; a worker elsewhere points HERALD_SCRIPTS_DIR at a copy.
+# The scripts (and shards.json, the shard tags of the key layout) live in Herald's source tree; a
+# worker elsewhere points HERALD_SCRIPTS_DIR at a copy.
 _DEFAULT_SCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "store" / "scripts"
 
 
@@ -79,6 +80,8 @@ def load_config(env=os.environ) -> Config:
     )
     if not (config.scripts_dir / "commit-job.lua").is_file():
         errors.append(f"  HERALD_SCRIPTS_DIR: no commit-job.lua in {config.scripts_dir}")
+    elif not (config.scripts_dir / "shards.json").is_file():
+        errors.append(f"  HERALD_SCRIPTS_DIR: no shards.json in {config.scripts_dir}")
     if errors:
         raise ConfigError("invalid configuration:\n" + "\n".join(errors))
     return config

@@ -1,5 +1,6 @@
 """Cancellation and leases: the two threads that watch over running attempts.
- - CancelListener: SUBSCRIBE <ns>:control; {"type":"cancel","jobId":...} aborts that job's attempt.
+ - CancelListener: SSUBSCRIBE (sharded pub/sub) to every shard's <ns>:{<tag>}:control;
+   {"type":"cancel","jobId":...} aborts that job's attempt.
    Pub/sub is at-most-once, so after each (re)subscription the leases are renewed at once, which
    reads every running job's `cancelRequested` flag.
  - LeaseRenewer: every third of LEASE_MS, renew-leases.lua for all running attempts; it returns the
@@ -7,7 +8,36 @@
 import json
 import threading
 
+from redis.client import PubSub
 from redis.exceptions import RedisError
+
+
+class _ShardedPubSub(PubSub):
+    """SSUBSCRIBE for Debian's redis-py 4.3, which predates Redis 7's sharded pub/sub: `smessage`s
+    are delivered like messages, and the channels are subscribed again after a reconnect."""
+
+    PUBLISH_MESSAGE_TYPES = (*PubSub.PUBLISH_MESSAGE_TYPES, "smessage")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sharded_channels = ()
+
+    def ssubscribe(self, *channels):
+        self.sharded_channels = channels
+        for channel in channels:  # one per command: on a cluster each channel is its own slot
+            self.execute_command("SSUBSCRIBE", channel)
+        self.subscribed_event.set()
+
+    def on_connect(self, connection):
+        super().on_connect(connection)
+        for channel in self.sharded_channels:
+            self.execute_command("SSUBSCRIBE", channel)
+
+
+def sharded_pubsub(redis):
+    if hasattr(PubSub, "ssubscribe"):  # redis-py 5 and later have it
+        return redis.pubsub(ignore_subscribe_messages=True)
+    return _ShardedPubSub(redis.connection_pool, ignore_subscribe_messages=True)
 
 
 class LeaseRenewer:
@@ -44,7 +74,7 @@ class LeaseRenewer:
 class CancelListener:
     def __init__(self, redis, names, running, on_resubscribed, log):
         self.redis = redis
-        self.channel = names.control_channel
+        self.channels = [names.control_channel(k) for k in names.shards]
         self.running = running
         self.on_resubscribed = on_resubscribed
         self.log = log
@@ -60,9 +90,9 @@ class CancelListener:
     def _loop(self) -> None:
         tries = 0
         while not self._stop.is_set():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = sharded_pubsub(self.redis)
             try:
-                pubsub.subscribe(self.channel)
+                pubsub.ssubscribe(*self.channels)
                 if tries > 0:
                     self.log.info("control channel subscription restored")
                 tries = 0
@@ -70,7 +100,7 @@ class CancelListener:
                 self.on_resubscribed()  # cancels sent while we were away are only in the records
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message and message["type"] == "message":
+                    if message and message["type"] == "smessage":
                         self._handle(message["data"])
             except (RedisError, OSError) as err:
                 tries += 1

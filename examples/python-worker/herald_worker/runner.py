@@ -13,7 +13,7 @@ from .config import StartupError, load_config
 from .consumer import Consumer, RetryPublisher
 from .control import CancelListener, LeaseRenewer
 from .log import Logger
-from .names import Names
+from .names import Names, load_shard_tags
 from .registry import Announcer
 from .store import Store
 
@@ -21,7 +21,7 @@ from .store import Store
 def run_worker(job_types, env=None) -> None:
     config = load_config(env) if env is not None else load_config()
     log = Logger(config.log_level, component="python-worker", instanceId=config.instance_id)
-    names = Names(config.namespace)
+    names = Names(config.namespace, load_shard_tags(config.scripts_dir))
     r = redis.Redis.from_url(
         config.redis_url, decode_responses=True, health_check_interval=10, socket_keepalive=True,
         socket_connect_timeout=5, retry_on_timeout=True,

@@ -49,8 +49,9 @@ class Store:
         """Stores `nxt` if the stored version is nxt['version'] - 1: 'committed', 'conflict' or 'missing'.
         A commit announces itself: the script publishes the job's event with the write."""
         n, job_id = self.names, nxt["id"]
+        shard = n.shard_of(job_id)
         return self._commit(
-            keys=[n.job(job_id), n.result(job_id), n.job_events(job_id), n.queued, n.payload(job_id), n.leases],
+            keys=[n.job(job_id), n.result(job_id), n.job_events(job_id), n.queued(shard), n.payload(job_id), n.leases(shard)],
             args=[
                 json.dumps(nxt, separators=(",", ":")),
                 str(nxt["version"]),
@@ -93,10 +94,10 @@ class Store:
         raise RuntimeError(f"job {job_id}: gave up after {max_tries} conflicting writes")
 
     def hold_lease(self, job_id: str, ttl_ms: int) -> None:
-        self.redis.zadd(self.names.leases, {job_id: now_ms() + ttl_ms})
+        self.redis.zadd(self.names.leases(self.names.shard_of(job_id)), {job_id: now_ms() + ttl_ms})
 
     def lease_expires_at(self, job_id: str):
-        score = self.redis.zscore(self.names.leases, job_id)
+        score = self.redis.zscore(self.names.leases(self.names.shard_of(job_id)), job_id)
         return None if score is None else int(score)
 
     def renew_leases(self, attempts, ttl_ms: int):
@@ -104,10 +105,19 @@ class Store:
         if not attempts:
             return []
         n = self.names
-        args = [str(now_ms() + ttl_ms)]
+        by_shard = {}
         for job_id, attempt_id in attempts:
-            args += [job_id, attempt_id]
-        return list(self._renew(keys=[n.leases] + [n.job(j) for j, _ in attempts], args=args))
+            by_shard.setdefault(n.shard_of(job_id), []).append((job_id, attempt_id))
+        expiry = str(now_ms() + ttl_ms)
+        # One script per shard (its keys share the shard's slot), sent together in one pipeline.
+        pipe = self.redis.pipeline(transaction=False)
+        for shard, mine in by_shard.items():
+            args = [expiry]
+            for job_id, attempt_id in mine:
+                args += [job_id, attempt_id]
+            self._renew(keys=[n.leases(shard)] + [n.job(j) for j, _ in mine], args=args, client=pipe)
+        return [job_id for cancel in pipe.execute() for job_id in cancel]
 
     def release_lease(self, job_id: str, attempt_id: str) -> None:
-        self._release(keys=[self.names.leases, self.names.job(job_id)], args=[job_id, attempt_id])
+        n = self.names
+        self._release(keys=[n.leases(n.shard_of(job_id)), n.job(job_id)], args=[job_id, attempt_id])

@@ -7,13 +7,14 @@
   A job that ends (a terminal next status) loses its payload and its lease entry, if any: no attempt
   owns an ended job, so its worker need not release the lease in another round trip.
 
-  KEYS[1] record key            <ns>:job:<id>
-  KEYS[2] result key            <ns>:job:<id>:result  (written only with a `succeeded` record)
-  KEYS[3] events channel        <ns>:socket.io#/#job:<id># (sharded pub/sub; on a Redis Cluster it
-                                                        carries the job's hash tag: same slot)
-  KEYS[4] queued index          <ns>:queued
-  KEYS[5] payload key           <ns>:job:<id>:payload
-  KEYS[6] leases                <ns>:leases           (sorted set: id by lease expiry ms; the job's
+  All KEYS carry the job's shard's hash tag <tag> (shared/store/names.ts): one slot on Redis Cluster.
+  KEYS[1] record key            <ns>:{<tag>}:job:<id>
+  KEYS[2] result key            <ns>:{<tag>}:job:<id>:result  (written only with a `succeeded` record)
+  KEYS[3] events channel        <ns>:socket.io#/#job:{<tag>}:<id># (sharded pub/sub: SPUBLISH; its
+                                                        hash tag is the room's, the job's <tag>)
+  KEYS[4] queued index          <ns>:{<tag>}:queued
+  KEYS[5] payload key           <ns>:{<tag>}:job:<id>:payload
+  KEYS[6] leases                <ns>:{<tag>}:leases   (sorted set: id by lease expiry ms; the job's
                                                         entry goes with a terminal commit)
 
   ARGV[1]  next record JSON (its `version` must be the stored version + 1)

@@ -1,17 +1,18 @@
 --[[
   create-job: a new job enters the store, queued.
 
-  KEYS[1] record key            <ns>:job:<id>        (string, the job record as JSON)
-  KEYS[2] queued index          <ns>:queued          (sorted set: id by due ms, for the queue watchdog)
-  KEYS[3] payload key           <ns>:job:<id>:payload
-  KEYS[4] recent-jobs index     <ns>:jobs:recent     (sorted set: id by createdAt ms, bounded)
+  All KEYS carry the job's shard's hash tag <tag> (shared/store/names.ts): one slot on Redis Cluster.
+  KEYS[1] record key            <ns>:{<tag>}:job:<id>     (string, the job record as JSON)
+  KEYS[2] queued index          <ns>:{<tag>}:queued       (sorted set: id by due ms, for the queue watchdog)
+  KEYS[3] payload key           <ns>:{<tag>}:job:<id>:payload
+  KEYS[4] recent-jobs index     <ns>:{<tag>}:jobs:recent  (sorted set: id by createdAt ms, bounded per shard)
 
   ARGV[1] record JSON
   ARGV[2] ttl, seconds (record and payload)
   ARGV[3] due ms (the job's createdAt)
   ARGV[4] job id
   ARGV[5] payload JSON, or "" to store none
-  ARGV[6] recent-jobs limit (how many ids the index keeps)
+  ARGV[6] recent-jobs limit (how many ids the shard's index keeps)
 
   Returns 1 when created, 0 when a record with this id exists already (nothing is written).
 ]]

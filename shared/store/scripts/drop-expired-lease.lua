@@ -2,7 +2,7 @@
   drop-expired-lease: the stall sweeper removes a lease that expired, but not one a worker renewed
   meanwhile (a member scored before ARGV[2] is removed; a later score is kept).
 
-  KEYS[1] a sorted set (the leases, <ns>:leases)
+  KEYS[1] a sorted set (the leases, <ns>:{<tag>}:leases)
 
   ARGV[1] member (job id)
   ARGV[2] before, ms since epoch

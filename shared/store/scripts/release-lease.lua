@@ -2,8 +2,9 @@
   release-lease: an attempt that is done gives up its lease. The lease goes if the job is gone or
   ended, or if the record still names this attempt; a newer attempt's lease is left alone.
 
-  KEYS[1] leases                <ns>:leases
-  KEYS[2] record key            <ns>:job:<id>
+  All KEYS carry the job's shard's hash tag <tag> (shared/store/names.ts): one slot on Redis Cluster.
+  KEYS[1] leases                <ns>:{<tag>}:leases
+  KEYS[2] record key            <ns>:{<tag>}:job:<id>
 
   ARGV[1] job id
   ARGV[2] attemptId

@@ -3,8 +3,9 @@
   jobs were asked to cancel. A lease is extended only while the record is `running` and still
   names this attempt (fencing): an attempt that lost its job renews nothing.
 
-  KEYS[1]    leases             <ns>:leases           (sorted set: id by lease expiry ms)
-  KEYS[2..n] one record key per job, <ns>:job:<id>, in the order of the ARGV pairs
+  All KEYS carry one shard's hash tag <tag> (shared/store/names.ts): one slot on Redis Cluster.
+  KEYS[1]    leases             <ns>:{<tag>}:leases   (sorted set: id by lease expiry ms)
+  KEYS[2..n] one record key per job of that shard, <ns>:{<tag>}:job:<id>, in the order of the ARGV pairs
 
   ARGV[1]    new expiry, ms since epoch
   ARGV[2..]  pairs: job id, attemptId (pair i belongs to KEYS[i + 1])
