@@ -8,9 +8,9 @@
 // Definitions:
 // - accepted: POST answered 202.
 // - lost: accepted, but not terminal by the deadline, or its status answers 404 (record gone).
-// - duplicated: more than one completed run of the job. Three witnesses: the job's changes channel
-//   (more than one `succeeded` version published), the AOF (more than one `succeeded` version
-//   committed: complete across Redis kills, where the subscriber has gaps), and the workers' "job
+// - duplicated: more than one completed run of the job. Three witnesses: the job's record writes
+//   seen through MONITOR (more than one `succeeded` version written), the AOF (more than one
+//   `succeeded` version committed: complete across Redis kills, where the monitor has gaps), and the workers' "job
 //   finished" log lines (one per handler run that reached its final commit).
 // - wrong outcome: the end differs from what the job's payload and the SIGKILLs that provably hit
 //   it allow (soak-verdict.ts): e.g. `failAttempts` below the attempt limit must end `succeeded`
@@ -362,7 +362,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         report.details.wrongOutcomes.push(`${job.id}: ${wrong}${why}, attempts ${view.attempts}; ${explain(job.id)}`);
       } else if (view.status === "failed") report.failedAsExpected++;
       const seen = [
-        ["changes channel", history.succeededCommits(job.id)],
+        ["record writes", history.succeededCommits(job.id)],
         ["AOF", durable.succeededCommits(job.id)],
         ["worker logs", completions.get(job.id) ?? 0],
       ] as const;
