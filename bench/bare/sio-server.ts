@@ -1,9 +1,9 @@
-// A bare Socket.IO server with the Redis adapter (as Herald's API has, on its own key): clients
+// A bare Socket.IO server with the sharded Redis adapter, "dynamic" (as Herald's API has, on its own prefix): clients
 // `join`/`leave` rooms (acked); on request it emits to rooms at a steady rate, each event carrying
 // its wall-clock send time where Herald's ticker job carries it (progress.message), in a body the
 // size of Herald's job view. Run two for the cross-instance rows.
 import { createServer } from "node:http";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
 import { REDIS_URL } from "../brokers.ts";
@@ -22,7 +22,10 @@ sub.on("error", (err) => console.error(`bare sio redis: ${String(err)}`));
 await Promise.all([pub.connect(), sub.connect()]);
 
 const http = createServer();
-const io = new Server(http, { adapter: createAdapter(pub, sub, { key }), maxHttpBufferSize: 16 * 1024 });
+const io = new Server(http, {
+  adapter: createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode: "dynamic" }),
+  maxHttpBufferSize: 16 * 1024,
+});
 io.on("connection", (socket) => {
   socket.on("join", async (room: string, ack: () => void) => {
     await socket.join(room);

@@ -65,10 +65,15 @@ function report(err: unknown): ExitCode {
   return exitCodes.internal;
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+const drained = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));
+
 const code = await run(process.argv.slice(2)).catch(report);
 if (code !== null) {
   process.exitCode = code;
-  // Everything is closed by now; should a handle linger (a socket in its close handshake), do not
-  // let it keep the command alive.
-  setTimeout(() => process.exit(code), 2_000).unref();
+  // The command is done. A handle may still linger: fetch keeps its connection to the API open for
+  // reuse (seconds), a socket may be in its close handshake. Neither may keep the command alive:
+  // exit as soon as the output is out.
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
 }

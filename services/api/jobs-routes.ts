@@ -1,12 +1,13 @@
 // The job protocol: submit, status monitor, result. See README.md#http-protocol.
 import Router from "@koa/router";
 import type { Context } from "koa";
+import { announcedTransition } from "../../shared/events/announced-transition.ts";
 import type { JobControlPublisher } from "../../shared/events/job-control.ts";
 import type { JobEventPublisher } from "../../shared/events/job-events.ts";
 import { etagOf, toView } from "../../shared/jobs/job-view.ts";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
 import { isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
-import { type JobStore, type LeaseStore, transition } from "../../shared/store/job-store.ts";
+import type { JobStore, LeaseStore } from "../../shared/store/job-store.ts";
 import { authorisedJob, requester } from "./access.ts";
 import { jsonBody } from "./json-body.ts";
 import { clientOf } from "./limits.ts";
@@ -119,12 +120,11 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       });
     if (isTerminal(job.status)) throw finished(job);
     const now = new Date().toISOString();
-    const committed = await transition(store, job.id, (cur) => {
+    const committed = await announcedTransition(store, deps.events, job.id, (cur) => {
       if (isTerminal(cur.status) || cur.cancelRequested) return null;
       if (cur.status === "queued") return { status: "canceled", finishedAt: now, retryAt: undefined };
       return { cancelRequested: true };
     });
-    if (committed) deps.events.publish(toView(committed));
     if (committed?.status === "canceled") deps.metrics?.ended("canceled", committed.type);
     const current = committed ?? (await store.get(job.id)) ?? job;
     if (!committed && isTerminal(current.status)) throw finished(current); // it ended meanwhile

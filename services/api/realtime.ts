@@ -1,8 +1,11 @@
-// Socket.IO on the API's HTTP server, with the Redis adapter as the backplane: a `job` event
-// emitted to a job's room (by a worker through the emitter, or by any instance) reaches the
-// sockets of that room on every instance. Clients join rooms with `subscribe` and the job token.
+// Socket.IO on the API's HTTP server, with the sharded Redis adapter as the backplane: a `job`
+// event to a job's room (SPUBLISHed by a worker or an API instance, mostly with the commit itself)
+// reaches the sockets of that room on every instance. In the "dynamic" subscription mode each room
+// has its own sharded channel, subscribed only while the instance holds a socket in the room: an
+// instance hears only of the jobs its clients follow. Clients join rooms with `subscribe` and the
+// job token.
 import type { Server as HttpServer } from "node:http";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { Server, type Socket } from "socket.io";
 import {
   type ClientToServerEvents,
@@ -21,6 +24,7 @@ import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { jobForSecrets } from "./access.ts";
 import type { Credentials } from "./credentials.ts";
 import { isAllowedRequest, type OriginPolicy } from "./origins.ts";
+import { RoomSubscriptions } from "./room-subscriptions.ts";
 import { servedView } from "./served-resource.ts";
 
 export interface RealtimeDeps {
@@ -61,19 +65,24 @@ function tokenBucket(perSecond: number, burst: number): () => boolean {
 }
 
 export function attachRealtime(http: HttpServer, deps: RealtimeDeps): RealtimeServer {
+  const rooms = new RoomSubscriptions(deps.adapterSub, deps.log);
+  http.on("close", () => rooms.close());
   const io: RealtimeServer = new Server(http, {
     path: "/socket.io",
     maxHttpBufferSize: deps.maxBufferBytes,
     // WebSockets are not subject to CORS: every handshake (polling or websocket) is checked here.
     allowRequest: (req, callback) => callback(null, isAllowedRequest(deps.origins, req)),
     cors: { origin: true, methods: ["GET", "POST"] },
-    adapter: createAdapter(deps.adapterPub, deps.adapterSub, { key: deps.names.socketIoKey }),
+    adapter: createShardedAdapter(deps.adapterPub, rooms.client, {
+      channelPrefix: deps.names.socketIoKey,
+      subscriptionMode: "dynamic",
+    }),
   });
-  io.on("connection", (socket) => onConnection(socket, deps));
+  io.on("connection", (socket) => onConnection(socket, deps, rooms));
   return io;
 }
 
-function onConnection(socket: HeraldSocket, deps: RealtimeDeps): void {
+function onConnection(socket: HeraldSocket, deps: RealtimeDeps, rooms: RoomSubscriptions): void {
   deps.metrics?.sockets.inc();
   socket.on("disconnect", () => deps.metrics?.sockets.dec());
   const following = new Set<string>();
@@ -111,8 +120,16 @@ function onConnection(socket: HeraldSocket, deps: RealtimeDeps): void {
       }
       const job = await jobForSecrets(deps.store, deps.credentials, jobId, secrets);
       if (!job) return answer({ ok: false, error: problem("notFound", "no job with this id for this token") });
-      // Join first, read second: a change committed in between reaches us as an event.
-      await socket.join(deps.names.jobRoom(jobId));
+      // Join first (and wait until the room's channel is live), read second: a change committed in
+      // between reaches us as an event.
+      const room = deps.names.jobRoom(jobId);
+      await socket.join(room);
+      try {
+        await rooms.live(deps.names.jobEventsChannel(jobId));
+      } catch (err) {
+        if (!following.has(jobId)) await socket.leave(room);
+        throw err;
+      }
       following.add(jobId);
       const fresh = (await deps.store.get(jobId)) ?? job;
       answer({ ok: true, job: servedView(fresh, deps.resourceOrigins) });

@@ -18,10 +18,14 @@ export function servedResource(uri: string, allowedOrigins: readonly string[]): 
 
 /** toView, with `resultUrl` as the API serves it. */
 export function servedView(r: JobRecord, allowedOrigins: readonly string[], opts: { stalled?: boolean } = {}): JobView {
-  const view = toView(r, opts);
-  if (r.result?.kind === "resource") {
-    const uri = servedResource(r.result.uri, allowedOrigins);
-    view.resultUrl = typeof uri === "string" ? uri : resultPath(r.id);
-  }
-  return view;
+  return serveView(toView(r, opts), allowedOrigins);
+}
+
+/** A view (as a job event carries it: toView of the record) with `resultUrl` as the API serves it.
+ * Any resultUrl but the job's own /result is a resource URI; serving one twice changes nothing. */
+export function serveView(view: JobView, allowedOrigins: readonly string[]): JobView {
+  const own = resultPath(view.id);
+  if (view.resultUrl === undefined || view.resultUrl === own) return view;
+  const uri = servedResource(view.resultUrl, allowedOrigins);
+  return { ...view, resultUrl: typeof uri === "string" ? uri : own };
 }

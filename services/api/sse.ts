@@ -6,11 +6,11 @@
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
 import type { JobChangeFeed } from "../../shared/events/job-changes.ts";
-import { isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
+import { isTerminal, type JobRecord, type JobView } from "../../shared/jobs/schemas.ts";
 import type { Logger } from "../../shared/observability/log.ts";
 import type { ApiMetrics } from "../../shared/observability/metrics.ts";
 import type { JobStore } from "../../shared/store/job-store.ts";
-import { servedView } from "./served-resource.ts";
+import { servedView, serveView } from "./served-resource.ts";
 
 export interface SseDeps {
   store: JobStore;
@@ -55,15 +55,17 @@ export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDep
     stream.end();
     unwatch?.().catch(() => {});
   };
-  const send = (r: JobRecord | null) => {
+  /** Sends a view (served: see served-resource.ts) newer than the last one sent. */
+  const send = (v: JobView | null) => {
     if (!open) return;
-    if (!r) return finish(); // expired
-    if (r.version > sent) {
-      sent = r.version;
-      stream.write(`id: ${r.version}\nevent: job\ndata: ${JSON.stringify(servedView(r, deps.resourceOrigins))}\n\n`);
+    if (!v) return finish(); // expired
+    if (v.version > sent) {
+      sent = v.version;
+      stream.write(`id: ${v.version}\nevent: job\ndata: ${JSON.stringify(v)}\n\n`);
     }
-    if (isTerminal(r.status)) finish();
+    if (isTerminal(v.status)) finish();
   };
+  const sendStored = (r: JobRecord | null) => send(r && servedView(r, deps.resourceOrigins));
 
   ctx.res.on("close", finish);
   deps.shutdown.addEventListener("abort", finish, { once: true });
@@ -76,14 +78,15 @@ export async function streamJobEvents(ctx: Context, job: JobRecord, deps: SseDep
   ctx.body = stream;
   stream.write("retry: 2000\n\n");
 
-  unwatch = await deps.changes.watch(id, send); // subscribe first, then read: nothing falls in between
+  // Subscribe first, then read: nothing falls in between.
+  unwatch = await deps.changes.watch(id, (view) => send(serveView(view, deps.resourceOrigins)));
   if (!open) await unwatch();
-  send(await deps.store.get(id));
+  sendStored(await deps.store.get(id));
   heartbeat = setInterval(() => {
     if (!open) return;
     stream.write(": heartbeat\n\n");
     deps.store
       .get(id)
-      .then(send, (err: unknown) => deps.log.warn("SSE resync failed", { jobId: id, error: String(err) }));
+      .then(sendStored, (err: unknown) => deps.log.warn("SSE resync failed", { jobId: id, error: String(err) }));
   }, deps.heartbeatMs);
 }

@@ -7,12 +7,14 @@ import type { JobStore } from "../../shared/store/job-store.ts";
 /**
  * Resolves with the first record that satisfies `wanted`, or the latest known record when
  * `timeoutMs` passes or `signal` aborts. Subscribes first and reads the store second, so a
- * change committed in between is never missed.
+ * change committed in between is never missed. A change event carries the job's view, not its
+ * record: `wanted` looks at what both have, and the record it wants is then read from the store
+ * (one read per hold that ends, not one per change).
  */
 export async function waitFor(
   deps: { store: JobStore; changes: JobChangeFeed; metrics?: Pick<ApiMetrics, "longPolls"> },
   id: string,
-  wanted: (r: JobRecord) => boolean,
+  wanted: (r: Pick<JobRecord, "version" | "status">) => boolean,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<JobRecord | null> {
@@ -25,7 +27,19 @@ export async function waitFor(
     if (r && (!latest || r.version > latest.version)) latest = r;
     if (latest && wanted(latest)) settle();
   };
-  const unwatch = await deps.changes.watch(id, consider);
+  let reading = false;
+  const hinted = (view: Pick<JobRecord, "version" | "status">) => {
+    if (reading || (latest && view.version <= latest.version) || !wanted(view)) return;
+    reading = true;
+    deps.store.get(id).then(
+      (r) => {
+        reading = false;
+        consider(r);
+      },
+      () => settle(), // the store is not there: answer with what we have
+    );
+  };
+  const unwatch = await deps.changes.watch(id, hinted);
   const timer = setTimeout(settle, timeoutMs);
   signal.addEventListener("abort", settle, { once: true });
   deps.metrics?.longPolls.inc();

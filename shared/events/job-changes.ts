@@ -1,9 +1,11 @@
 // The change-feed seam: an API instance learns of committed job changes to wake long polls and
-// feed SSE streams. Redis pub/sub implements it (redis-job-changes.ts). Pub/sub is at-most-once,
-// so every consumer reads the store after subscribing and treats the feed as a hint to re-read.
-import type { JobRecord } from "../jobs/schemas.ts";
+// feed SSE streams. Redis sharded pub/sub implements it (redis-job-changes.ts), on the channel that
+// carries the job's Socket.IO events: each change is published once, for every channel. Pub/sub is
+// at-most-once, so every consumer reads the store after subscribing and treats the feed as a hint.
+import type { JobView } from "../jobs/schemas.ts";
 
-export type ChangeListener = (record: JobRecord) => void;
+/** Gets the job's new public view (what its Socket.IO `job` event carries), not the record. */
+export type ChangeListener = (view: JobView) => void;
 
 export interface JobChangeFeed {
   /**

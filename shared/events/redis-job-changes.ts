@@ -1,16 +1,20 @@
-// JobChangeFeed on Redis pub/sub: one subscriber connection per process, one SUBSCRIBE per job
-// that has local watchers (reference counted). node-redis resubscribes live subscriptions after a
-// reconnect (test/faults/redis-resubscribe.test.ts checks it); a SUBSCRIBE that fails leaves no
+// JobChangeFeed on Redis sharded pub/sub: one subscriber connection per process, one SSUBSCRIBE per
+// job that has local watchers (reference counted), on the job's events channel: the `job` events
+// to its Socket.IO room (sharded-room-message.ts), the one publish of each change. Its own
+// connection, not the Socket.IO adapter's: the adapter's SUNSUBSCRIBE, when a room empties, drops
+// every listener of the channel on its connection. node-redis resubscribes live subscriptions after
+// a reconnect (test/faults/redis-resubscribe.test.ts checks it); an SSUBSCRIBE that fails leaves no
 // entry here, so the next watcher of that job subscribes again instead of waiting on nothing.
 
-import { JobRecord } from "../jobs/schemas.ts";
+import { JobView } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
 import { StoreUnavailableError } from "../store/job-store.ts";
 import type { Names } from "../store/names.ts";
 import type { RedisClient } from "../store/redis-job-store.ts";
 import type { ChangeListener, JobChangeFeed } from "./job-changes.ts";
+import { decodeRoomBroadcast } from "./sharded-room-message.ts";
 
-/** A channel's local watchers and its SUBSCRIBE (pending, live, or failed). */
+/** A channel's local watchers and its SSUBSCRIBE (pending, live, or failed). */
 interface Subscription {
   readonly listeners: Set<ChangeListener>;
   readonly live: Promise<void>;
@@ -18,7 +22,7 @@ interface Subscription {
 
 export class RedisJobChanges implements JobChangeFeed {
   private readonly channels = new Map<string, Subscription>();
-  /** Channels whose UNSUBSCRIBE failed: node-redis still holds (and resubscribes) them. */
+  /** Channels whose SUNSUBSCRIBE failed: node-redis still holds (and resubscribes) them. */
   private readonly orphans = new Set<string>();
   // One function for every channel, so node-redis never holds two listeners for one channel. Messages
   // arrive as strings (no buffer mode); the Buffer in the type is what a cluster client's UNSUBSCRIBE asks for.
@@ -36,11 +40,11 @@ export class RedisJobChanges implements JobChangeFeed {
   }
 
   async watch(jobId: string, listener: ChangeListener): Promise<() => Promise<void>> {
-    const channel = this.names.jobChangesChannel(jobId);
+    const channel = this.names.jobEventsChannel(jobId);
     let sub = this.channels.get(channel);
     if (!sub) {
       const created: Subscription = { listeners: new Set(), live: this.subscribe(channel) };
-      // A failed SUBSCRIBE leaves nothing behind: the next watch() of this job subscribes anew.
+      // A failed SSUBSCRIBE leaves nothing behind: the next watch() of this job subscribes anew.
       created.live.catch(() => {
         if (this.channels.get(channel) === created) this.channels.delete(channel);
       });
@@ -74,15 +78,15 @@ export class RedisJobChanges implements JobChangeFeed {
   }
 
   private async subscribe(channel: string): Promise<void> {
-    // node-redis would queue a SUBSCRIBE while disconnected (and fail it at its next reconnect
+    // node-redis would queue an SSUBSCRIBE while disconnected (and fail it at its next reconnect
     // attempt); a watcher had better hear at once that Redis is not there.
     if (!this.subscriber.isReady) throw new Error("Redis is not connected");
-    await this.subscriber.subscribe(channel, this.onMessage);
+    await this.subscriber.sSubscribe(channel, this.onMessage);
   }
 
   private async unsubscribe(channel: string): Promise<void> {
     try {
-      await this.subscriber.unsubscribe(channel, this.onMessage);
+      await this.subscriber.sUnsubscribe(channel, this.onMessage);
     } catch (err) {
       // Still subscribed in node-redis (and again after its reconnect): drop it when Redis is back.
       this.orphans.add(channel);
@@ -99,17 +103,16 @@ export class RedisJobChanges implements JobChangeFeed {
   private dispatch(channel: string, message: string): void {
     const sub = this.channels.get(channel);
     if (!sub) return;
-    let record: JobRecord;
-    try {
-      record = JobRecord.parse(JSON.parse(message));
-    } catch (err) {
-      this.log.warn("ignoring a malformed change message", { channel, error: String(err) });
+    const broadcast = decodeRoomBroadcast(message);
+    const view = broadcast?.event === "job" ? JobView.safeParse(broadcast.args[0]) : null;
+    if (!view?.success) {
+      this.log.warn("ignoring a malformed job event", { channel, error: String(view?.error ?? "not a job event") });
       return;
     }
     for (const l of sub.listeners) {
       // This runs inside node-redis's socket reader: a throwing listener must not reach it.
       try {
-        l(record);
+        l(view.data);
       } catch (err) {
         this.log.warn("a change listener failed", { channel, error: String(err) });
       }

@@ -1,10 +1,10 @@
 // The operator's view of the dead-letter queue: list what is there, and replay messages (all,
 // or chosen job ids) back onto the jobs queue with their jobs reset to `queued`.
 import type { Channel, GetMessage } from "amqplib";
+import { announcedTransition } from "../events/announced-transition.ts";
 import type { JobEventPublisher } from "../events/job-events.ts";
-import { toView } from "../jobs/job-view.ts";
 import { JobMessage } from "../jobs/schemas.ts";
-import { type JobStore, transition } from "../store/job-store.ts";
+import type { JobStore } from "../store/job-store.ts";
 import type { Names } from "../store/names.ts";
 import type { JobQueue } from "./job-queue.ts";
 
@@ -89,8 +89,9 @@ export async function replayDeadLetters(
         keepBecause(msg, jobId, failed ? `the job is ${failed.status}, not failed` : "the job is gone");
         continue;
       }
-      const reset = await transition(
+      const reset = await announcedTransition(
         deps.store,
+        deps.events,
         jobId,
         (cur) =>
           cur.version === failed.version
@@ -115,16 +116,15 @@ export async function replayDeadLetters(
         await deps.queue.publish(parsed.data);
       } catch (err) {
         // Undo the reset (unless something moved the job on meanwhile), and keep the letter.
-        const undone = await transition(
+        await announcedTransition(
           deps.store,
+          deps.events,
           jobId,
           (cur) => (cur.version === reset.version ? failed : null), // transition sets version and updatedAt
         ).catch(() => null);
-        if (undone) deps.events.publish(toView(undone));
         keepBecause(msg, jobId, `publishing failed: ${String(err)}`);
         continue;
       }
-      deps.events.publish(toView(reset));
       deps.ch.ack(msg);
       replayedNow.add(jobId);
       report.replayed.push(jobId);

@@ -3,16 +3,18 @@
 // restores neither channels nor consumers, and can throw uncaught during its setup callback.
 // With several nodes (a cluster) it connects to the first that answers, and after losing a node
 // tries the next ones first, so it moves off a dead node instead of waiting for it.
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
+import amqp, { type Channel, type ChannelModel } from "amqplib";
 import type { JobMessage } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
-import { messageHeaders } from "../observability/tracing.ts";
 import type { QueueType } from "../runtime/amqp-nodes.ts";
 import { type Config, redactUrl } from "../runtime/config.ts";
 import { type Names, names } from "../store/names.ts";
+import { closeChannel, settled, withHeartbeat, withTimeout } from "./amqp-channels.ts";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
-import { type Delivery, type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
-import { assertTopology, retryTier, TopologyMismatchError } from "./queue-topology.ts";
+import { type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
+import { assertTopology, TopologyMismatchError } from "./queue-topology.ts";
+import { RabbitConsumer } from "./rabbit-consumer.ts";
+import { RabbitPublisher } from "./rabbit-publisher.ts";
 
 export interface RabbitOptions {
   /** One node's URL, or the nodes of a cluster in the order to try them. */
@@ -32,25 +34,15 @@ export interface RabbitOptions {
   onReconnect?: () => void;
 }
 
-interface Consumer {
-  handler: DeliveryHandler;
-  prefetch: number;
-  channel: Channel | null;
-  tag: string | null;
-}
-
 export class RabbitJobQueue implements JobQueue {
   private model: ChannelModel | null = null;
-  private publishChannel: Promise<ConfirmChannel> | null = null;
-  private consumer: Consumer | null = null;
+  private readonly publisher: RabbitPublisher;
+  private consumer: RabbitConsumer | null = null;
+  /** Every consumer made, the stopped ones included: their channels may still settle deliveries
+   * until close(). */
+  private readonly consumers: RabbitConsumer[] = [];
   private closing = false;
   private reconnecting = false;
-  /** A restartConsumerSoon is opening a consumer now (so that two never do at once). */
-  private consumerStarting = false;
-  /** Message ids the broker returned as unroutable; their confirm must then fail. */
-  private readonly returned = new Set<string>();
-  /** Open consumer channels, including one whose consumer was cancelled but whose acks may follow. */
-  private readonly consumerChannels = new Set<Channel>();
   private readonly urls: readonly string[];
   /** The node of the current connection (an index into urls), and the first one to try next. */
   private node = 0;
@@ -59,6 +51,7 @@ export class RabbitJobQueue implements JobQueue {
   private constructor(private readonly opts: RabbitOptions) {
     this.urls = typeof opts.url === "string" ? [opts.url] : [...opts.url];
     if (this.urls.length === 0) throw new TypeError("RabbitJobQueue: no RabbitMQ URL");
+    this.publisher = new RabbitPublisher(opts.names, opts.log, opts.publishTimeoutMs);
   }
 
   /** Connects (retrying with backoff up to `connectTimeoutMs`) and declares the topology. */
@@ -115,73 +108,33 @@ export class RabbitJobQueue implements JobQueue {
     return this.model ? redactUrl(this.urls[this.node] ?? "") : null;
   }
 
-  async publish(message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
-    const { names, publishTimeoutMs } = this.opts;
-    // The whole publish, opening the channel included, fits in publishTimeoutMs: a broker that
-    // keeps the connection but answers nothing must not hold a submit for ever.
-    const deadline = Date.now() + publishTimeoutMs;
-    const ch = await withTimeout(this.confirmChannel(), publishTimeoutMs, "no publish channel from RabbitMQ");
-    const body = Buffer.from(JSON.stringify(message));
-    const messageId = message.jobId;
-    // A delayed message waits in a retry tier queue (default exchange, routed by queue name).
-    const delayed = opts.delayMs !== undefined;
-    const exchange = delayed ? "" : names.jobsExchange;
-    const routingKey = delayed ? names.retryQueue(retryTier(opts.delayMs ?? 0)) : names.jobsRoutingKey;
-    const expiration = delayed ? { expiration: String(Math.max(0, Math.round(opts.delayMs ?? 0))) } : {};
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new QueueUnavailableError(`no confirm from RabbitMQ within ${publishTimeoutMs} ms`)),
-        Math.max(0, deadline - Date.now()),
-      );
-      try {
-        ch.publish(
-          exchange,
-          routingKey,
-          body,
-          {
-            persistent: true,
-            mandatory: true,
-            contentType: "application/json",
-            messageId,
-            headers: messageHeaders(),
-            ...expiration,
-          },
-          (err: unknown) => {
-            clearTimeout(timer);
-            const unroutable = this.returned.delete(messageId);
-            if (err) reject(new QueueUnavailableError(`RabbitMQ refused the message: ${String(err)}`));
-            else if (unroutable) reject(new QueueUnavailableError("RabbitMQ could not route the message"));
-            else resolve();
-          },
-        );
-      } catch (err) {
-        clearTimeout(timer);
-        reject(new QueueUnavailableError(`publish failed: ${String(err)}`));
-      }
-    });
+  /** Publishes a job message and resolves once RabbitMQ confirms it (rejects with a
+   * QueueUnavailableError when it refuses, cannot route it, or does not answer in time). */
+  publish(message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
+    return this.publisher.publish(this.model, message, opts);
   }
 
   async consume(handler: DeliveryHandler, prefetch: number): Promise<void> {
     if (this.consumer) throw new Error("already consuming");
-    this.consumer = { handler, prefetch, channel: null, tag: null };
-    if (this.model) await this.startConsumer(this.model);
+    const host = {
+      queue: this.opts.names.jobsQueue,
+      log: this.opts.log,
+      isCurrent: (model: ChannelModel) => this.model === model && !this.closing,
+    };
+    this.consumer = new RabbitConsumer(host, handler, prefetch);
+    this.consumers.push(this.consumer);
+    if (this.model) await this.consumer.start(this.model);
   }
 
   async stopConsuming(): Promise<void> {
     const c = this.consumer;
     this.consumer = null;
-    if (c?.channel && c.tag) {
-      try {
-        await c.channel.cancel(c.tag);
-      } catch (err) {
-        this.opts.log.warn("cancelling the consumer failed", { error: String(err) });
-      }
-    }
+    await c?.stop();
   }
 
   /** Messages waiting in the jobs queue (not counting unacked ones). */
   async depth(): Promise<number> {
-    const probe = this.confirmChannel().then((ch) => ch.checkQueue(this.opts.names.jobsQueue));
+    const probe = this.publisher.channel(this.model).then((ch) => ch.checkQueue(this.opts.names.jobsQueue));
     return (await withTimeout(probe, this.opts.publishTimeoutMs, "no queue depth from RabbitMQ")).messageCount;
   }
 
@@ -196,11 +149,7 @@ export class RabbitJobQueue implements JobQueue {
     try {
       return await use(ch);
     } finally {
-      await withTimeout(
-        settled(ch, () => ch.close()),
-        2_000,
-        "closing a channel",
-      ).catch(() => {}); // a channel that died already is closed
+      await closeChannel(ch).catch(() => {}); // a channel that died already is closed
     }
   }
 
@@ -211,20 +160,8 @@ export class RabbitJobQueue implements JobQueue {
     this.model = null;
     // Channels first: a channel's CloseOk comes after the acks sent on it, so none of them is
     // still in a buffer when the connection goes (RabbitMQ would requeue those messages).
-    const channels: Channel[] = [...this.consumerChannels];
-    const publish = this.publishChannel && (await withTimeout(this.publishChannel, 2_000, "").catch(() => null));
-    if (publish) channels.push(publish);
-    for (const ch of channels) {
-      try {
-        await withTimeout(
-          settled(ch, () => ch.close()),
-          2_000,
-          "closing a channel",
-        );
-      } catch (err) {
-        this.opts.log.warn("closing a RabbitMQ channel failed", { error: String(err) });
-      }
-    }
+    for (const c of this.consumers) await c.closeChannels();
+    await this.publisher.close();
     if (model) {
       try {
         await settled(model, () => model.close());
@@ -274,7 +211,7 @@ export class RabbitJobQueue implements JobQueue {
         deliveryLimit: this.opts.deliveryLimit ?? 50,
       });
       await settled(setup, () => setup.close());
-      if (this.consumer) await this.startConsumer(model);
+      await this.consumer?.start(model);
       if (this.closing) throw new Error("closing");
       // Until it is this.model, a close is not handled by onConnectionLost (and amqplib may have
       // settled nothing above): the caller's retry loop takes over.
@@ -282,9 +219,9 @@ export class RabbitJobQueue implements JobQueue {
       this.model = model;
       this.node = node;
       this.nextNode = node;
-      this.publishChannel = null;
+      this.publisher.reset();
       // The consumer channel died in between (the connection lives): onConnectionLost did not see it.
-      if (this.consumer && !this.consumer.channel) this.restartConsumerSoon(model);
+      if (this.consumer && !this.consumer.running) this.consumer.restartSoon(model);
       log.info("connected to RabbitMQ", { url: redactUrl(url), queueType: this.opts.queueType ?? "classic" });
     } catch (err) {
       if (this.model === model) this.model = null;
@@ -296,8 +233,8 @@ export class RabbitJobQueue implements JobQueue {
   private onConnectionLost(model: ChannelModel): void {
     if (model !== this.model) return;
     this.model = null;
-    this.publishChannel = null;
-    if (this.consumer) this.consumer.channel = null;
+    this.publisher.reset();
+    this.consumer?.detach();
     if (this.closing) return;
     // The lost node is tried last: it is likely down, and another node of the cluster likely up.
     this.nextNode = (this.node + 1) % this.urls.length;
@@ -322,143 +259,4 @@ export class RabbitJobQueue implements JobQueue {
       this.reconnecting = false;
     }
   }
-
-  private confirmChannel(): Promise<ConfirmChannel> {
-    const model = this.model;
-    if (!model) return Promise.reject(new QueueUnavailableError("not connected to RabbitMQ"));
-    if (!this.publishChannel) {
-      const created = model.createConfirmChannel().then((ch) => {
-        ch.on("error", (err: Error) => this.opts.log.warn("RabbitMQ publish channel error", { error: err.message }));
-        ch.on("close", () => {
-          if (this.publishChannel === created) this.publishChannel = null;
-        });
-        ch.on("return", (msg: { properties: { messageId?: string } }) => {
-          if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
-        });
-        return ch;
-      });
-      created.catch(() => {
-        if (this.publishChannel === created) this.publishChannel = null;
-      });
-      this.publishChannel = created;
-    }
-    return this.publishChannel.catch((err: unknown) => {
-      throw new QueueUnavailableError(`no RabbitMQ channel: ${String(err)}`);
-    });
-  }
-
-  private async startConsumer(model: ChannelModel): Promise<void> {
-    const c = this.consumer;
-    if (!c) return;
-    const { log, names } = this.opts;
-    const ch = await model.createChannel();
-    let open = true;
-    ch.on("error", (err: Error) => log.warn("RabbitMQ consumer channel error", { error: err.message }));
-    this.consumerChannels.add(ch);
-    ch.on("close", () => {
-      open = false;
-      this.consumerChannels.delete(ch);
-      if (c.channel !== ch) return;
-      c.channel = null;
-      c.tag = null;
-      // The channel died but the connection lives (e.g. a protocol error): open a new one.
-      if (this.model === model && this.consumer === c && !this.closing) this.restartConsumerSoon(model);
-    });
-    await ch.prefetch(c.prefetch);
-    c.channel = ch;
-    const settle = (fn: () => void) => {
-      // Settling on a dead channel is pointless (the broker requeued the message) and would throw.
-      if (open) fn();
-    };
-    // After a cancel by the broker this channel takes no new deliveries but still settles the ones
-    // it has; it is closed once they are settled (closing earlier would requeue them).
-    let unsettled = 0;
-    let cancelled = false;
-    const closeIfDone = () => {
-      if (cancelled && unsettled === 0 && open) ch.close().catch(() => undefined); // a dead channel is closed
-    };
-    const reply = await ch.consume(
-      names.jobsQueue,
-      (msg: ConsumeMessage | null) => {
-        if (msg === null) {
-          // The broker cancelled us (queue deleted, or its replica here gone): consume again, on
-          // a new channel; this one stays until its deliveries are settled.
-          log.warn("RabbitMQ cancelled the consumer; consuming again");
-          cancelled = true;
-          if (c.channel === ch) {
-            c.channel = null;
-            c.tag = null;
-          }
-          closeIfDone();
-          if (this.consumer === c) this.restartConsumerSoon(model);
-          return;
-        }
-        unsettled++;
-        let settled = false;
-        const once = (fn: () => void) => () => {
-          if (settled) return;
-          settled = true;
-          unsettled--;
-          settle(fn);
-          closeIfDone();
-        };
-        const delivery: Delivery = {
-          body: msg.content,
-          redelivered: msg.fields.redelivered,
-          headers: msg.properties.headers ?? {},
-          ack: once(() => ch.ack(msg)),
-          deadLetter: once(() => ch.nack(msg, false, false)),
-          requeue: once(() => ch.nack(msg, false, true)),
-        };
-        c.handler(delivery).catch((err: unknown) => {
-          log.error("delivery handler failed; requeueing", { error: err instanceof Error ? err : String(err) });
-          delivery.requeue();
-        });
-      },
-      { noAck: false },
-    );
-    c.tag = reply.consumerTag;
-  }
-
-  /** Starts the consumer again on this connection, retrying with backoff until it runs (e.g. a
-   * quorum queue answers consume only once it has a leader again). */
-  private restartConsumerSoon(model: ChannelModel, delayMs = 500): void {
-    setTimeout(() => {
-      const c = this.consumer;
-      if (this.model !== model || !c || c.channel || this.consumerStarting || this.closing) return;
-      this.consumerStarting = true;
-      this.startConsumer(model)
-        .catch((err: unknown) => {
-          this.opts.log.warn("restarting the consumer failed; trying again", { error: String(err) });
-          if (this.consumer === c && !c.channel) this.restartConsumerSoon(model, Math.min(delayMs * 2, 5_000));
-        })
-        .finally(() => {
-          this.consumerStarting = false;
-        });
-    }, delayMs);
-  }
-}
-
-/** Closes a channel or connection. amqplib resolves close() only on the broker's CloseOk, so a
- * connection that dies first would leave it pending forever: its 'close' event settles it too. */
-function settled(target: Channel | ChannelModel, close: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    target.once("close", () => resolve());
-    close().then(resolve, reject);
-  });
-}
-
-/** `p`, or a QueueUnavailableError once `ms` have passed. */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function withHeartbeat(url: string, seconds: number): string {
-  const u = new URL(url);
-  if (!u.searchParams.has("heartbeat")) u.searchParams.set("heartbeat", String(seconds));
-  return u.toString();
 }

@@ -6,14 +6,14 @@
 //  - lost messages: a `queued` job due more than `queueWatchdogMs` ago (a retry whose message a
 //    classic queue dropped while dead-lettering it back, or a job whose API died before its publish
 //    was confirmed) has its message published again, once per version of the job.
+import { announcedTransition } from "../events/announced-transition.ts";
 import type { JobEventPublisher } from "../events/job-events.ts";
-import { toView } from "../jobs/job-view.ts";
 import { jobProblem } from "../jobs/problems.ts";
 import type { JobRecord } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
 import type { CommonMetrics } from "../observability/metrics.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
-import { type JobStore, type LeaseStore, transition } from "../store/job-store.ts";
+import type { JobStore, LeaseStore } from "../store/job-store.ts";
 
 export interface SweeperDeps {
   store: JobStore & LeaseStore;
@@ -78,8 +78,9 @@ export class Sweeper {
         continue;
       }
       const detail = "its worker stopped renewing the job's lease";
-      const failed = await transition(
+      const failed = await announcedTransition(
         store,
+        this.deps.events,
         id,
         (cur) =>
           cur.status === "running"
@@ -93,7 +94,6 @@ export class Sweeper {
         { known: seen, leaseExpiredBefore: before },
       );
       if (failed) {
-        this.deps.events.publish(toView(failed));
         this.deps.metrics?.ended("failed", failed.type);
         await store.releaseLease(id, failed.attemptId ?? "");
         log.warn("failed a stalled job", { jobId: id });
@@ -117,12 +117,14 @@ export class Sweeper {
         continue;
       }
       // One republish per version: only the sweeper whose write lands publishes.
-      const bumped = await transition(store, id, (cur) => (sameVersion(cur, seen) ? { retryAt: undefined } : null), {
-        known: seen,
-        queuedDueMs: now,
-      });
+      const bumped = await announcedTransition(
+        store,
+        this.deps.events,
+        id,
+        (cur) => (sameVersion(cur, seen) ? { retryAt: undefined } : null),
+        { known: seen, queuedDueMs: now },
+      );
       if (!bumped) continue;
-      this.deps.events.publish(toView(bumped));
       try {
         await this.deps.queue.publish({
           v: 1,

@@ -19,9 +19,9 @@ export interface CommitOptions {
   leaseExpiredBefore?: number;
   /** The job's payload, stored anew (a job put back in the queue after it ended). */
   payload?: unknown;
-  /** A message the commit publishes too, in the same step (the job's realtime event: one command
-   * instead of a commit and a publish). */
-  event?: { channel: string; message: Buffer };
+  /** The job's event message (JobEventPublisher.encode), which the commit SPUBLISHes on the job's
+   * events channel in the same step: one command instead of a commit and a publish. */
+  event?: Buffer;
 }
 
 export interface JobStore {
@@ -30,8 +30,9 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | null>;
   /**
    * Compare-and-set: stores `next` only if the stored version is `next.version - 1`, so a late or
-   * duplicate writer can never move a job backwards. A committed change is published to the job's
-   * changes channel in the same atomic step; a job that ends loses its stored payload and its lease.
+   * duplicate writer can never move a job backwards. A committed change is published with
+   * `opts.event` in the same atomic step (else its committer publishes it after); a job that ends
+   * loses its stored payload and its lease.
    */
   commit(next: JobRecord, opts?: CommitOptions): Promise<CommitOutcome>;
   getResult(id: string): Promise<string | null>;

@@ -16,8 +16,10 @@ export interface Names {
   jobKey(id: string): string;
   /** Redis string: the job's result (JSON), written with the `succeeded` transition. */
   resultKey(id: string): string;
-  /** Redis channel: every committed change of a job's record, published atomically with it. */
-  jobChangesChannel(id: string): string;
+  /** Redis sharded channel (SPUBLISH/SSUBSCRIBE): every committed change of a job, as the Socket.IO
+   * sharded adapter's BROADCAST of a `job` event to the job's room (the adapter's channel for that
+   * room in its "dynamic" subscription mode). Sockets, SSE and long polls all listen here. */
+  jobEventsChannel(id: string): string;
   /** Redis string: a queued or running job's payload (JSON), kept until the job ends so a lost
    * message can be published again. */
   payloadKey(id: string): string;
@@ -49,9 +51,11 @@ export interface Names {
   inFlightKey(subject: string): string;
   /** Queue where a retry waits out its delay (TTL) before dead-lettering back to the jobs exchange. */
   retryQueue(tierMs: number): string;
-  /** Socket.IO room that receives a job's `job` events. */
+  /** Socket.IO room that receives a job's `job` events. The one place that decides it: its name is
+   * in the job's events channel, which commit-job.lua publishes on, so on a Redis Cluster it must
+   * carry the hash tag of the job's keys (the channel must be in the script's slot). */
   jobRoom(id: string): string;
-  /** Key prefix of the Socket.IO Redis adapter's channels (shared by API instances and the emitter). */
+  /** Channel prefix of the Socket.IO sharded Redis adapter (shared by API instances and workers). */
   readonly socketIoKey: string;
   /** Durable direct exchange that takes new jobs. */
   readonly jobsExchange: string;
@@ -76,15 +80,21 @@ export function names(namespace: string): Names {
   // The job-type registry is one small structure written by MULTIs over its hash and zsets: one slot
   // for all of it. A hot slot is acceptable here: writes come from worker announcements only.
   const registry = `${ns}:{${ns}:job-types}`;
+  const socketIoKey = `${ns}:socket.io`;
+  // The room carries the job's shard tag: commit-job.lua publishes on the room's channel, which must
+  // be in the slot of the job's keys (the channel's hash tag is the room's, the first braces in it).
+  const jobRoom = (id: string) => `job:{${shardTags[shardOf(id)]}}:${id}`;
   return Object.freeze({
     namespace: ns,
     shards: allShards,
     shardOf,
     jobKey: job,
     resultKey: (id: string) => `${job(id)}:result`,
-    jobChangesChannel: (id: string) => `${job(id)}:changes`,
     payloadKey: (id: string) => `${job(id)}:payload`,
-    jobRoom: (id: string) => `job:${id}`,
+    jobRoom,
+    // The sharded adapter's channel of one room: `<prefix>#<namespace>#<room>#` (dynamicChannel in
+    // @socket.io/redis-adapter's sharded-adapter.js; test/integration/sharded-room-message.test.ts).
+    jobEventsChannel: (id: string) => `${socketIoKey}#/#${jobRoom(id)}#`,
     leasesKey: (k: number) => `${shard(k)}:leases`,
     queuedKey: (k: number) => `${shard(k)}:queued`,
     recentJobsKey: (k: number) => `${shard(k)}:jobs:recent`,
@@ -96,7 +106,7 @@ export function names(namespace: string): Names {
     rateLimitKey: (bucket: string, subject: string, window: number) => `${ns}:rate:${bucket}:${subject}:${window}`,
     inFlightKey: (subject: string) => `${ns}:inflight:${subject}`,
     retryQueue: (tierMs: number) => `${ns}.jobs.retry.${tierMs}ms`,
-    socketIoKey: `${ns}:socket.io`,
+    socketIoKey,
     jobsExchange: `${ns}.jobs`,
     jobsQueue: `${ns}.jobs`,
     deadLetterExchange: `${ns}.dead-letter`,

@@ -1,9 +1,10 @@
 // JobStore on Redis: one JSON string per job, compare-and-set in Lua scripts (./scripts/*.lua, one per
-// transition) that also publish the committed record on the job's changes channel (atomically with the
-// write), keep the queue watchdog's index of queued jobs, and drop the stored payload once the job has
-// ended. Leases live in one sorted set per shard; whose lease it is comes from the record's `attemptId`.
-// Every script gets keys of one shard only (names.ts), so each is in one slot on Redis Cluster; readers
-// of the per-shard indexes send one command per shard at once and merge the answers.
+// transition) that also publish the job's event on its events channel (atomically with the write,
+// when the caller hands it in), keep the queue watchdog's index of queued jobs, and drop the stored
+// payload once the job has ended. Leases live in one sorted set per shard; whose lease it is comes
+// from the record's `attemptId`. Every script gets keys of one shard only (names.ts), so each is in
+// one slot on Redis Cluster; readers of the per-shard indexes send one command per shard at once and
+// merge the answers.
 import { JobRecord, terminalStatuses } from "../jobs/schemas.ts";
 import {
   type CommitOptions,
@@ -74,7 +75,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
         keys: [
           n.jobKey(id),
           n.resultKey(id),
-          n.jobChangesChannel(id),
+          n.jobEventsChannel(id),
           n.queuedKey(shard),
           n.payloadKey(id),
           n.leasesKey(shard),
@@ -90,7 +91,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
           id,
           terminalStatuses.has(next.status) ? "1" : "",
           opts.payload === undefined ? "" : JSON.stringify(opts.payload),
-          ...(opts.event ? [opts.event.channel, opts.event.message] : []),
+          ...(opts.event ? [opts.event] : []),
         ],
       }),
     );

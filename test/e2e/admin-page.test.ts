@@ -2,11 +2,11 @@
 // new job appear and change status without reloading, and replays a dead letter with a click.
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
 import type { JobView } from "../../shared/jobs/schemas.ts";
 import { registry } from "../../shared/worker/handlers.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
 import { getStatus, pollToEnd, submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
@@ -19,14 +19,14 @@ describe("issue 11: the operator page in a browser", function () {
   this.timeout(60_000);
   const gate = new Gate();
   let stack: Stack | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   let context: BrowserContext | undefined;
   before(async () => {
     stack = await startStack({
       handlers: registry([demoHandler, gate.handler]),
       env: { ...noLimits, ADMIN_TOKEN: token },
     });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   afterEach(async () => {
     await context?.close();

@@ -2,9 +2,9 @@
 // the API serves, with the client library it serves at /client.js. A browser's fetch cannot read a
 // redirect it does not follow, and its EventSource reconnects whenever a 200 stream ends.
 import { expect } from "chai";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { pollToEnd, submit } from "../helpers/http.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -18,7 +18,7 @@ interface Seen {
 describe("e2e: client channels in a real browser (Chromium)", function () {
   this.timeout(90_000);
   let stack: Stack | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   let page: Page;
   const seen: Seen[] = [];
 
@@ -29,7 +29,7 @@ describe("e2e: client channels in a real browser (Chromium)", function () {
         seen.push({ url: req.url ?? "", lastEventId: req.headers["last-event-id"] as string, status: res.statusCode }),
       );
     });
-    browser = await launchChromium();
+    browser = await sharedChromium();
     page = await browser.newPage();
     await page.goto(`${stack.baseUrl}/demo`); // any page of the API's origin
   });

@@ -2,17 +2,16 @@
 // processes; the page imports the client library the API serves at /client.js, runs a job on a
 // separate worker process, and shows its progress and result as they arrive over the socket.
 import { expect } from "chai";
-import type { Browser } from "playwright-core";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { type Cluster, startCluster } from "../helpers/cluster.ts";
 
 describe("e2e: browser client", function () {
   this.timeout(60_000);
   let cluster: Cluster;
-  let browser: Browser;
+  let browser: BrowserLease;
   before(async () => {
     cluster = await startCluster({ apis: 2, workers: 1 });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   after(async () => {
     await browser?.close();

@@ -118,13 +118,16 @@ describe("issue 11: the herald CLI", function () {
     expect(r.stderr).to.include(`herald status ${job.id} --token ${job.token}`);
     await pollToEnd(base(), job);
 
-    const status = await herald(["status", job.id, "--token", job.token]);
+    // Two independent reads: run side by side (each is a process start-up).
+    const [status, wrong] = await Promise.all([
+      herald(["status", job.id, "--token", job.token]),
+      // A token may start with "-" (base64url): it is still the option's value, not a usage error.
+      herald(["status", job.id, "--token", "-not-the-token"]),
+    ]);
     expect(status.code, failureText(status)).to.equal(0);
     const shown = JSON.parse(status.stdout) as JobView;
     expect(shown).to.include({ id: job.id, status: "succeeded", resultUrl: `/jobs/${job.id}/result` });
 
-    // A token may start with "-" (base64url): it is still the option's value, not a usage error.
-    const wrong = await herald(["status", job.id, "--token", "-not-the-token"]);
     expect(wrong.code, failureText(wrong)).to.equal(5);
     expect(wrong.stderr).to.include("urn:herald:problem:not-found");
     expect(wrong.stdout).to.equal("");

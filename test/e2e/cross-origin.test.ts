@@ -4,8 +4,7 @@
 // the CORS preflight and enforces what the API allows and exposes.
 import { createServer, type Server } from "node:http";
 import { expect } from "chai";
-import type { Browser } from "playwright-core";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { freePort } from "../helpers/net.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -16,7 +15,7 @@ describe("issue 7 item 21: a browser page on another origin, in CORS_ORIGINS", f
   let stack: Stack | undefined;
   let page: Server | undefined;
   let pageOrigin = "";
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
 
   before(async () => {
     const port = await freePort();
@@ -24,7 +23,7 @@ describe("issue 7 item 21: a browser page on another origin, in CORS_ORIGINS", f
     page = createServer((_req, res) => res.end("<!doctype html><title>another origin</title>"));
     await new Promise<void>((resolve) => page?.listen(port, "127.0.0.1", resolve));
     stack = await startStack({ workers: 0, corsOrigins: [pageOrigin], env: { API_KEYS: `alice:${apiKey}` } });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   after(async () => {
     await browser?.close();
@@ -33,7 +32,7 @@ describe("issue 7 item 21: a browser page on another origin, in CORS_ORIGINS", f
   });
 
   it("submits with X-API-Key and reads Idempotent-Replayed and the other documented headers", async () => {
-    const tab = await (browser as Browser).newPage();
+    const tab = await (browser as BrowserLease).newPage();
     await tab.goto(`${pageOrigin}/`);
     // The API is on a different port, hence a different origin: every request is cross-origin.
     // A string, not a function: tsx would wrap named helpers in a `__name` the page does not have.

@@ -6,16 +6,16 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { launchChromium } from "../helpers/browser.ts";
-import { type Cluster, ROOT, startCluster } from "../helpers/cluster.ts";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
+import { type Cluster, pollUntil, ROOT, startCluster } from "../helpers/cluster.ts";
 
 const shots = process.env.HERALD_SCREENSHOTS_DIR ?? join(ROOT, "test-output", "demo-page");
 
 describe("issue 11: the demo page (GET / and /demo)", function () {
   this.timeout(90_000);
   let cluster: Cluster | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   let context: BrowserContext | undefined;
   let errors: string[] = [];
   /** Requests to anywhere but the API's origin (the page uses no CDN). */
@@ -24,7 +24,7 @@ describe("issue 11: the demo page (GET / and /demo)", function () {
   before(async () => {
     mkdirSync(shots, { recursive: true });
     cluster = await startCluster({ apis: 1, workers: 1 });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   after(async () => {
     await browser?.close();
@@ -171,8 +171,10 @@ describe("issue 11: the demo page (GET / and /demo)", function () {
       refused++;
       return route.abort("connectionrefused");
     });
+    // The page's clock is the browser's own until the test moves it on (below).
+    await context.clock.install();
     const page = await open();
-    await fillDemo(page, { steps: 30, stepMs: 500 });
+    await fillDemo(page, { steps: 20, stepMs: 400 });
     await page.getByRole("button", { name: "Submit" }).click();
     const job = card(page, 1);
     await waitText(part(job, "percent"), /^(?!0 %)\d+ %$/); // some progress arrived
@@ -180,12 +182,17 @@ describe("issue 11: the demo page (GET / and /demo)", function () {
     expect(servers.length, "the page's Socket.IO went over the routed WebSocket").to.be.above(0);
     cut = true;
     await Promise.all(servers.map((s) => s.close()));
+    // A refused reconnect means the page has seen the cut, so the client's give-up deadline
+    // (reconnectTimeoutMs, 10 s by default) is set: jump the page's clock past it instead of
+    // waiting it out. The fallback itself is still the client's own doing.
+    await pollUntil(() => refused > 0, { timeoutMs: 45_000, what: "Socket.IO to try to reconnect" });
+    await context.clock.fastForward(11_000);
     await waitText(part(job, "channel"), /^(sse|polling)$/, 45_000);
     const fallback = (await part(job, "channel").textContent()) ?? "";
     await page.screenshot({ path: join(shots, "fallback.png"), fullPage: true });
     await waitText(part(job, "status"), "succeeded", 45_000);
     await waitText(part(job, "outcome"), "Result");
-    expect(JSON.parse((await part(job, "result").textContent()) ?? "null")).to.deep.equal({ steps: 30 });
+    expect(JSON.parse((await part(job, "result").textContent()) ?? "null")).to.deep.equal({ steps: 20 });
     expect(await part(job, "channel").textContent()).to.equal(fallback);
     const history = await part(job, "history").locator("li").allTextContents();
     expect(history.some((l) => / running \d+% via socket$/.test(l))).to.equal(true);

@@ -5,9 +5,8 @@
 // the client address the API rate-limits by is the peer nginx saw, whatever X-Forwarded-For says.
 import { request as httpRequest } from "node:http";
 import { expect } from "chai";
-import type { Browser } from "playwright-core";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { type Cluster, fetchFrom, loopbackClient, startCluster } from "../helpers/cluster.ts";
 import { scanKeys } from "../helpers/redis-keys.ts";
 import { log, REDIS_URL } from "../helpers/stack.ts";
@@ -80,9 +79,9 @@ describe("issue 7 item 19: the shipped deploy/nginx.conf in front of real API pr
   });
 
   it("lets a real browser on the demo page open Socket.IO's WebSocket transport", async () => {
-    let browser: Browser | undefined;
+    let browser: BrowserLease | undefined;
     try {
-      browser = await launchChromium();
+      browser = await sharedChromium();
       const page = await browser.newPage();
       await page.goto(`${c().baseUrl}/demo`);
       const outcome = await page.evaluate(

@@ -7,10 +7,9 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { Browser } from "playwright-core";
 import { names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { freePort, pollUntil } from "../helpers/net.ts";
 import { npm, npmInstall, packOnce } from "../helpers/packed.ts";
 import { exitWithin, killAll, repoRoot, type Spawned, spawnGroup } from "../helpers/processes.ts";
@@ -22,7 +21,7 @@ describe("issue 9: examples/report-app, installed from the packed tarball and ru
   const app = join(work, "report-app");
   const namespace = randomNamespace("example");
   const processes: Spawned[] = [];
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   let heraldUrl = "";
   let webUrl = "";
 
@@ -72,7 +71,7 @@ describe("issue 9: examples/report-app, installed from the packed tarball and ru
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${processes.map((p) => p.stderr()).join("\n")}`);
     });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
 
   after(async function () {
@@ -87,7 +86,7 @@ describe("issue 9: examples/report-app, installed from the packed tarball and ru
   });
 
   it("the page renders a report: progress month by month over Socket.IO, then a link to the PDF", async () => {
-    const page = await (browser as Browser).newPage();
+    const page = await (browser as BrowserLease).newPage();
     try {
       await page.goto(webUrl);
       await page.fill("input[name=months]", "8");

@@ -6,8 +6,8 @@
 import { createServer, type Server } from "node:http";
 import { expect } from "chai";
 import { build } from "esbuild";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../helpers/browser.ts";
+import type { Page } from "playwright-core";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { freePort } from "../helpers/net.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";
 
@@ -18,7 +18,7 @@ describe("issue 11 client: the useHeraldJob React hook in Chromium", function ()
   let stack: Stack | undefined;
   let site: Server | undefined;
   let siteOrigin = "";
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   let tab: Page | undefined;
   const pageErrors: string[] = [];
 
@@ -50,7 +50,7 @@ describe("issue 11 client: the useHeraldJob React hook in Chromium", function ()
     });
     await new Promise<void>((resolve) => site?.listen(port, "127.0.0.1", resolve));
     stack = await startStack({ workers: 1, corsOrigins: [siteOrigin], env: { ...noLimits } });
-    browser = await launchChromium();
+    browser = await sharedChromium();
     tab = await browser.newPage();
     tab.on("pageerror", (e) => pageErrors.push(e.message));
     await tab.goto(`${siteOrigin}/?api=${encodeURIComponent(stack.baseUrl)}`);

@@ -48,11 +48,11 @@ describe("e2e: rolling restart behind nginx", function () {
       const held = request(`${api.url}/jobs/${job.id}`, {
         headers: { ...bearer(job.token), "if-none-match": etag, prefer: "wait=60" },
       });
-      // The held request subscribes to the job's changes channel: once Redis counts a subscriber,
+      // The held request subscribes to the job's events channel: once Redis counts a subscriber,
       // the request is waiting.
       const redis = await connectRedis(REDIS_URL, log, 5_000);
       try {
-        await subscribed(redis, c.names.jobChangesChannel(job.id));
+        await subscribed(redis, c.names.jobEventsChannel(job.id));
       } finally {
         await redis.close();
       }

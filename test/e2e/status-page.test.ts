@@ -2,10 +2,9 @@
 // with a browser's Accept) gets an HTML page that is right with JavaScript off (a `Refresh` header
 // from Retry-After reloads it until the job ends) and follows the job live with JavaScript on.
 import { expect } from "chai";
-import type { Browser } from "playwright-core";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
 import { registry } from "../../shared/worker/handlers.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, request, submit } from "../helpers/http.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";
@@ -16,10 +15,10 @@ describe("issue 11: the status page for people", function () {
   this.timeout(60_000);
   const gate = new Gate();
   let stack: Stack | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   before(async () => {
     stack = await startStack({ handlers: registry([demoHandler, gate.handler]), env: noLimits });
-    browser = await launchChromium();
+    browser = await sharedChromium();
   });
   after(async () => {
     await browser?.close();

@@ -33,12 +33,18 @@ const switchable = defineJobType({
 const endOf = async (stack: Stack, job: { id: string; token: string }): Promise<JobView> =>
   (await pollToEnd(stack.baseUrl, job)).at(-1)?.body as JobView;
 
-/** Puts a copy of a job's message in the dead-letter queue, as a second rejection would. */
-async function deadLetterCopy(stack: Stack, message: JobMessage): Promise<void> {
+/** Puts `copies` copies of a job's message in the dead-letter queue, as further rejections would
+ * (over one connection: a connection per copy made the 200 copies below take tens of seconds). */
+async function deadLetterCopy(stack: Stack, message: JobMessage, copies = 1): Promise<void> {
   const conn = await amqp.connect(AMQP_URL);
   try {
     const ch = await conn.createConfirmChannel();
-    ch.publish(stack.names.deadLetterExchange, "", Buffer.from(JSON.stringify(message)), { persistent: true });
+    const body = Buffer.from(JSON.stringify(message));
+    for (let i = 0; i < copies; i++) {
+      if (!ch.publish(stack.names.deadLetterExchange, "", body, { persistent: true })) {
+        await new Promise((resolve) => ch.once("drain", resolve));
+      }
+    }
     await ch.waitForConfirms();
   } finally {
     await conn.close();
@@ -156,9 +162,7 @@ describe("issue 7 item 5: dead-letter replay only moves failed jobs forward, onc
     // Letters of a job that is gone, behind this one: the replay still reads them when the
     // replayed job has failed again and its new letter has arrived.
     const { record } = newJob("switchable");
-    for (let i = 0; i < 200; i++) {
-      await deadLetterCopy(stack, { v: 1, jobId: record.id, type: "switchable", payload: { n: 5 } });
-    }
+    await deadLetterCopy(stack, { v: 1, jobId: record.id, type: "switchable", payload: { n: 5 } }, 200);
     const replay = await replayAll(stack.names.namespace);
     expect(replay.code, replay.stderr).to.equal(0);
     const report = JSON.parse(replay.stdout) as { replayed: string[]; dropped: string[] };

@@ -15,14 +15,16 @@ import amqp from "amqplib";
 import { expect } from "chai";
 import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import { SseParser } from "../../shared/client/sse-parser.ts";
+import { announcedTransition } from "../../shared/events/announced-transition.ts";
 import { RedisJobChanges } from "../../shared/events/redis-job-changes.ts";
 import { RedisJobControlPublisher, RedisJobControlSubscriber } from "../../shared/events/redis-job-control.ts";
+import { jobEventMessage, SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
+import { toView } from "../../shared/jobs/job-view.ts";
 import type { AcceptedJob, JobRecord, JobView } from "../../shared/jobs/schemas.ts";
 import { createLogger } from "../../shared/observability/log.ts";
 import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
-import { transition } from "../../shared/store/job-store.ts";
 import { type Names, names } from "../../shared/store/names.ts";
 import { newJob } from "../../shared/store/new-job.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
@@ -37,9 +39,9 @@ const log = createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? 
 const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const freshNames = (): Names => names(`resub-${randomBytes(6).toString("hex")}`);
 
-/** How many connections Redis itself says are subscribed to `channel`. */
-async function subscribers(redis: RedisClient, channel: string): Promise<number> {
-  const counts = await redis.pubSubNumSub(channel);
+/** How many connections Redis says are subscribed to the sharded `channel` (a job's events). */
+async function shardSubscribers(redis: RedisClient, channel: string): Promise<number> {
+  const counts = await redis.pubSubShardNumSub(channel);
   return Number(counts[channel] ?? 0);
 }
 
@@ -62,9 +64,9 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
-/** The job's next version, as the store script publishes it. */
-const changed = (r: JobRecord, percent: number): string =>
-  JSON.stringify({ ...r, version: r.version + 1, progress: { percent } });
+/** The job's next version, as a worker or the store script publishes it on its events channel. */
+const changed = (n: Names, r: JobRecord, percent: number): Buffer =>
+  jobEventMessage(n, toView({ ...r, version: r.version + 1, progress: { percent } }));
 
 async function killAndAwaitDown(redis: PrivateRedis, clients: RedisClient[]): Promise<void> {
   await redis.kill();
@@ -104,10 +106,10 @@ describe("issue 7 item 9: RedisJobChanges and RedisJobControlSubscriber across a
     const [sub, pub] = [await connect("changes"), await connect("pub")];
     const changes = new RedisJobChanges(sub, n, log);
     const { record } = newJob("demo");
-    const channel = n.jobChangesChannel(record.id);
+    const channel = n.jobEventsChannel(record.id);
 
     await killAndAwaitDown(redis, [sub, pub]);
-    const refused: JobRecord[] = [];
+    const refused: JobView[] = [];
     const failure = await within(
       changes
         .watch(record.id, (r) => refused.push(r))
@@ -133,19 +135,19 @@ describe("issue 7 item 9: RedisJobChanges and RedisJobControlSubscriber across a
     expect(second, "the second watch() rejects too").to.be.instanceOf(Error);
 
     await restartAndAwaitUp(redis, [sub, pub]);
-    const seen: JobRecord[] = [];
+    const seen: JobView[] = [];
     const unwatch = await within(
       changes.watch(record.id, (r) => seen.push(r)),
       10_000,
       "watch() after the restart",
     );
-    expect(await subscribers(pub, channel), "subscribed again").to.equal(1);
-    await pub.publish(channel, changed(record, 50));
+    expect(await shardSubscribers(pub, channel), "subscribed again").to.equal(1);
+    await pub.sPublish(channel, changed(n, record, 50));
     await pollUntil(() => seen.length === 1, { timeoutMs: 5_000, what: "the change reaching the new watcher" });
     expect(seen[0]?.version).to.equal(2);
     expect(refused, "the rejected watchers got nothing").to.deep.equal([]);
     await unwatch();
-    expect(await subscribers(pub, channel), "unsubscribed").to.equal(0);
+    expect(await shardSubscribers(pub, channel), "unsubscribed").to.equal(0);
   });
 
   it("a watch() live across a kill -9 and restart is resubscribed (by node-redis) and gets the next change", async () => {
@@ -154,18 +156,18 @@ describe("issue 7 item 9: RedisJobChanges and RedisJobControlSubscriber across a
     const [sub, pub] = [await connect("changes"), await connect("pub")];
     const changes = new RedisJobChanges(sub, n, log);
     const { record } = newJob("demo");
-    const channel = n.jobChangesChannel(record.id);
-    const seen: JobRecord[] = [];
+    const channel = n.jobEventsChannel(record.id);
+    const seen: JobView[] = [];
     const unwatch = await changes.watch(record.id, (r) => seen.push(r));
 
     await killAndAwaitDown(redis, [sub, pub]);
     await restartAndAwaitUp(redis, [sub, pub]);
     // Redis itself says so: the subscription is back, without anyone calling watch() again.
-    await pollUntil(async () => (await subscribers(pub, channel)) === 1, {
+    await pollUntil(async () => (await shardSubscribers(pub, channel)) === 1, {
       timeoutMs: 10_000,
       what: "the subscription restored",
     });
-    await pub.publish(channel, changed(record, 30));
+    await pub.sPublish(channel, changed(n, record, 30));
     await pollUntil(() => seen.length === 1, { timeoutMs: 5_000, what: "the change after the restart" });
     await unwatch();
   });
@@ -176,21 +178,21 @@ describe("issue 7 item 9: RedisJobChanges and RedisJobControlSubscriber across a
     const [sub, pub] = [await connect("changes"), await connect("pub")];
     const changes = new RedisJobChanges(sub, n, log);
     const { record } = newJob("demo");
-    const channel = n.jobChangesChannel(record.id);
+    const channel = n.jobEventsChannel(record.id);
     const unwatch = await changes.watch(record.id, () => undefined);
-    expect(await subscribers(pub, channel)).to.equal(1);
+    expect(await shardSubscribers(pub, channel)).to.equal(1);
 
     await killAndAwaitDown(redis, [sub, pub]);
     await within(unwatch(), 10_000, "unwatch() while Redis is down");
     await restartAndAwaitUp(redis, [sub, pub]);
-    await pollUntil(async () => (await subscribers(pub, channel)) === 0, {
+    await pollUntil(async () => (await shardSubscribers(pub, channel)) === 0, {
       timeoutMs: 10_000,
       what: "the job's channel unsubscribed after the restart",
     });
     // And the job can be watched again as usual.
-    const seen: JobRecord[] = [];
+    const seen: JobView[] = [];
     const again = await changes.watch(record.id, (r) => seen.push(r));
-    await pub.publish(channel, changed(record, 10));
+    await pub.sPublish(channel, changed(n, record, 10));
     await pollUntil(() => seen.length === 1, { timeoutMs: 5_000, what: "the change to the new watcher" });
     expect(seen).to.have.length(1, "delivered once");
     await again();
@@ -331,11 +333,13 @@ describe("issue 7 item 9: one API instance whose change subscription failed serv
     await pollUntil(() => changesSub.isReady, { timeoutMs: 20_000, what: "the change subscriber back" });
     const held = longPoll();
     // Redis says the long poll is subscribed: the change below can only reach it through the feed.
-    await pollUntil(async () => (await subscribers(store, n.jobChangesChannel(record.id))) === 1, {
+    await pollUntil(async () => (await shardSubscribers(store, n.jobEventsChannel(record.id))) === 1, {
       timeoutMs: 10_000,
       what: "the long poll's subscription",
     });
-    await transition(jobs, record.id, () => ({ progress: { percent: 40 } }));
+    await announcedTransition(jobs, new SocketIoJobEvents(store, n, log), record.id, () => ({
+      progress: { percent: 40 },
+    }));
     const answer = await within(held, 10_000, "the held long poll");
     expect(answer.status).to.equal(200);
     expect(answer.body.version).to.equal(2);
@@ -363,11 +367,13 @@ describe("issue 7 item 9: one API instance whose change subscription failed serv
     await pollUntil(() => changesSub.isReady, { timeoutMs: 20_000, what: "the change subscriber back" });
     const reading = readSse(`${url}/${record.id}/events`, bearer(token), { stopAfter: 2, timeoutMs: 20_000 });
     // Subscribed (Redis says so), and the heartbeat that would re-read the store is 10 minutes away.
-    await pollUntil(async () => (await subscribers(store, n.jobChangesChannel(record.id))) === 1, {
+    await pollUntil(async () => (await shardSubscribers(store, n.jobEventsChannel(record.id))) === 1, {
       timeoutMs: 10_000,
       what: "the SSE stream's subscription",
     });
-    await transition(jobs, record.id, () => ({ progress: { percent: 60 } }));
+    await announcedTransition(jobs, new SocketIoJobEvents(store, n, log), record.id, () => ({
+      progress: { percent: 60 },
+    }));
     const stream = await reading;
     expect(stream.status).to.equal(200);
     expect(stream.events.map((e) => e.view.version)).to.deep.equal([1, 2]);
@@ -456,7 +462,7 @@ describe("issue 7 item 9: real API and worker processes across a Redis kill -9 a
       },
     );
     await pollUntil(
-      async () => (await subscribers(probe as RedisClient, cluster?.names.jobChangesChannel(job.id) ?? "")) >= 1,
+      async () => (await shardSubscribers(probe as RedisClient, cluster?.names.jobEventsChannel(job.id) ?? "")) >= 1,
       { timeoutMs: 15_000, what: "the SSE stream's change subscription restored" },
     );
 

@@ -1,16 +1,14 @@
-// Watches every committed change of a namespace's jobs from outside the processes, on the
-// channels the store publishes to atomically with each write (`${namespace}:job:<id>:changes`).
+// Watches every committed change of a namespace's jobs from outside the processes: the record
+// writes themselves, seen through Redis MONITOR (commit-job.lua's SET of the job's record key; the
+// job events channels are sharded, and sharded pub/sub has no pattern subscriptions).
 // What it shows: how many `succeeded` commits a job got (compare-and-set allows at most one, so
 // more would be a real double completion) and which attempts started `running`.
-// Pub/sub is at-most-once: a gap is possible only if this subscriber's own connection drops, which
+// A gap is possible only while the MONITOR connection is down (a Redis restart), which
 // `disconnects` counts, so a caller can tell "none seen" from "not watched".
 
 import type { JobStatus } from "../../shared/jobs/schemas.ts";
 import type { Names } from "../../shared/store/names.ts";
-import { connectRedis } from "../../shared/store/redis-connect.ts";
-import type { RedisClient } from "../../shared/store/redis-job-store.ts";
-import { jobIdOfKey, jobKeyPattern } from "./redis-keys.ts";
-import { log } from "./stack.ts";
+import { monitorRedis } from "./redis-monitor.ts";
 
 export interface Change {
   version: number;
@@ -35,28 +33,42 @@ export interface JobHistory {
 }
 
 export async function watchJobHistory(redisUrl: string, n: Names): Promise<JobHistory> {
-  const client: RedisClient = await connectRedis(redisUrl, log, 5_000, "history");
   const changes = new Map<string, Change[]>();
-  let disconnects = 0;
-  client.on("reconnecting", () => disconnects++);
-  await client.pSubscribe(jobKeyPattern(n.namespace, "*:changes"), (message, channel) => {
-    const id = jobIdOfKey(n.namespace, channel, ":changes");
-    if (id === null) return;
+  const monitor = await monitorRedis(Number(new URL(redisUrl).port || 6379), ({ script, args }) => {
+    // A commit: SET <record key> <record JSON> EX <ttl> from commit-job.lua (create-job's SET has NX).
+    const [command, key, json] = args;
+    if (!script || command?.toUpperCase() !== "SET" || !key || !json || args.includes("NX")) return;
+    if (!key.startsWith(`${n.namespace}:`)) return;
     try {
-      const r = JSON.parse(message) as {
+      const r = JSON.parse(json) as {
+        id: string;
         version: number;
         status: JobStatus;
         attempts: number;
         progress?: { percent?: number };
       };
-      const list = changes.get(id) ?? [];
+      if (key !== n.jobKey(r.id)) return;
+      const list = changes.get(r.id) ?? [];
       const percent = r.progress?.percent ?? 0;
       list.push({ version: r.version, status: r.status, attempts: r.attempts, percent, at: Date.now() });
-      changes.set(id, list);
+      changes.set(r.id, list);
     } catch {
       // not a record: nothing the store wrote
     }
   });
+  // Back as soon as Redis is (after a restart).
+  let closed = false;
+  let rejoining = false;
+  const rejoin = setInterval(() => {
+    if (closed || rejoining || monitor.connected) return;
+    rejoining = true;
+    monitor
+      .reconnect()
+      .catch(() => {})
+      .finally(() => {
+        rejoining = false;
+      });
+  }, 100);
   const of = (id: string) => changes.get(id) ?? [];
   return {
     changes,
@@ -76,10 +88,12 @@ export async function watchJobHistory(redisUrl: string, n: Names): Promise<JobHi
       ].sort((a, b) => a - b),
     latest: (id) => of(id).reduce<Change | undefined>((a, c) => (a && a.version >= c.version ? a : c), undefined),
     get disconnects() {
-      return disconnects;
+      return monitor.drops;
     },
     async close() {
-      await client.close();
+      closed = true;
+      clearInterval(rejoin);
+      monitor.close();
     },
   };
 }

@@ -117,10 +117,10 @@ export async function readSse(
   }
 }
 
-/** Resolves once Redis counts a subscriber on `channel`: e.g. a held long poll or an SSE stream
- * is now waiting for the job's next change (they subscribe to its changes channel). */
+/** Resolves once Redis counts a subscriber on the sharded `channel`: e.g. a held long poll or an
+ * SSE stream is now waiting for the job's next change (they subscribe to its events channel). */
 export function subscribed(redis: RedisClient, channel: string, timeoutMs = 10_000): Promise<true> {
-  return pollUntil(async () => ((await redis.pubSubNumSub(channel))[channel] ?? 0) > 0 || undefined, {
+  return pollUntil(async () => ((await redis.pubSubShardNumSub(channel))[channel] ?? 0) > 0 || undefined, {
     timeoutMs,
     everyMs: 20,
     what: `a subscriber on ${channel}`,

@@ -1,5 +1,5 @@
 // A job change whose notification was lost: the record in Redis moves on (version + 1, as a commit
-// would write it) but nothing is published on its changes channel or to its Socket.IO room. Redis
+// would write it) but nothing is published on its events channel (sockets, SSE, long polls). Redis
 // pub/sub is at-most-once, so this happens for real (a subscriber reconnecting at that moment);
 // the channels' periodic re-reads (SSE heartbeat, the client's resubscribe) must repair it.
 

@@ -8,9 +8,9 @@
 // Definitions:
 // - accepted: POST answered 202.
 // - lost: accepted, but not terminal by the deadline, or its status answers 404 (record gone).
-// - duplicated: more than one completed run of the job. Three witnesses: the job's changes channel
-//   (more than one `succeeded` version published), the AOF (more than one `succeeded` version
-//   committed: complete across Redis kills, where the subscriber has gaps), and the workers' "job
+// - duplicated: more than one completed run of the job. Three witnesses: the job's record writes
+//   seen through MONITOR (more than one `succeeded` version written), the AOF (more than one
+//   `succeeded` version committed: complete across Redis kills, where the monitor has gaps), and the workers' "job
 //   finished" log lines (one per handler run that reached its final commit).
 // - wrong outcome: the end differs from what the job's payload and the SIGKILLs that provably hit
 //   it allow (soak-verdict.ts): e.g. `failAttempts` below the attempt limit must end `succeeded`
@@ -157,8 +157,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       workerEnv: { SHUTDOWN_GRACE_MS: String(workerGraceMs) },
     });
     const theCluster = cluster;
-    // The changes-channel witness needs one subscriber that hears every job: a single Redis's
-    // classic pub/sub. On a Redis Cluster, job events are sharded per job: the AOFs witness alone.
+    // The record-writes witness taps one Redis (MONITOR, job-history.ts). On a Redis Cluster the
+    // masters change under the soak: there the AOFs of every node are the witness.
     if (brokers.watchedRedis) history = await watchJobHistory(brokers.watchedRedis.url, cluster.names);
     exits = watchExits(() => [...theCluster.apis, ...theCluster.workers], {
       nginx: cluster.nginx.process,
@@ -367,7 +367,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         report.details.wrongOutcomes.push(`${job.id}: ${wrong}${why}, attempts ${view.attempts}; ${explain(job.id)}`);
       } else if (view.status === "failed") report.failedAsExpected++;
       const seen = [
-        ["changes channel", history?.succeededCommits(job.id) ?? 0],
+        ["record writes", history?.succeededCommits(job.id) ?? 0],
         ["AOF", durable.succeededCommits(job.id)],
         ["worker logs", completions.get(job.id) ?? 0],
       ] as const;

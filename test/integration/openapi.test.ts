@@ -8,13 +8,12 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { expect } from "chai";
-import type { Browser } from "playwright-core";
 import { csvSummaryHandler } from "../../services/worker/jobs/csv-summary.ts";
 import { demoHandler } from "../../services/worker/jobs/demo.ts";
 import { problemKinds } from "../../shared/jobs/problems.ts";
 import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
 import { registry } from "../../shared/worker/handlers.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { Gate } from "../helpers/gate.ts";
 import { bearer, pollToEnd, postJob, type Reply, request, submit, waitForStatus } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
@@ -416,7 +415,7 @@ describe("issue 11: OpenAPI: the operator API (/admin, ADMIN_TOKEN set) matches 
 describe("issue 11: /docs renders in Chromium from the API alone", function () {
   this.timeout(30_000);
   let stack: Stack | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserLease | undefined;
   after(async () => {
     await browser?.close();
     await stack?.close();
@@ -425,7 +424,7 @@ describe("issue 11: /docs renders in Chromium from the API alone", function () {
   it("shows every path of the document, and no request leaves the API's origin", async () => {
     stack = await startStack({ workers: 0, env: noLimits });
     const origin = stack.baseUrl;
-    browser = await launchChromium();
+    browser = await sharedChromium();
     const page = await browser.newPage();
     const elsewhere: string[] = [];
     page.on("request", (r) => {

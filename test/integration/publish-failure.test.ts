@@ -140,11 +140,16 @@ describe("publish failure: the broker stays connected but its confirm never come
   before(async () => {
     proxy = await startFreezeProxy({ port: Number(new URL(AMQP_URL).port || 5672) });
     const apiAmqpUrl = `amqp://guest:guest@127.0.0.1:${proxy.port}`;
-    plain = await startStack({ apiAmqpUrl, publishTimeoutMs, env: { ...noLimits, MAX_QUEUE_DEPTH: "0" } });
-    bounded = await startStack({ apiAmqpUrl, publishTimeoutMs, env: noLimits });
-    cold = await startStack({ apiAmqpUrl, publishTimeoutMs, env: { ...noLimits, MAX_QUEUE_DEPTH: "0" } });
+    // Three independent stacks (own namespaces): started side by side, each kept for `after` to close.
+    const started = await Promise.allSettled([
+      startStack({ apiAmqpUrl, publishTimeoutMs, env: { ...noLimits, MAX_QUEUE_DEPTH: "0" } }),
+      startStack({ apiAmqpUrl, publishTimeoutMs, env: noLimits }),
+      startStack({ apiAmqpUrl, publishTimeoutMs, env: { ...noLimits, MAX_QUEUE_DEPTH: "0" } }),
+    ]);
+    [plain, bounded, cold] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+    for (const r of started) if (r.status === "rejected") throw r.reason;
     // Warm: each API has published once (its confirm channel is open) before the broker stalls.
-    for (const s of [plain, bounded]) await acceptedAndRun(s);
+    await Promise.all([plain, bounded].map((s) => acceptedAndRun(s as Stack)));
   });
   after(async () => {
     proxy?.thaw(); // let the APIs' connections close cleanly

@@ -351,7 +351,7 @@ describe("realtime channels on one instance", () => {
       const held = request<JobView>(`${stack.baseUrl}/jobs/${job.id}`, {
         headers: { ...bearer(job.token), "if-none-match": job.etag, prefer: "wait=30" },
       });
-      await subscribed(stack.redis, stack.names.jobChangesChannel(job.id)); // it is waiting now
+      await subscribed(stack.redis, stack.names.jobEventsChannel(job.id)); // it is waiting now
       gate.progress(job.id, 50, "half way");
       const next = await held;
       expect(next.status).to.equal(200);

@@ -57,7 +57,7 @@ describe("issue 7 item 24: API shutdown (503 shutting-down, /readyz)", () => {
     const held = request<JobView>(`${s.baseUrl}/jobs/${job.id}`, {
       headers: { ...bearer(job.token), "if-none-match": first.headers.get("etag") ?? "", prefer: "wait=60" },
     });
-    await subscribed(s.redis, s.names.jobChangesChannel(job.id));
+    await subscribed(s.redis, s.names.jobEventsChannel(job.id));
     const upload = postWithHeldBody(`${s.baseUrl}/jobs`, JSON.stringify(demo));
     await upload.continued;
     const started = Date.now();

@@ -119,7 +119,9 @@ describe("unit: Redis key slots (issue 8, Redis Cluster)", () => {
       await store.dropExpiredLease(id, 5);
       await store.getWithLease(id);
       await store.leaseExpiresAt(id);
-      expect(keySlot(n.jobChangesChannel(id)), "the changes channel").to.equal(keySlot(n.jobKey(id)));
+      expect(keySlot(n.jobEventsChannel(id)), "the events channel (the room carries the tag)").to.equal(
+        keySlot(n.jobKey(id)),
+      );
       expect(keySlot(n.controlChannel(n.shardOf(id))), "the control channel of its shard").to.equal(
         keySlot(n.jobKey(id)),
       );

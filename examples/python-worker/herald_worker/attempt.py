@@ -58,7 +58,7 @@ def owned_by(cur, attempt_id) -> bool:
 
 class Attempt:
     def __init__(self, deps, delivery, job, job_type, payload, abort: Abort):
-        self.deps = deps  # .store .events .queue .log .config .giving_up
+        self.deps = deps  # .store .queue .log .config .giving_up
         self.delivery = delivery
         self.job = job
         self.job_type = job_type
@@ -70,8 +70,7 @@ class Attempt:
     def commit(self, change, result_json=""):
         committed = self.deps.store.transition(self.job["id"], change, known=self.latest, result_json=result_json)
         if committed:
-            self.latest = committed
-            self.deps.events.publish(committed)
+            self.latest = committed  # its event went out with the commit (store.py)
         return committed
 
     def report(self, progress: dict) -> None:

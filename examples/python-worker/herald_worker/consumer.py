@@ -97,7 +97,7 @@ class RetryPublisher:
 
 class Consumer:
     def __init__(self, deps, job_types: dict, on_consuming=lambda: None, on_stopping=lambda: None):
-        self.deps = deps  # .config .names .store .events .queue .log .running .stopping .giving_up
+        self.deps = deps  # .config .names .store .queue .log .running .stopping .giving_up
         self.job_types = job_types
         self.on_consuming = on_consuming
         self.on_stopping = on_stopping
@@ -277,7 +277,7 @@ class Consumer:
 
     def _begin(self, job_id, job_type, redelivered):
         """Takes the job for a new attempt with a fresh fencing token (shared/worker/begin-attempt.ts beginAttempt)."""
-        store, events, lease_ms = self.deps.store, self.deps.events, self.deps.config.lease_ms
+        store, lease_ms = self.deps.store, self.deps.config.lease_ms
         current = store.get(job_id)
         if current is None or current["status"] in TERMINAL:
             self.deps.log.info("skipping a message whose job is gone or finished", jobId=job_id)
@@ -307,9 +307,7 @@ class Consumer:
             return {"status": "running", "attempts": cur["attempts"] + 1, "attemptId": attempt_id,
                     "startedAt": now, "retryAt": None}
 
-        begun = store.transition(job_id, change, known=current)
-        if begun:
-            events.publish(begun)
+        begun = store.transition(job_id, change, known=current)  # announced with the commit
         if raced:
             return ("leased", now_ms() + lease_ms) if redelivered else ("duplicate", None)
         if begun and owned_by(begun, attempt_id):
@@ -321,13 +319,11 @@ class Consumer:
     def _fail_unrunnable(self, job_id, kind, title, detail):
         """A message that can never run: end its job `failed` so nobody waits forever."""
         try:
-            failed = self.deps.store.transition(
+            self.deps.store.transition(
                 job_id,
                 lambda cur: None if cur["status"] in TERMINAL else {
                     "status": "failed", "finishedAt": now_iso(), "error": problem(kind, title, detail, cur["attempts"])},
             )
-            if failed:
-                self.deps.events.publish(failed)
         except Exception as err:  # noqa: BLE001 - logged; the sweeper ends it if it runs
             self.deps.log.warn("could not mark an unrunnable job failed", jobId=job_id, error=str(err))
 

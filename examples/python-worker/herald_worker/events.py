@@ -1,9 +1,11 @@
-"""Job events to Socket.IO clients, in the format of @socket.io/redis-emitter: a MessagePack array
-[uid, packet, opts] published on `<ns>:socket.io#/#<room>#`, which every API instance's Redis
-adapter delivers to the sockets it holds in that room. (SSE and long polls need nothing from the
-worker: commit-job.lua publishes each committed record on the job's changes channel.)"""
-from .msgpack import packb
+"""Job events, in the Socket.IO sharded Redis adapter's own format (shared/events/sharded-room-message.ts):
+a BROADCAST ClusterMessage, as JSON, which commit-job.lua SPUBLISHes on the job's events channel
+`<ns>:socket.io#/#job:<id>#` with each commit (store.py). The adapter of each API instance holding a
+socket in the job's room delivers it, and the API's change feed reads it for SSE streams and long
+polls: every committed change is published there, once."""
+import json
 
+BROADCAST = 3  # socket.io-adapter MessageType.BROADCAST
 EVENT = 2  # socket.io-parser PacketType.EVENT
 
 
@@ -25,19 +27,15 @@ def to_view(r: dict) -> dict:
     return view
 
 
-class SocketIoEvents:
-    def __init__(self, redis, names, log):
-        self.redis = redis
-        self.names = names
-        self.log = log
-
-    def publish(self, record: dict) -> None:
-        """Fire-and-forget: a lost event is logged; clients converge through snapshots."""
-        room = self.names.job_room(record["id"])
-        packet = {"type": EVENT, "data": ["job", to_view(record)], "nsp": "/"}
-        message = packb(["emitter", packet, {"rooms": [room], "flags": {}, "except": []}])
-        try:
-            self.redis.publish(f"{self.names.socket_io_key}#/#{room}#", message)
-        except Exception as err:  # noqa: BLE001 - an outage must not end the attempt
-            self.log.warn("job event not published; subscribers resync from the job's state",
-                          jobId=record["id"], error=str(err))
+def job_event(names, record: dict) -> str:
+    """The message announcing `record` (its public view as a `job` event to the job's room)."""
+    message = {
+        "uid": "emitter",  # any uid but an API instance's own
+        "nsp": "/",
+        "type": BROADCAST,
+        "data": {
+            "packet": {"type": EVENT, "data": ["job", to_view(record)]},
+            "opts": {"rooms": [names.job_room(record["id"])], "except": [], "flags": {}},
+        },
+    }
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)

@@ -59,14 +59,17 @@ class Names:
     def result(self, job_id: str) -> str:
         return f"{self.job(job_id)}:result"
 
-    def changes(self, job_id: str) -> str:
-        return f"{self.job(job_id)}:changes"
-
     def payload(self, job_id: str) -> str:
         return f"{self.job(job_id)}:payload"
 
     def job_room(self, job_id: str) -> str:
-        return f"job:{job_id}"
+        """Carries the job's shard tag: the room's channel (job_events) is in the slot of its keys."""
+        return f"job:{{{self.shard_tags[self.shard_of(job_id)]}}}:{job_id}"
+
+    def job_events(self, job_id: str) -> str:
+        """The sharded channel (SPUBLISH) of the job's events: the Socket.IO sharded adapter's channel
+        of the job's room, where sockets, SSE and long polls all listen."""
+        return f"{self.socket_io_key}#/#{self.job_room(job_id)}#"
 
     def retry_queue(self, tier_ms: int) -> str:
         return f"{self.namespace}.jobs.retry.{tier_ms}ms"

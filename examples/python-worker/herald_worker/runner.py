@@ -12,7 +12,6 @@ from .attempt import RunningJobs
 from .config import StartupError, load_config
 from .consumer import Consumer, RetryPublisher
 from .control import CancelListener, LeaseRenewer
-from .events import SocketIoEvents
 from .log import Logger
 from .names import Names, load_shard_tags
 from .registry import Announcer
@@ -35,7 +34,6 @@ def run_worker(job_types, env=None) -> None:
         names=names,
         log=log,
         store=store,
-        events=SocketIoEvents(r, names, log),
         queue=RetryPublisher(config, names),
         running=running,
         stopping=threading.Event(),

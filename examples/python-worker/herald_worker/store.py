@@ -1,9 +1,11 @@
 """The job store: Herald's Lua scripts (shared/store/scripts/*.lua), called with EVALSHA (redis-py's
 Script falls back to SCRIPT LOAD on NOSCRIPT). Every change of a job goes through commit-job.lua,
-the compare-and-set that also publishes the record on the job's changes channel (SSE, long polls)."""
+the compare-and-set, which also SPUBLISHes the job's event (events.py) with the write."""
 import json
 import time
 from datetime import datetime, timezone
+
+from .events import job_event
 
 TERMINAL = ("succeeded", "failed", "canceled")
 
@@ -44,11 +46,12 @@ class Store:
         return None if raw is None else json.loads(raw)
 
     def commit(self, nxt: dict, result_json: str = "", queued_due_ms=None) -> str:
-        """Stores `nxt` if the stored version is nxt['version'] - 1: 'committed', 'conflict' or 'missing'."""
+        """Stores `nxt` if the stored version is nxt['version'] - 1: 'committed', 'conflict' or 'missing'.
+        A commit announces itself: the script publishes the job's event with the write."""
         n, job_id = self.names, nxt["id"]
         shard = n.shard_of(job_id)
         return self._commit(
-            keys=[n.job(job_id), n.result(job_id), n.changes(job_id), n.queued(shard), n.payload(job_id), n.leases(shard)],
+            keys=[n.job(job_id), n.result(job_id), n.job_events(job_id), n.queued(shard), n.payload(job_id), n.leases(shard)],
             args=[
                 json.dumps(nxt, separators=(",", ":")),
                 str(nxt["version"]),
@@ -60,6 +63,7 @@ class Store:
                 job_id,
                 "1" if nxt["status"] in TERMINAL else "",
                 "",  # payload: stored anew only when an ended job is put back (not a worker's business)
+                job_event(n, nxt),
             ],
         )
 

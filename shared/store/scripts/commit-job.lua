@@ -1,14 +1,17 @@
 --[[
   commit-job: the one compare-and-set every change of a job's record goes through (queued ->
   running -> succeeded / failed / canceled, back to queued for a retry, progress, cancel requests).
-  The committed record is published on the job's changes channel atomically with the write.
+  The caller's event message (the job's new public view, in the Socket.IO sharded adapter's format)
+  is SPUBLISHed on the job's events channel atomically with the write; without one, the caller
+  publishes it after the commit.
   A job that ends (a terminal next status) loses its payload and its lease entry, if any: no attempt
   owns an ended job, so its worker need not release the lease in another round trip.
 
   All KEYS carry the job's shard's hash tag <tag> (shared/store/names.ts): one slot on Redis Cluster.
   KEYS[1] record key            <ns>:{<tag>}:job:<id>
   KEYS[2] result key            <ns>:{<tag>}:job:<id>:result  (written only with a `succeeded` record)
-  KEYS[3] changes channel       <ns>:{<tag>}:job:<id>:changes (receives the committed record JSON)
+  KEYS[3] events channel        <ns>:socket.io#/#job:{<tag>}:<id># (sharded pub/sub: SPUBLISH; its
+                                                        hash tag is the room's, the job's <tag>)
   KEYS[4] queued index          <ns>:{<tag>}:queued
   KEYS[5] payload key           <ns>:{<tag>}:job:<id>:payload
   KEYS[6] leases                <ns>:{<tag>}:leases   (sorted set: id by lease expiry ms; the job's
@@ -26,10 +29,8 @@
   ARGV[8]  job id
   ARGV[9]  "1" if the next status is terminal (the payload and the lease entry are dropped), else ""
   ARGV[10] payload JSON, or "" (stored anew, for a job put back in the queue)
-  ARGV[11] optional: a channel to publish ARGV[12] on as well, after the changes channel (the job's
-           Socket.IO event, encoded by the caller: one command instead of a commit and a publish);
-           absent or "" for none
-  ARGV[12] optional: that message (bytes)
+  ARGV[11] optional: the message (bytes) to SPUBLISH on KEYS[3] (the job's `job` event, encoded by
+           the caller: one command instead of a commit and a publish); absent or "" for none
 
   Returns 'committed', 'conflict' (stored version is not ARGV[2] - 1), 'missing' (no record) or
   'guarded' (see ARGV[6]). Nothing is written unless it returns 'committed'.
@@ -51,6 +52,5 @@ if ARGV[9] == '1' then
   redis.call('ZREM', KEYS[6], ARGV[8])
 elseif ARGV[10] ~= '' then redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[3])
 else redis.call('EXPIRE', KEYS[5], ARGV[3]) end
-redis.call('PUBLISH', KEYS[3], ARGV[1])
-if ARGV[11] and ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[12]) end
+if ARGV[11] and ARGV[11] ~= '' then redis.call('SPUBLISH', KEYS[3], ARGV[11]) end
 return 'committed'
