@@ -22,7 +22,8 @@ export interface KillTarget {
   reconnected(): Promise<boolean>;
   /** The broker's side of things, for the message of a failure (e.g. the queues' state). */
   describe?(): Promise<string>;
-  /** Who counts each job's commits. Default: the shared Redis's record writes (job-history.ts); on a Redis Cluster, the nodes' AOFs (soak-witnesses.ts). */
+  /** Who counts each job's commits. Default: the shared Redis's record writes (job-history.ts); on
+   * a Redis Cluster, the nodes' AOFs (soak-witnesses.ts). */
   witness?(): Promise<CommitWitness>;
 }
 
