@@ -9,8 +9,10 @@ describe("e2e: realtime across 2 APIs + 2 workers behind nginx", function () {
   this.timeout(60_000);
   let cluster: Cluster;
 
-  before(async () => {
-    cluster = await startCluster({ apis: 2, workers: 2 });
+  before(async function () {
+    this.timeout(90_000);
+    // Four tsx processes starting at once took over 20 s on a loaded 2-core machine.
+    cluster = await startCluster({ apis: 2, workers: 2, readyTimeoutMs: 60_000 });
   });
   after(async () => {
     await cluster?.stop();
