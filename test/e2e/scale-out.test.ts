@@ -12,7 +12,7 @@ describe("e2e: realtime across 2 APIs + 2 workers behind nginx", function () {
   before(async function () {
     this.timeout(90_000);
     // Four tsx processes starting at once took over 20 s on a loaded 2-core machine.
-    cluster = await startCluster({ apis: 2, workers: 2, readyTimeoutMs: 60_000 });
+    cluster = await startCluster({ apis: 2, workers: 2 });
   });
   after(async () => {
     await cluster?.stop();

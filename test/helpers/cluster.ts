@@ -63,7 +63,8 @@ export interface ClusterOptions {
   redis?: RedisTarget;
   apiEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
-  /** Per process: API /readyz answering 200, workers consuming. Default 20 s. */
+  /** Per process: API /readyz answering 200, workers consuming. Default 60 s: a cold tsx start of
+   * several processes at once takes 15-25 s on a loaded 2-core machine. */
   readyTimeoutMs?: number;
   /** SIGTERM → SIGKILL bound in stop(). Default 5 s. */
   stopGraceMs?: number;
@@ -125,7 +126,7 @@ export interface Cluster {
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const namespace = opts.namespace ?? randomNamespace("cluster");
   const n = toNames(namespace);
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const stopGraceMs = opts.stopGraceMs ?? 5_000;
   const echo = opts.echo ?? process.env.HERALD_CLUSTER_ECHO === "1";
   // The harness's own RabbitMQ connections go where the processes' go (a private cluster's nodes).
