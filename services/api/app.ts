@@ -28,31 +28,38 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: deps.proxyHops > 0, maxIpsCount: deps.proxyHops });
   app.on("error", (err: unknown) => deps.log.error("koa error", { error: err instanceof Error ? err : String(err) }));
   app.use(requestLog(deps.log));
-  app.use(async (ctx, next) => {
+  // Middleware that only passes a request on returns next()'s promise rather than awaiting it: one
+  // async frame (and its promises) fewer per layer on every request.
+  app.use((ctx, next) => {
     ctx.set("X-Herald-Instance", deps.instanceId);
-    await next();
+    return next();
   });
   app.use(problemMiddleware(deps.log));
   app.use(cors(deps.origins));
 
-  app.use(async (ctx, next) => {
-    if (ctx.path === "/healthz" && ctx.method === "GET") {
-      ctx.body = { status: "ok", instance: deps.instanceId };
-      return;
+  const { metrics } = deps;
+  app.use((ctx, next) => {
+    if (ctx.method !== "GET") return next();
+    switch (ctx.path) {
+      case "/healthz":
+        ctx.body = { status: "ok", instance: deps.instanceId };
+        return;
+      case "/metrics":
+        if (!metrics) return next();
+        ctx.type = metrics.registry.contentType;
+        return metrics.registry.metrics().then((text) => {
+          ctx.body = text;
+        });
+      case "/readyz": {
+        const checks = deps.readiness();
+        const ready = Object.values(checks).every(Boolean);
+        ctx.status = ready ? 200 : 503;
+        ctx.body = { status: ready ? "ready" : "not ready", checks, instance: deps.instanceId };
+        return;
+      }
+      default:
+        return next();
     }
-    if (ctx.path === "/metrics" && ctx.method === "GET" && deps.metrics) {
-      ctx.type = deps.metrics.registry.contentType;
-      ctx.body = await deps.metrics.registry.metrics();
-      return;
-    }
-    if (ctx.path === "/readyz" && ctx.method === "GET") {
-      const checks = deps.readiness();
-      const ready = Object.values(checks).every(Boolean);
-      ctx.status = ready ? 200 : 503;
-      ctx.body = { status: ready ? "ready" : "not ready", checks, instance: deps.instanceId };
-      return;
-    }
-    await next();
   });
 
   const admin = adminRoutes(deps.admin);

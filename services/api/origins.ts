@@ -45,7 +45,7 @@ const exposeHeaders = [
 
 /** CORS for allowed origins; preflights answered here. Other origins get no CORS headers. */
 export function cors(policy: OriginPolicy): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const origin = ctx.get("Origin") || undefined;
     if (origin && policy(origin, ctx.host)) {
       ctx.set("Access-Control-Allow-Origin", origin);
@@ -59,6 +59,6 @@ export function cors(policy: OriginPolicy): Middleware {
         return;
       }
     }
-    await next();
+    return next();
   };
 }

@@ -33,6 +33,9 @@ export type PayloadCheck =
 
 interface Compiled {
   version: string;
+  /** The schema object it was compiled from: the registry hands out the same object until it reads
+   * the type again (and never changes one in place), so the same object needs no comparison by content. */
+  schema: Record<string, unknown>;
   schemaJson: string;
   validate: ValidateFunction | null;
   broken: string;
@@ -53,9 +56,13 @@ export class PayloadValidator {
   }
 
   private compile(ajv: Ajv2020, type: StoredJobType): Compiled {
-    const schemaJson = JSON.stringify(type.payload);
     const known = this.compiled.get(type.name);
-    if (known && known.version === type.version && known.schemaJson === schemaJson) return known;
+    if (known && known.version === type.version && known.schema === type.payload) return known;
+    const schemaJson = JSON.stringify(type.payload);
+    if (known && known.version === type.version && known.schemaJson === schemaJson) {
+      known.schema = type.payload;
+      return known;
+    }
     if (known?.validate) ajv.removeSchema(known.validate.schema as object);
     const { version } = type;
     let c: Compiled;
@@ -63,9 +70,15 @@ export class PayloadValidator {
       // No $id: ajv would refuse a second schema with the same one (a new version, same $id). No
       // $schema: the contract says 2020-12, and ajv would refuse a dialect it has not loaded.
       const { $id: _, $schema: __, ...schema } = type.payload;
-      c = { version, schemaJson, validate: ajv.compile(schema), broken: "" };
+      c = { version, schema: type.payload, schemaJson, validate: ajv.compile(schema), broken: "" };
     } catch (err) {
-      c = { version, schemaJson, validate: null, broken: err instanceof Error ? err.message : String(err) };
+      c = {
+        version,
+        schema: type.payload,
+        schemaJson,
+        validate: null,
+        broken: err instanceof Error ? err.message : String(err),
+      };
     }
     this.compiled.set(type.name, c);
     return c;

@@ -3,11 +3,10 @@
 // while the request is handled, so a job it submits carries both to the worker (shared/observability/tracing.ts).
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { context, trace } from "@opentelemetry/api";
 import type { Middleware } from "koa";
 import type { Logger } from "../../shared/observability/log.ts";
 import { saneRequestId, withRequestId } from "../../shared/observability/request-context.ts";
-import { extractContext, SpanKind, SpanStatusCode, tracer } from "../../shared/observability/tracing.ts";
+import { extractContext, SpanKind, SpanStatusCode, tracer, withSpan } from "../../shared/observability/tracing.ts";
 
 export function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
@@ -29,7 +28,7 @@ export function requestLog(log: Logger): Middleware {
     );
     let failed: unknown;
     try {
-      await context.with(trace.setSpan(parent, span), () => withRequestId(requestId, next));
+      await withSpan(parent, span, () => withRequestId(requestId, next));
     } catch (err) {
       failed = err;
       throw err;

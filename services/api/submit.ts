@@ -59,7 +59,9 @@ export function submitJob(deps: SubmitDeps): Middleware {
     }
     const subject = await submitter(ctx, deps.credentials);
     const client = clientOf(ctx, subject);
-    await available(() => deps.rateLimiter.hit("submit", client, limits.submitPerMinute));
+    // A limit that is off (0) costs nothing: no call, no promise.
+    if (limits.submitPerMinute > 0)
+      await available(() => deps.rateLimiter.hit("submit", client, limits.submitPerMinute));
 
     const request = CreateJobRequest.safeParse(ctx.request.body);
     if (!request.success) {
@@ -104,7 +106,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
 
     const { record: job, token } = newJob(jobType.name, subject ?? undefined);
     try {
-      await available(() => deps.inFlight.check(client, limits.maxJobsInFlight));
+      if (limits.maxJobsInFlight > 0) await available(() => deps.inFlight.check(client, limits.maxJobsInFlight));
       if (limits.maxQueueDepth > 0 && (await depth()) >= limits.maxQueueDepth) {
         throw new HttpProblem("queueFull", `${limits.maxQueueDepth} or more jobs are waiting`, {
           headers: { "Retry-After": "5" },

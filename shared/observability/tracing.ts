@@ -79,15 +79,26 @@ const passThrough: Pick<Tracer, "startSpan"> = {
 
 export const tracer = (): Pick<Tracer, "startSpan"> => (exporting ? trace.getTracer("herald") : passThrough);
 
-/** The trace context carried by `headers` (HTTP or AMQP), or the root context. */
+const headerGetter = {
+  keys: (carrier: Readonly<Record<string, unknown>>) => Object.keys(carrier),
+  get: (carrier: Readonly<Record<string, unknown>>, key: string) => {
+    const v = carrier[key];
+    return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
+  },
+};
+
+/** The trace context carried by `headers` (HTTP or AMQP), or the root context itself when they carry none. */
 export function extractContext(headers: Readonly<Record<string, unknown>> | undefined): Context {
-  return propagation.extract(ROOT_CONTEXT, headers ?? {}, {
-    keys: (carrier) => Object.keys(carrier),
-    get: (carrier, key) => {
-      const v = carrier[key];
-      return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
-    },
-  });
+  return propagation.extract(ROOT_CONTEXT, headers ?? {}, headerGetter);
+}
+
+/** Runs `fn` with `span` (started under `parent`) active. Where nothing exports spans and `parent`
+ * carried nothing in (no traceparent, no baggage), the span is the invalid one and there is nothing
+ * to hand on: `fn` runs as it is, without entering the context manager's AsyncLocalStorage (which
+ * otherwise costs every promise of the request a propagation hook). */
+export function withSpan<T>(parent: Context, span: Span, fn: () => T): T {
+  if (!exporting && parent === ROOT_CONTEXT) return fn();
+  return context.with(trace.setSpan(parent, span), fn);
 }
 
 /** AMQP headers for a message published now: the request id and the active trace context. */

@@ -23,9 +23,10 @@ export function hashToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("base64url");
 }
 
-/** Constant-time comparison of a presented token with a stored hash. */
+/** Constant-time comparison of a presented token with a stored hash: the digest's bytes with the
+ * stored hash's (hashToken wrote it, in canonical base64url), without encoding the digest first. */
 export function tokenMatches(token: string, storedHash: string): boolean {
-  const a = Buffer.from(hashToken(token));
-  const b = Buffer.from(storedHash);
+  const a = createHash("sha256").update(token, "utf8").digest();
+  const b = Buffer.from(storedHash, "base64url");
   return a.length === b.length && timingSafeEqual(a, b);
 }

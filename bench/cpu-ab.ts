@@ -1,0 +1,121 @@
+// CPU per request of the API's two hot paths, A/B between source trees, interleaved: on a busy
+// machine wall-clock throughput is noise, CPU time per request much less so (issue 10).
+//   node --import tsx bench/cpu-ab.ts [--n 20000] [--rounds 3] [--only post,get] [--entry ts|dist]
+//     [--prof DIR] [--port 27710] TREE_A [TREE_B ...]
+// A tree is a checkout of Herald (e.g. `git worktree add --detach ../base main`, node_modules linked).
+// Each round starts each tree's API in turn (`node --import tsx services/api/main.ts`, or with
+// `--entry dist` its built dist/services/api/main.js; cwd = the tree; the bench's env, limits off,
+// no worker), drives POST /jobs (the queue absorbs) and GET /jobs/{id} of a queued job for `n`
+// requests each after a warm-up of n/4 (autocannon, 50 connections, in this process), and reads the
+// API's utime+stime from /proc/<pid>/stat around each. Rounds alternate the trees' order. `--prof`
+// writes a V8 CPU profile of each API process (the main thread's is the one numbered .0.).
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import autocannon from "autocannon";
+import { names } from "../shared/store/names.ts";
+import { connectRedis } from "../shared/store/redis-connect.ts";
+import { defineJobTypesAt, log, removeNamespace } from "../test/helpers/stack.ts";
+import { REDIS_URL } from "./brokers.ts";
+import { benchEnv } from "./herald.ts";
+import { benchHandlers } from "./procs/bench-jobs.ts";
+import { NOOP_JOB, sampleJob } from "./rows/http.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const v = args[i + 1] ?? dflt;
+  args.splice(i, 2);
+  return v;
+};
+const N = Number(opt("--n", "20000"));
+const ROUNDS = Number(opt("--rounds", "3"));
+const PROF = opt("--prof", "");
+const ONLY = opt("--only", "post,get").split(",");
+/** `dist`: run the compiled dist/services/api/main.js (npm run build) instead of the TypeScript. */
+const ENTRY = opt("--entry", "ts");
+const port = Number(opt("--port", "27710"));
+const trees = args;
+const TICK = 100; // clock ticks per second (getconf CLK_TCK)
+
+const cpuMs = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
+};
+
+async function load(opts: autocannon.Options): Promise<number> {
+  const r = await autocannon({ connections: 50, ...opts });
+  return r["2xx"];
+}
+
+async function one(tree: string, port: number): Promise<{ post: number; get: number }> {
+  const namespace = `bench-${randomBytes(6).toString("hex")}`;
+  const n = names(namespace);
+  await defineJobTypesAt(REDIS_URL, n, benchHandlers);
+  const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...prof, ...(ENTRY === "dist" ? ["dist/services/api/main.js"] : ["--import", "tsx", "services/api/main.ts"])],
+    {
+      cwd: tree,
+      env: { ...process.env, ...benchEnv, HERALD_NAMESPACE: namespace, HOST: "127.0.0.1", PORT: String(port) },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
+  const pid = child.pid ?? 0;
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    for (;;) {
+      const ok = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      await sleep(100);
+    }
+    const job = await sampleJob(url);
+    const post = {
+      url: `${url}/jobs`,
+      method: "POST" as const,
+      body: NOOP_JOB,
+      headers: { "content-type": "application/json" },
+    };
+    const get = { url: `${url}/jobs/${job.id}`, headers: { authorization: `Bearer ${job.token}` } };
+    const phase = async (spec: autocannon.Options): Promise<number> => {
+      await load({ ...spec, amount: N / 4 });
+      const t = cpuMs(pid);
+      const ok = await load({ ...spec, amount: N });
+      const cpu = cpuMs(pid) - t;
+      if (ok !== N) console.error(`${tree}: only ${ok} 2xx of ${N}`);
+      return (cpu * 1000) / ok;
+    };
+    const postUs = ONLY.includes("post") ? await phase(post) : Number.NaN;
+    const getUs = ONLY.includes("get") ? await phase(get) : Number.NaN;
+    return { post: postUs, get: getUs };
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+    const redis = await connectRedis(REDIS_URL, log, 5_000);
+    await removeNamespace(n, redis).finally(() => redis.close());
+  }
+}
+
+const results = new Map<string, { post: number[]; get: number[] }>(trees.map((t) => [t, { post: [], get: [] }]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const tree of round % 2 ? [...trees].reverse() : trees) {
+    const r = await one(tree, port);
+    results.get(tree)?.post.push(r.post);
+    results.get(tree)?.get.push(r.get);
+    console.log(`round ${round + 1} ${tree}: POST ${r.post.toFixed(0)} µs/req, GET ${r.get.toFixed(0)} µs/req`);
+  }
+}
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const load1 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+// The minimum is the round least disturbed by the machine's other work; the median says how typical it is.
+for (const [tree, r] of results) {
+  const show = (xs: number[]) => `min ${Math.min(...xs).toFixed(0)} / median ${med(xs).toFixed(0)} µs`;
+  console.log(`${tree}: POST ${show(r.post)}, GET ${show(r.get)} (load ${load1})`);
+}
