@@ -10,6 +10,7 @@
 // record that this very process wrote. The worker cannot finish that job while frozen, so the
 // signal that follows certainly meets it running; otherwise the worker is resumed (SIGCONT).
 import { setTimeout as delay } from "node:timers/promises";
+import { isUnavailable } from "../../shared/store/redis-client.ts";
 import type { RedisClient } from "../../shared/store/redis-job-store.ts";
 import { jobRecords } from "../../shared/store/sharded-reads.ts";
 import type { Cluster, ServiceProcess, WorkerProcess } from "./cluster.ts";
@@ -221,10 +222,12 @@ async function freezeIfRunning(c: Chaos, w: WorkerProcess, picky: boolean): Prom
     if (uncertain(all)) return null;
     const mine = all.filter(([, x]) => x.pid === pid);
     if (mine.length === 0) return null;
-    const stored = await jobRecords(
-      c.control,
-      c.cluster.names,
-      mine.map(([id]) => id),
+    const stored = await whileUnavailable(() =>
+      jobRecords(
+        c.control,
+        c.cluster.names,
+        mine.map(([id]) => id),
+      ),
     );
     const held = mine.filter(([, x], i) => stored[i] === x.json);
     if (held.length === 0 || (picky && !held.some(([id, x]) => wanted(c, id, x)))) return null;
@@ -319,12 +322,12 @@ async function killRedis(c: Chaos): Promise<Fault> {
   }
   await c.syncTap();
   // Writes made before the tap was back are unknown: read every record, note those as unattributed.
-  const ids = (await jobKeys(c.control, c.cluster.names))
+  const ids = (await whileUnavailable(() => jobKeys(c.control, c.cluster.names)))
     .map((key) => jobIdOfKey(c.cluster.names.namespace, key))
     .filter((id) => id !== null);
   for (let i = 0; i < ids.length; i += 200) {
     const chunk = ids.slice(i, i + 200);
-    const values = await jobRecords(c.control, c.cluster.names, chunk);
+    const values = await whileUnavailable(() => jobRecords(c.control, c.cluster.names, chunk));
     chunk.forEach((id, j) => {
       const json = values[j];
       if (json) c.writes.learn(id, json);
@@ -391,6 +394,22 @@ async function exitWithin(p: ServiceProcess, ms: number): Promise<boolean> {
   const done = await Promise.race([p.exited.then(() => true), timer]);
   giveUp.abort();
   return done;
+}
+
+/** `read`, tried again while the harness's Redis answers "unavailable": after a Redis Cluster
+ * failover its client serves a slot from the promoted replica only once it has refreshed its slot
+ * map (node-redis does so a few seconds after a node's connection is lost), as Herald's own
+ * processes answer 503 until then. */
+async function whileUnavailable<T>(read: () => Promise<T>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() > deadline) throw err;
+      await delay(250);
+    }
+  }
 }
 
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
