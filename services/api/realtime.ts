@@ -65,9 +65,19 @@ function tokenBucket(perSecond: number, burst: number): () => boolean {
 }
 
 export function attachRealtime(http: HttpServer, deps: RealtimeDeps): RealtimeServer {
-  const rooms = new RoomSubscriptions(deps.adapterSub, deps.log);
+  let io: RealtimeServer | undefined;
+  const rooms = new RoomSubscriptions({
+    subscriber: deps.adapterSub,
+    publisher: deps.adapterPub,
+    jobOf: (channel) => deps.names.jobOfEventsChannel(channel),
+    read: (jobId) => deps.store.get(jobId),
+    // To this instance's sockets only: every instance catches its own rooms up.
+    deliver: (record) =>
+      io?.local.to(deps.names.jobRoom(record.id)).emit("job", servedView(record, deps.resourceOrigins)),
+    log: deps.log,
+  });
   http.on("close", () => rooms.close());
-  const io: RealtimeServer = new Server(http, {
+  io = new Server(http, {
     path: "/socket.io",
     maxHttpBufferSize: deps.maxBufferBytes,
     // WebSockets are not subject to CORS: every handshake (polling or websocket) is checked here.

@@ -12,7 +12,7 @@ import { StoreUnavailableError } from "../store/job-store.ts";
 import type { Names } from "../store/names.ts";
 import type { RedisClient } from "../store/redis-job-store.ts";
 import type { ChangeListener, JobChangeFeed } from "./job-changes.ts";
-import { decodeRoomBroadcast } from "./sharded-room-message.ts";
+import { decodeRoomBroadcast, probeNonce } from "./sharded-room-message.ts";
 
 /** A channel's local watchers and its SSUBSCRIBE (pending, live, or failed). */
 interface Subscription {
@@ -102,7 +102,7 @@ export class RedisJobChanges implements JobChangeFeed {
 
   private dispatch(channel: string, message: string): void {
     const sub = this.channels.get(channel);
-    if (!sub) return;
+    if (!sub || probeNonce(message) !== null) return; // an API instance's liveness probe (room-resync.ts)
     const broadcast = decodeRoomBroadcast(message);
     const view = broadcast?.event === "job" ? JobView.safeParse(broadcast.args[0]) : null;
     if (!view?.success) {

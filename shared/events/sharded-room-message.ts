@@ -61,3 +61,34 @@ export function decodeRoomBroadcast(raw: Buffer | string): { rooms: string[]; ev
   if (typeof event !== "string" || !Array.isArray(rooms)) return null;
   return { rooms, event, args };
 }
+
+/** The namespace of a liveness probe: none of Socket.IO's, so every adapter (of any Herald version)
+ * drops the message, while the instance that sent it recognises its nonce (room-resync.ts). */
+const PROBE_NSP = "#herald-probe";
+const PROBE_MARK = Buffer.from(PROBE_NSP);
+
+/** A message an API instance SPUBLISHes on a room's channel to see its own subscription deliver. */
+export function encodeProbe(nonce: string): Buffer {
+  return Buffer.from(JSON.stringify({ uid: UID, nsp: PROBE_NSP, probe: nonce }));
+}
+
+/** The nonce of a liveness probe, or null for any other message (a byte search first: every job
+ * event passes through here). */
+export function probeNonce(raw: Buffer | string): string | null {
+  const bytes = typeof raw === "string" ? Buffer.from(raw) : raw;
+  if (!bytes.includes(PROBE_MARK)) return null;
+  try {
+    const message = JSON.parse(bytes.toString("utf8")) as { nsp?: unknown; probe?: unknown };
+    return message.nsp === PROBE_NSP && typeof message.probe === "string" ? message.probe : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The version of the job view a `job` broadcast carries, or null for anything else. */
+export function jobEventVersion(raw: Buffer | string): number | null {
+  const broadcast = decodeRoomBroadcast(raw);
+  if (broadcast?.event !== "job") return null;
+  const version = (broadcast.args[0] as { version?: unknown } | undefined)?.version;
+  return typeof version === "number" ? version : null;
+}

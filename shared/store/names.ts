@@ -20,6 +20,8 @@ export interface Names {
    * sharded adapter's BROADCAST of a `job` event to the job's room (the adapter's channel for that
    * room in its "dynamic" subscription mode). Sockets, SSE and long polls all listen here. */
   jobEventsChannel(id: string): string;
+  /** The job whose events channel `channel` is, or null for any other channel. */
+  jobOfEventsChannel(channel: string): string | null;
   /** Redis string: a queued or running job's payload (JSON), kept until the job ends so a lost
    * message can be published again. */
   payloadKey(id: string): string;
@@ -84,6 +86,7 @@ export function names(namespace: string): Names {
   // The room carries the job's shard tag: commit-job.lua publishes on the room's channel, which must
   // be in the slot of the job's keys (the channel's hash tag is the room's, the first braces in it).
   const jobRoom = (id: string) => `job:{${shardTags[shardOf(id)]}}:${id}`;
+  const roomChannel = /#job:\{[^}]*\}:([^#]+)#$/;
   return Object.freeze({
     namespace: ns,
     shards: allShards,
@@ -95,6 +98,10 @@ export function names(namespace: string): Names {
     // The sharded adapter's channel of one room: `<prefix>#<namespace>#<room>#` (dynamicChannel in
     // @socket.io/redis-adapter's sharded-adapter.js; test/integration/sharded-room-message.test.ts).
     jobEventsChannel: (id: string) => `${socketIoKey}#/#${jobRoom(id)}#`,
+    jobOfEventsChannel: (channel: string) => {
+      const id = roomChannel.exec(channel)?.[1];
+      return id !== undefined && channel === `${socketIoKey}#/#${jobRoom(id)}#` ? id : null;
+    },
     leasesKey: (k: number) => `${shard(k)}:leases`,
     queuedKey: (k: number) => `${shard(k)}:queued`,
     recentJobsKey: (k: number) => `${shard(k)}:jobs:recent`,

@@ -61,3 +61,34 @@ export function isUnavailable(err: unknown): boolean {
     /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)
   );
 }
+
+/** node-redis's cluster event (cluster-slots.js RESUBSCRIBE_LISTENERS_EVENT, not exported by the
+ * package's index) when it moves subscriptions off a node that left the slot map. */
+const RESUBSCRIBE_LISTENERS = "__resubscribeListeners";
+
+/**
+ * Calls `lost` when one of `client`'s connections fails (a subscription on it may be gone) and
+ * `restored` when a connection became ready or node-redis moved subscriptions to another node
+ * (they are back, but what was published meanwhile was not delivered). A failing node raises
+ * `lost` on every reconnect attempt; `restored` only when something came back. Returns the remover.
+ */
+export function onConnectionChanges(client: RedisClient, on: { lost(): void; restored(): void }): () => void {
+  const lost = () => on.lost();
+  const restored = () => on.restored();
+  const events: [string, () => void][] = isClusterClient(client)
+    ? [
+        ["node-error", lost],
+        ["ready", restored], // redis-connect.ts announces each ready node connection as 'ready'
+        [RESUBSCRIBE_LISTENERS, restored],
+        ["sharded-channel-moved-error", restored],
+      ]
+    : [
+        ["error", lost],
+        ["ready", restored],
+      ];
+  const emitter = client as unknown as NodeJS.EventEmitter;
+  for (const [event, fn] of events) emitter.on(event, fn);
+  return () => {
+    for (const [event, fn] of events) emitter.off(event, fn);
+  };
+}
