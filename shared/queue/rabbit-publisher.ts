@@ -7,7 +7,7 @@ import type { Logger } from "../observability/log.ts";
 import { messageHeaders } from "../observability/tracing.ts";
 import type { Names } from "../store/names.ts";
 import { closeChannel, withTimeout } from "./amqp-channels.ts";
-import { QueueUnavailableError } from "./job-queue.ts";
+import { type PublishOptions, QueueUnavailableError } from "./job-queue.ts";
 import { retryTier } from "./queue-topology.ts";
 
 export class RabbitPublisher {
@@ -27,7 +27,7 @@ export class RabbitPublisher {
     this.open = null;
   }
 
-  async publish(model: ChannelModel | null, message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
+  async publish(model: ChannelModel | null, message: JobMessage, opts: PublishOptions = {}): Promise<void> {
     const { names, publishTimeoutMs } = this;
     // The whole publish, opening the channel included, fits in publishTimeoutMs: a broker that
     // keeps the connection but answers nothing must not hold a submit for ever.
@@ -55,7 +55,7 @@ export class RabbitPublisher {
             mandatory: true,
             contentType: "application/json",
             messageId,
-            headers: messageHeaders(),
+            headers: messageHeaders(opts.requestId),
             ...expiration,
           },
           (err: unknown) => {
