@@ -2,16 +2,20 @@
 // JavaScript and declarations of services/, shared/ and the CLI (tsconfig.build.json), the files
 // beside the code that it reads at run time (Lua scripts and any other non-TypeScript file under
 // services/ and shared/), and the browser bundle of the client library that the API serves.
+//
+//   npm run build                       -> dist/
+//   node --import tsx scripts/build.ts --out <dir> --js-only   (the tests' build: no declarations)
 import { execFile } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { buildClientBundle, prebuiltClientName } from "../services/api/client-routes.ts";
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = join(root, "dist");
+const { values: args } = parseArgs({ options: { out: { type: "string" }, "js-only": { type: "boolean" } } });
+const dist = args.out ?? join(root, "dist");
 const began = Date.now();
 
 rmSync(dist, { recursive: true, force: true }); // nothing stale from an earlier layout
@@ -19,7 +23,8 @@ const tsc = join(root, "node_modules", ".bin", "tsc");
 // Emit only (--noCheck: about half the time): type errors are `npm run typecheck`'s to find, and
 // `npm test` and CI run it. The client bundle is built meanwhile.
 const bundled = buildClientBundle();
-await run(tsc, ["-p", join(root, "tsconfig.build.json"), "--noCheck"], { cwd: root }).catch(
+const options = ["--outDir", dist, ...(args["js-only"] ? ["--declaration", "false"] : [])];
+await run(tsc, ["-p", join(root, "tsconfig.build.json"), "--noCheck", ...options], { cwd: root }).catch(
   (err: { stdout?: string; stderr?: string }) => {
     process.stderr.write(`${err.stdout ?? ""}${err.stderr ?? ""}`);
     throw err;

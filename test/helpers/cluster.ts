@@ -1,8 +1,8 @@
 // A scale-out Herald for end-to-end tests: N API processes and M worker processes, each a real
-// `node --import tsx` child with its own INSTANCE_ID, against the real local RabbitMQ and Redis under
-// one fresh namespace, behind a private nginx that balances them: by default deploy/nginx.conf
-// itself (see shipped-nginx.ts), or the harness's own config (nginx.ts). stop() ends every
-// process, nginx, and removes the namespace. Other brokers: `env.AMQP_URL` (a node list too) and
+// `node` child running the compiled API or worker (compiled.ts), with its own INSTANCE_ID, against
+// the real local RabbitMQ and Redis under one fresh namespace, behind a private nginx that balances
+// them: by default deploy/nginx.conf itself (see shipped-nginx.ts), or the harness's own config
+// (nginx.ts). stop() ends every process, nginx, and removes the namespace. Other brokers: `env.AMQP_URL` (a node list too) and
 // `redis` (a private Redis, or a Redis Cluster: REDIS_CLUSTER_NODES), for the processes and for the
 // harness's own connections alike.
 //
@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { builtinHandlers } from "../../services/worker/jobs/index.ts";
 import { parseAmqpUrls } from "../../shared/runtime/amqp-nodes.ts";
 import { type Names, names as toNames } from "../../shared/store/names.ts";
+import { compiledEntries } from "./compiled.ts";
 import { freePort, freePorts } from "./net.ts";
 import { type Nginx, type NginxOptions, startNginx } from "./nginx.ts";
 import { killOnExit } from "./processes.ts";
@@ -46,7 +47,6 @@ export { renderShippedNginxConfig, SHIPPED_NGINX_CONF } from "./shipped-nginx.ts
 
 /** The repository root (cwd of every child process). */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const ENTRY = { api: "services/api/main.ts", worker: "services/worker/main.ts" } as const;
 const OUTPUT_LIMIT = 512 * 1024;
 
 export interface ClusterOptions {
@@ -64,7 +64,8 @@ export interface ClusterOptions {
   apiEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
   /** Per process: API /readyz answering 200, workers consuming. Default 60 s: a cold tsx start of
-   * several processes at once takes 15-25 s on a loaded 2-core machine. */
+   * several processes at once takes 15-25 s on a loaded 2-core machine (they run compiled JavaScript
+   * now, compiled.ts, which halves that; the first cluster of a run may wait for the build too). */
   readyTimeoutMs?: number;
   /** SIGTERM → SIGKILL bound in stop(). Default 5 s. */
   stopGraceMs?: number;
@@ -188,12 +189,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   };
 
   try {
-    const ports = await freePorts(opts.apis);
+    const [entries, ports] = await Promise.all([compiledEntries(), freePorts(opts.apis)]);
     for (let i = 0; i < opts.apis; i++) {
       const id = `api-${i}`;
       apis.push(
         new Managed(
           "api",
+          entries.api,
           id,
           ports[i],
           (port) => ({ ...baseEnv(opts.apiEnv), INSTANCE_ID: id, PORT: String(port) }),
@@ -209,6 +211,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       workers.push(
         new Managed(
           "worker",
+          entries.worker,
           id,
           undefined,
           () => ({ ...baseEnv(opts.workerEnv), INSTANCE_ID: id }),
@@ -255,6 +258,8 @@ class Managed implements ServiceProcess {
 
   constructor(
     readonly kind: "api" | "worker",
+    /** The compiled entry point it runs (compiled.ts). */
+    private readonly entry: string,
     readonly id: string,
     public port: number | undefined,
     private readonly env: (port: number | undefined) => Record<string, string | undefined>,
@@ -286,7 +291,7 @@ class Managed implements ServiceProcess {
   }
 
   spawn(): void {
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRY[this.kind]], {
+    const child = spawn(process.execPath, [this.entry], {
       cwd: ROOT,
       env: this.env(this.port),
       stdio: ["ignore", "pipe", "pipe"],
