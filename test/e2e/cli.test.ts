@@ -8,6 +8,7 @@ import { expect } from "chai";
 import type { AcceptedJob, JobView } from "../../shared/jobs/schemas.ts";
 import { names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { compiledEntries } from "../helpers/compiled.ts";
 import { deadLetterIds } from "../helpers/dead-letters.ts";
 import { getStatus, pollToEnd, submit } from "../helpers/http.ts";
 import { freePort, pollUntil } from "../helpers/net.ts";
@@ -35,8 +36,9 @@ describe("issue 11: the herald CLI", function () {
   let stack: Stack | undefined;
   const spawned: Spawned[] = [];
 
+  let cli = "";
   before(async () => {
-    stack = await startStack({ env: noLimits });
+    [stack, { cli }] = await Promise.all([startStack({ env: noLimits }), compiledEntries()]);
   });
   after(async () => {
     for (const p of spawned) await killAll(p).catch(() => undefined);
@@ -44,9 +46,11 @@ describe("issue 11: the herald CLI", function () {
   });
 
   const base = () => stack?.baseUrl ?? "";
-  /** Starts `herald …` with HERALD_URL pointing at the stack (overridable). */
-  const start = (args: string[], env: Record<string, string> = {}): Spawned => {
-    const p = spawnGroup(process.execPath, ["bin/herald.mjs", ...args], {
+  /** Starts `herald …` with HERALD_URL pointing at the stack (overridable): the compiled CLI, as an
+   * installed package's bin runs it (a tsx start costs a second or more each), or bin/herald.mjs of
+   * this checkout itself (through tsx). */
+  const start = (args: string[], env: Record<string, string> = {}, via: "compiled" | "bin" = "compiled"): Spawned => {
+    const p = spawnGroup(process.execPath, [via === "bin" ? "bin/herald.mjs" : cli, ...args], {
       HERALD_URL: base(),
       HERALD_NAMESPACE: stack?.names.namespace ?? "",
       LOG_LEVEL: "warn",
@@ -198,8 +202,8 @@ describe("issue 11: the herald CLI", function () {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = { HERALD_NAMESPACE: namespace, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn" };
-    const api = start(["api"], env);
-    const worker = start(["worker"], env);
+    const api = start(["api"], env, "bin");
+    const worker = start(["worker"], env, "bin");
     try {
       await pollUntil(async () => (await fetch(`${url}/readyz`)).ok, {
         timeoutMs: 30_000,

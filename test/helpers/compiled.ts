@@ -14,11 +14,21 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const out = join(root, "node_modules", ".cache", "herald-test-dist");
 /** What the build reads: a change to any of them makes the build stale. */
-const inputs = ["services", "shared", "scripts/build.ts", "tsconfig.json", "tsconfig.build.json", "package.json"];
+const inputs = [
+  "services",
+  "shared",
+  "scripts/cli",
+  "scripts/build.ts",
+  "tsconfig.json",
+  "tsconfig.build.json",
+  "package.json",
+];
 
 export interface CompiledEntries {
   api: string;
   worker: string;
+  /** The `herald` CLI (what bin/herald.mjs runs from an installed package). */
+  cli: string;
 }
 
 let building: Promise<CompiledEntries> | null = null;
@@ -43,11 +53,15 @@ function newestMtime(path: string): number {
 }
 
 async function build(): Promise<CompiledEntries> {
-  const entries = { api: join(out, "services/api/main.js"), worker: join(out, "services/worker/main.js") };
+  const entries = {
+    api: join(out, "services/api/main.js"),
+    worker: join(out, "services/worker/main.js"),
+    cli: join(out, "scripts/cli/main.js"),
+  };
   // The newest source time the build saw, kept beside it: a later edit makes it stale.
   const sources = String(Math.max(...inputs.map((p) => newestMtime(join(root, p)))));
   const stamp = (dir: string) => join(dir, ".sources-mtime");
-  if (existsSync(entries.api) && existsSync(entries.worker) && readIf(stamp(out)) === sources) return entries;
+  if (Object.values(entries).every((e) => existsSync(e)) && readIf(stamp(out)) === sources) return entries;
   // Built beside, then swapped in: another test run of this checkout may be reading the old one.
   const fresh = `${out}.${process.pid}`;
   rmSync(fresh, { recursive: true, force: true });
