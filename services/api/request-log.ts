@@ -1,11 +1,12 @@
 // One log line and one server span per HTTP request, under a request id: the client's sane
-// `X-Request-Id`, else a new one, echoed in the response. The id and the trace context stay active
-// while the request is handled, so a job it submits carries both to the worker (shared/observability/tracing.ts).
+// `X-Request-Id`, else a new one, echoed in the response and kept in the request's state
+// (`requestIdOf`). The trace context stays active while the request is handled; a job it submits
+// carries both to the worker (shared/observability/tracing.ts).
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import type { Logger } from "../../shared/observability/log.ts";
-import { saneRequestId, withRequestId } from "../../shared/observability/request-context.ts";
+import { saneRequestId } from "../../shared/observability/request-context.ts";
 import { extractContext, SpanKind, SpanStatusCode, tracer, withSpan } from "../../shared/observability/tracing.ts";
 
 export function requestLog(log: Logger): Middleware {
@@ -13,6 +14,7 @@ export function requestLog(log: Logger): Middleware {
     const started = performance.now();
     const requestId = saneRequestId(ctx.get("X-Request-Id")) ?? randomUUID();
     ctx.set("X-Request-Id", requestId);
+    ctx.state.requestId = requestId;
     const parent = extractContext(ctx.headers);
     const span = tracer().startSpan(
       ctx.method,
@@ -28,7 +30,7 @@ export function requestLog(log: Logger): Middleware {
     );
     let failed: unknown;
     try {
-      await withSpan(parent, span, () => withRequestId(requestId, next));
+      await withSpan(parent, span, next);
     } catch (err) {
       failed = err;
       throw err;
@@ -50,4 +52,10 @@ export function requestLog(log: Logger): Middleware {
       });
     }
   };
+}
+
+/** The id requestLog gave the request (undefined outside it). */
+export function requestIdOf(ctx: Pick<Context, "state">): string | undefined {
+  const id: unknown = ctx.state.requestId;
+  return typeof id === "string" ? id : undefined;
 }

@@ -17,6 +17,7 @@ import type { IdempotencyStore } from "./idempotency.ts";
 import { clientOf, type InFlightLimiter, type RateLimiter } from "./limits.ts";
 import type { PayloadValidator } from "./payload-validator.ts";
 import { preferredWait } from "./prefer.ts";
+import { requestIdOf } from "./request-log.ts";
 import { servedView } from "./served-resource.ts";
 import type { PollingHints } from "./status-response.ts";
 import { waitFor } from "./wait-for-change.ts";
@@ -123,7 +124,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
       };
       await store.create(job, { payload: message.payload });
       try {
-        await queue.publish(message);
+        await queue.publish(message, { requestId: requestIdOf(ctx) });
       } catch (err) {
         log.warn("publish failed; refusing the job", { jobId: job.id, error: String(err) });
         await store

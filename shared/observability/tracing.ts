@@ -25,7 +25,6 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
-import { currentRequestId } from "./request-context.ts";
 
 export { type Span, SpanKind, SpanStatusCode };
 
@@ -103,11 +102,11 @@ export function withSpan<T>(parent: Context, span: Span, fn: () => T): T {
   return context.with(trace.setSpan(parent, span), fn);
 }
 
-/** AMQP headers for a message published now: the request id and the active trace context. */
-export function messageHeaders(): Record<string, string> {
+/** AMQP headers for a message published now: the request id it is published for, and the active
+ * trace context. */
+export function messageHeaders(requestId: string | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   propagation.inject(context.active(), headers);
-  const requestId = currentRequestId();
   if (requestId) headers["x-request-id"] = requestId;
   return headers;
 }

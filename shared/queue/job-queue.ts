@@ -17,13 +17,20 @@ export interface Delivery {
   requeue(): void;
 }
 
+export interface PublishOptions {
+  /** Deliver only after this delay (a retry tier). */
+  delayMs?: number;
+  /** The id of the request the job came from (its `x-request-id` header), handed on explicitly. */
+  requestId?: string;
+}
+
 export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
 
 export interface JobQueue {
   /** Resolves only once the broker has confirmed the message is stored; else rejects with QueueUnavailableError.
-   * With `delayMs`, the message reaches consumers only after that delay (a retry). The current
-   * request id and trace context (shared/observability/tracing.ts) travel as message headers. */
-  publish(message: JobMessage, opts?: { delayMs?: number }): Promise<void>;
+   * With `delayMs`, the message reaches consumers only after that delay (a retry). `requestId` and
+   * the active trace context (shared/observability/tracing.ts) travel as message headers. */
+  publish(message: JobMessage, opts?: PublishOptions): Promise<void>;
   /** Messages waiting in the jobs queue (for backpressure). */
   depth(): Promise<number>;
   /** Starts consuming (and keeps consuming across reconnects) with at most `prefetch` unacked messages. */

@@ -11,7 +11,7 @@ import { type Config, redactUrl } from "../runtime/config.ts";
 import { type Names, names } from "../store/names.ts";
 import { closeChannel, settled, withHeartbeat, withTimeout } from "./amqp-channels.ts";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
-import { type DeliveryHandler, type JobQueue, QueueUnavailableError } from "./job-queue.ts";
+import { type DeliveryHandler, type JobQueue, type PublishOptions, QueueUnavailableError } from "./job-queue.ts";
 import { assertTopology, TopologyMismatchError } from "./queue-topology.ts";
 import { RabbitConsumer } from "./rabbit-consumer.ts";
 import { RabbitPublisher } from "./rabbit-publisher.ts";
@@ -110,7 +110,7 @@ export class RabbitJobQueue implements JobQueue {
 
   /** Publishes a job message and resolves once RabbitMQ confirms it (rejects with a
    * QueueUnavailableError when it refuses, cannot route it, or does not answer in time). */
-  publish(message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
+  publish(message: JobMessage, opts: PublishOptions = {}): Promise<void> {
     return this.publisher.publish(this.model, message, opts);
   }
 

@@ -7,11 +7,14 @@ import type { Logger } from "../observability/log.ts";
 import { messageHeaders } from "../observability/tracing.ts";
 import type { Names } from "../store/names.ts";
 import { closeChannel, withTimeout } from "./amqp-channels.ts";
-import { QueueUnavailableError } from "./job-queue.ts";
+import { type PublishOptions, QueueUnavailableError } from "./job-queue.ts";
 import { retryTier } from "./queue-topology.ts";
 
 export class RabbitPublisher {
   private open: Promise<ConfirmChannel> | null = null;
+  /** The channel `open` resolved to, with its connection, while it lives: a publish on an open
+   * channel takes it as it is, without a timer and a race of promises to wait for it. */
+  private ready: { model: ChannelModel; ch: ConfirmChannel } | null = null;
   /** Message ids the broker returned as unroutable; their confirm must then fail. */
   private readonly returned = new Set<string>();
 
@@ -25,14 +28,18 @@ export class RabbitPublisher {
   /** The connection changed: the next publish opens a channel on the new one. */
   reset(): void {
     this.open = null;
+    this.ready = null;
   }
 
-  async publish(model: ChannelModel | null, message: JobMessage, opts: { delayMs?: number } = {}): Promise<void> {
+  async publish(model: ChannelModel | null, message: JobMessage, opts: PublishOptions = {}): Promise<void> {
     const { names, publishTimeoutMs } = this;
     // The whole publish, opening the channel included, fits in publishTimeoutMs: a broker that
     // keeps the connection but answers nothing must not hold a submit for ever.
     const deadline = Date.now() + publishTimeoutMs;
-    const ch = await withTimeout(this.channel(model), publishTimeoutMs, "no publish channel from RabbitMQ");
+    const ch =
+      model && this.ready?.model === model
+        ? this.ready.ch
+        : await withTimeout(this.channel(model), publishTimeoutMs, "no publish channel from RabbitMQ");
     const body = Buffer.from(JSON.stringify(message));
     const messageId = message.jobId;
     // A delayed message waits in a retry tier queue (default exchange, routed by queue name).
@@ -55,7 +62,7 @@ export class RabbitPublisher {
             mandatory: true,
             contentType: "application/json",
             messageId,
-            headers: messageHeaders(),
+            headers: messageHeaders(opts.requestId),
             ...expiration,
           },
           (err: unknown) => {
@@ -81,10 +88,12 @@ export class RabbitPublisher {
         ch.on("error", (err: Error) => this.log.warn("RabbitMQ publish channel error", { error: err.message }));
         ch.on("close", () => {
           if (this.open === created) this.open = null;
+          if (this.ready?.ch === ch) this.ready = null;
         });
         ch.on("return", (msg: { properties: { messageId?: string } }) => {
           if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
         });
+        if (this.open === created) this.ready = { model, ch };
         return ch;
       });
       created.catch(() => {

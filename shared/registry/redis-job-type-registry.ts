@@ -42,6 +42,8 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
     this.cache.clear();
   };
   private subscribed: Promise<void> | null = null;
+  /** The read of each type under way, and the generation it began in. */
+  private readonly reading = new Map<string, { generation: number; value: Promise<RegisteredJobType | null> }>();
 
   constructor(private readonly o: RedisJobTypeRegistryOptions) {
     this.cacheMs = o.cacheMs ?? 1_000;
@@ -74,8 +76,25 @@ export class RedisJobTypeRegistry implements JobTypeRegistry, JobTypeAnnouncer {
   async get(name: string): Promise<RegisteredJobType | null> {
     const hit = this.cache.get(name);
     if (hit && Date.now() - hit.at < this.cacheMs) return hit.value;
-    const { redis, names } = this.o;
     const generation = this.generation;
+    if (this.cacheMs === 0) return this.read(name, generation); // always read: a fresh read each
+    // One read per type at a time: when the cache lapses under load, every submit in flight would
+    // otherwise send its own MULTI (and node-redis builds a costly object per MULTI). Joining one is
+    // no staler than the cache; a read that began before a change message is not joined (nor cached).
+    const pending = this.reading.get(name);
+    if (pending && pending.generation === generation) return pending.value;
+    const value = this.read(name, generation);
+    const entry = { generation, value };
+    this.reading.set(name, entry);
+    try {
+      return await value;
+    } finally {
+      if (this.reading.get(name) === entry) this.reading.delete(name);
+    }
+  }
+
+  private async read(name: string, generation: number): Promise<RegisteredJobType | null> {
+    const { redis, names } = this.o;
     const [raw, live] = await redisCall(redis, () =>
       redis.multi().hGet(names.jobTypesKey, name).zCount(names.jobTypeWorkersKey(name), Date.now(), "+inf").exec(),
     );

@@ -56,6 +56,8 @@ export interface AttemptInput {
   abort: AbortController;
   /** Fires when the worker must stop waiting for Redis (its shutdown grace ran out). */
   giveUp: AbortSignal;
+  /** The submitting request's id (the message's `x-request-id`), handed on with a retry. */
+  requestId?: string | undefined;
 }
 
 export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promise<void> {
@@ -151,7 +153,7 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
     if (ended.status === "queued") {
       // Committed first, published second: a crash in between redelivers the original message.
       const delayMs = Math.max(0, Date.parse(ended.retryAt ?? "") - Date.now()) || 0;
-      await deps.queue.publish(input.message, { delayMs });
+      await deps.queue.publish(input.message, { delayMs, requestId: input.requestId });
       log.info("job will be retried", { jobId: job.id, attempt: job.attempts, delayMs });
     }
   } catch (err) {

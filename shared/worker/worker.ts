@@ -1,10 +1,9 @@
-import { context, trace } from "@opentelemetry/api";
 import type { JobControlSubscriber } from "../events/job-control.ts";
 import type { JobEventPublisher } from "../events/job-events.ts";
 import type { Logger } from "../observability/log.ts";
 import { createWorkerMetrics, Registry, type WorkerMetrics } from "../observability/metrics.ts";
-import { saneRequestId, withRequestId } from "../observability/request-context.ts";
-import { endSpan, extractContext, SpanKind, tracer } from "../observability/tracing.ts";
+import { saneRequestId } from "../observability/request-context.ts";
+import { endSpan, extractContext, SpanKind, tracer, withSpan } from "../observability/tracing.ts";
 import { sleep } from "../queue/backoff.ts";
 import type { Delivery, JobQueue } from "../queue/job-queue.ts";
 import { Sweeper, sweepIntervalMs } from "../recovery/sweeper.ts";
@@ -188,14 +187,15 @@ export class Worker {
         const attemptId = begun.job.attemptId ?? "";
         const abort = new AbortController();
         // The attempt's span continues the trace the message carries; the attempt runs inside it
-        // and under the request id, so a retry it publishes carries both on.
+        // and knows the request id, so a retry it publishes carries both on.
+        const parent = extractContext(d.headers);
         const span = tracer().startSpan(
           "job attempt",
           {
             kind: SpanKind.CONSUMER,
             attributes: { "herald.job.id": jobId, "herald.job.type": type, "herald.job.attempt": begun.job.attempts },
           },
-          extractContext(d.headers),
+          parent,
         );
         const attempt = () =>
           runAttempt(
@@ -217,10 +217,10 @@ export class Worker {
               payload: payload.data,
               abort,
               giveUp: this.giveUp.signal,
+              requestId,
             },
           );
-        const done = context
-          .with(trace.setSpan(context.active(), span), () => withRequestId(requestId, attempt))
+        const done = withSpan(parent, span, attempt)
           .then(
             () => endSpan(span),
             (err: unknown) => {

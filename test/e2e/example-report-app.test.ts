@@ -11,7 +11,7 @@ import { names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type BrowserLease, sharedChromium } from "../helpers/browser.ts";
 import { freePort, pollUntil } from "../helpers/net.ts";
-import { npm, npmInstall, packOnce } from "../helpers/packed.ts";
+import { npm, npmInstall, packOnce, startEarly } from "../helpers/packed.ts";
 import { exitWithin, killAll, repoRoot, type Spawned, spawnGroup } from "../helpers/processes.ts";
 import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
 
@@ -25,14 +25,19 @@ describe("issue 9: examples/report-app, installed from the packed tarball and ru
   let heraldUrl = "";
   let webUrl = "";
 
-  before(async function () {
-    this.timeout(10 * 60_000); // build, pack and install on a busy machine
+  // Built, packed and installed while the test files before this one run.
+  const installed = startEarly(async () => {
     const { tarball } = await packOnce();
     const skip = /\/(node_modules|vendor|reports)$|\/public\/app\.js$|package-lock\.json$/;
     cpSync(join(repoRoot, "examples", "report-app"), app, { recursive: true, filter: (src) => !skip.test(src) });
     cpSync(tarball, join(app, "vendor", "herald.tgz")); // what `npm run pack-herald` leaves there
     await npmInstall(app);
     await npm(["run", "build"], app);
+  });
+
+  before(async function () {
+    this.timeout(10 * 60_000); // build, pack and install on a busy machine
+    await installed;
 
     const [apiPort, webPort] = [await freePort(), await freePort()];
     heraldUrl = `http://127.0.0.1:${apiPort}`;

@@ -15,7 +15,7 @@ import { build, type Metafile } from "esbuild";
 import { names } from "../../shared/store/names.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { freePort, pollUntil } from "../helpers/net.ts";
-import { npmInstall, packOnce } from "../helpers/packed.ts";
+import { npmInstall, packOnce, startEarly } from "../helpers/packed.ts";
 import { exitWithin, killAll, repoRoot, type Spawned, spawnGroup } from "../helpers/processes.ts";
 import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
 
@@ -128,8 +128,8 @@ describe("issue 9: Herald as a package (npm pack, installed into an application)
     }
   };
 
-  before(async function () {
-    this.timeout(10 * 60_000); // build, pack and install on a busy machine
+  // Built, packed and installed while the test files before this one run.
+  const installed = startEarly(async () => {
     const packed = await packOnce();
     timings.push(`npm pack (with the build) ${packed.seconds.toFixed(1)}s`);
     packedFiles = packed.files;
@@ -146,7 +146,11 @@ describe("issue 9: Herald as a package (npm pack, installed into an application)
     writeFileSync(join(app, "follow.mjs"), clientScript);
     writeFileSync(join(app, "not-jobs.mjs"), "export default { name: 'reverse' };\n");
     await timed("npm install", () => npmInstall(app));
+  });
 
+  before(async function () {
+    this.timeout(10 * 60_000); // build, pack and install on a busy machine
+    await timed("waiting for the install begun at load", () => installed);
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     const env = { HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn" };

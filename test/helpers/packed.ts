@@ -45,3 +45,14 @@ async function pack(): Promise<Packed> {
 /** `npm install` in `cwd`, from the local cache where it can. */
 export const npmInstall = (cwd: string) =>
   npm(["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd);
+
+/**
+ * Starts `work` at once and returns its promise, for a test file to call while mocha loads it: the
+ * build, pack and installs then run beside the files before it (they are child processes), and its
+ * before hook only awaits what is left. A failure surfaces there, not as an unhandled rejection.
+ */
+export function startEarly<T>(work: () => Promise<T>): Promise<T> {
+  const started = work();
+  started.catch(() => {});
+  return started;
+}
