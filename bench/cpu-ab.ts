@@ -1,7 +1,7 @@
 // CPU per request of the API's two hot paths, A/B between source trees, interleaved: on a busy
 // machine wall-clock throughput is noise, CPU time per request much less so (issue 10).
 //   node --import tsx bench/cpu-ab.ts [--n 20000] [--rounds 3] [--only post,get] [--entry ts|dist]
-//     [--prof DIR] [--port 27710] TREE_A [TREE_B ...]
+//     [--prof DIR] [--port 27710] [--env K=V,...] TREE_A [TREE_B ...]
 // A tree is a checkout of Herald (e.g. `git worktree add --detach ../base main`, node_modules linked).
 // Each round starts each tree's API in turn (`node --import tsx services/api/main.ts`, or with
 // `--entry dist` its built dist/services/api/main.js; cwd = the tree; the bench's env, limits off,
@@ -37,6 +37,13 @@ const ONLY = opt("--only", "post,get").split(",");
 /** `dist`: run the compiled dist/services/api/main.js (npm run build) instead of the TypeScript. */
 const ENTRY = opt("--entry", "ts");
 const port = Number(opt("--port", "27710"));
+/** `--env K=V,K2=V2`: set in each API's environment after the bench's own (e.g. a limit turned on). */
+const EXTRA_ENV = Object.fromEntries(
+  opt("--env", "")
+    .split(",")
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+);
 const trees = args;
 const TICK = 100; // clock ticks per second (getconf CLK_TCK)
 
@@ -60,7 +67,14 @@ async function one(tree: string, port: number): Promise<{ post: number; get: num
     [...prof, ...(ENTRY === "dist" ? ["dist/services/api/main.js"] : ["--import", "tsx", "services/api/main.ts"])],
     {
       cwd: tree,
-      env: { ...process.env, ...benchEnv, HERALD_NAMESPACE: namespace, HOST: "127.0.0.1", PORT: String(port) },
+      env: {
+        ...process.env,
+        ...benchEnv,
+        ...EXTRA_ENV,
+        HERALD_NAMESPACE: namespace,
+        HOST: "127.0.0.1",
+        PORT: String(port),
+      },
       stdio: ["ignore", "inherit", "inherit"],
     },
   );

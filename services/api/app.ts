@@ -1,4 +1,5 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
+import type Router from "@koa/router";
 import Koa from "koa";
 import { type AdminDeps, adminRoutes } from "./admin-routes.ts";
 import { clientRoutes } from "./client-routes.ts";
@@ -62,18 +63,22 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
 
+  const mount = (router: Router) => {
+    app.use(router.routes());
+    app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
+  };
+  // The job protocol before the rest: its routes are the busy ones (every poll), and no other
+  // router's paths overlap /jobs, so a request to it passes no other router or the admin gate.
+  mount(jobsRoutes(deps));
   const admin = adminRoutes(deps.admin);
   app.use(admin.gate);
   for (const router of [
     admin.router,
-    jobsRoutes(deps),
     jobTypesRoutes(deps.jobTypes),
     clientRoutes(),
     demoRoutes(),
     docsRoutes(deps.jobTypes, deps.payloads),
-  ]) {
-    app.use(router.routes());
-    app.use(router.allowedMethods()); // sets 405 + Allow; problemMiddleware adds the problem body
-  }
+  ])
+    mount(router);
   return app;
 }

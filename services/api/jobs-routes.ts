@@ -48,13 +48,9 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return authorisedJob(ctx, reader, deps.credentials, ctx.params.id ?? "");
   };
 
-  /** What the status monitor shows of a record: a running job whose worker stopped renewing its
-   * lease is shown stalled, and the ETag covers that too. */
-  const showing = async (job: JobRecord, known?: { lease: number | null }): Promise<Shown> => {
-    const lease = job.status !== "running" ? null : known ? known.lease : await store.leaseExpiresAt(job.id);
-    const stalled = job.status === "running" && (lease === null || lease < Date.now());
-    return { job, stalled, lease, etag: etagOf({ id: job.id, version: job.version, stalled }) };
-  };
+  /** shownWith a record read alone: a running job's lease is read after it. */
+  const showing = async (job: JobRecord): Promise<Shown> =>
+    shownWith(job, job.status === "running" ? await store.leaseExpiresAt(job.id) : null);
 
   /** Holds a long poll until what it would show changes: a new version, or `stalled` once the lease
    * lapses (no version marks that: the hold wakes at the lease's expiry to look), or time is up. */
@@ -84,7 +80,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
         return read?.record ?? null;
       },
     };
-    let shown = await showing(await authorisedRead(ctx, withLease), known);
+    let shown = shownWith(await authorisedRead(ctx, withLease), known.lease);
     if (wantsHtml(ctx)) {
       // A person following the status link: a page, reloaded (or live) until the job ends.
       const { job, stalled, etag } = shown;
@@ -188,6 +184,14 @@ interface Shown {
   /** Lease expiry (ms since the epoch) of a running job, if it has one. */
   lease: number | null;
   etag: string;
+}
+
+/** What the status monitor shows of a record, given its lease's expiry: a running job whose worker
+ * stopped renewing its lease is shown stalled, and the ETag covers that too. */
+function shownWith(job: JobRecord, leaseExpiresAt: number | null): Shown {
+  const lease = job.status === "running" ? leaseExpiresAt : null;
+  const stalled = job.status === "running" && (lease === null || lease < Date.now());
+  return { job, stalled, lease, etag: etagOf({ id: job.id, version: job.version, stalled }) };
 }
 
 const clamp = (n: number, min: number, max: number): number => Math.min(max, Math.max(min, n));

@@ -12,7 +12,6 @@ export function preferredWait(header: string | undefined, maxSeconds: number): n
 
 /** `Prefer: return=representation`: answer with the resource itself rather than a redirect. */
 export function prefersRepresentation(header: string | undefined): boolean {
-  return (header ?? "")
-    .split(",")
-    .some((part) => /^\s*return\s*=\s*"?representation"?\s*$/i.test(part.split(";")[0] ?? ""));
+  if (!header) return false;
+  return header.split(",").some((part) => /^\s*return\s*=\s*"?representation"?\s*$/i.test(part.split(";")[0] ?? ""));
 }

@@ -24,8 +24,9 @@ export function servedView(r: JobRecord, allowedOrigins: readonly string[], opts
 /** A view (as a job event carries it: toView of the record) with `resultUrl` as the API serves it.
  * Any resultUrl but the job's own /result is a resource URI; serving one twice changes nothing. */
 export function serveView(view: JobView, allowedOrigins: readonly string[]): JobView {
+  if (view.resultUrl === undefined) return view; // every job that has not succeeded
   const own = resultPath(view.id);
-  if (view.resultUrl === undefined || view.resultUrl === own) return view;
+  if (view.resultUrl === own) return view;
   const uri = servedResource(view.resultUrl, allowedOrigins);
   return { ...view, resultUrl: typeof uri === "string" ? uri : own };
 }

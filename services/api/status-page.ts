@@ -9,8 +9,13 @@ import type { JobView } from "../../shared/jobs/schemas.ts";
 
 /** True when the request prefers HTML to JSON (a browser navigating; fetch and curl send * / *). */
 export function wantsHtml(ctx: Context): boolean {
+  // Only an Accept that names html (or text/*) can prefer the page: the full negotiation (an object
+  // per call) is for those, not for every poll of a client.
+  if (!mayNameHtml.test(ctx.get("Accept"))) return false;
   return ctx.accepts(["application/json", "text/html"]) === "text/html";
 }
+
+const mayNameHtml = /html|text\/\*/i;
 
 export interface StatusPageInput {
   view: JobView;

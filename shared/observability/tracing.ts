@@ -88,7 +88,9 @@ const headerGetter = {
 
 /** The trace context carried by `headers` (HTTP or AMQP), or the root context itself when they carry none. */
 export function extractContext(headers: Readonly<Record<string, unknown>> | undefined): Context {
-  return propagation.extract(ROOT_CONTEXT, headers ?? {}, headerGetter);
+  // Most requests carry none of the propagator's fields: then the propagators have nothing to read.
+  if (!headers || !propagation.fields().some((field) => headers[field] !== undefined)) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 
 /** Runs `fn` with `span` (started under `parent`) active. Where nothing exports spans and `parent`

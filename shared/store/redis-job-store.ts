@@ -18,6 +18,7 @@ import type { Names } from "./names.ts";
 import { isUnavailable, type RedisClient } from "./redis-client.ts";
 import { shardCount } from "./shards.ts";
 import { storeScripts } from "./store-scripts.ts";
+import { ValidatedRecords } from "./validated-records.ts";
 
 // Defined with the factory (redis-client.ts); re-exported here, where its users import it from.
 export type { RedisClient };
@@ -36,6 +37,9 @@ export const recentJobsLimit = 10_000;
 export const recentJobsPerShard = Math.ceil(recentJobsLimit / shardCount);
 
 export class RedisJobStore implements JobStore, LeaseStore {
+  /** The status monitor's reads: a job polled while it does not change is validated once. */
+  private readonly polled = new ValidatedRecords();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly names: Names,
@@ -184,7 +188,7 @@ export class RedisJobStore implements JobStore, LeaseStore {
     const [raw, lease] = await this.call(() =>
       Promise.all([this.redis.get(this.names.jobKey(id)), this.redis.zScore(this.leases(id), id)]),
     );
-    return raw === null ? null : { record: JobRecord.parse(JSON.parse(raw)), leaseExpiresAt: lease };
+    return raw === null ? null : { record: this.polled.parse(id, raw), leaseExpiresAt: lease };
   }
 
   async leaseExpiresAt(id: string): Promise<number | null> {
