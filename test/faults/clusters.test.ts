@@ -11,6 +11,9 @@
 //   `succeeded`, committed once (the nodes' AOFs are the witness), and a subscribed Socket.IO
 //   client gets exactly its terminal event. Each killed node is started again for the next test.
 // - Quorum queues: retry tiers, and a poison message dead-lettered by the delivery limit.
+// - Last, a short chaos soak on the same clusters (test/helpers/soak.ts; `npm run soak -- --clusters`
+//   is the long one, on clusters of its own): 60 jobs through worker, API, Redis master and
+//   RabbitMQ node kills; none lost, none run twice.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { expect } from "chai";
@@ -26,6 +29,8 @@ import { pollUntil } from "../helpers/net.ts";
 import { type RabbitCluster, type RabbitNode, startRabbitCluster } from "../helpers/rabbit-cluster.ts";
 import { type PrivateRedisCluster, startRedisCluster } from "../helpers/redis-cluster.ts";
 import { clusterTarget, connectTarget } from "../helpers/redis-target.ts";
+import { formatDetails, formatReport, runSoak, type SoakReport } from "../helpers/soak.ts";
+import { NO_REWRITE } from "../helpers/soak-brokers.ts";
 import { aofWitness } from "../helpers/soak-witnesses.ts";
 import { log, noLimits, randomNamespace } from "../helpers/stack.ts";
 import { jobsThroughKill, type KillReport } from "../helpers/through-kill.ts";
@@ -56,7 +61,8 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
     this.timeout(400_000); // both clusters, then four processes, on a busy 2-core machine
     began = Date.now(); // not at load: mocha loads every file before it runs the first
     [redis, mq] = await Promise.all([
-      startRedisCluster({ ports: CLUSTER_TEST_PORTS.redis }),
+      // No AOF rewrite: the AOFs stay every job's whole history (the witness here and the soak's).
+      startRedisCluster({ ports: CLUSTER_TEST_PORTS.redis, extraArgs: NO_REWRITE }),
       startRabbitCluster(3, { ports: CLUSTER_TEST_PORTS.rabbit }),
     ]);
     const [, second] = mq.nodes;
@@ -329,6 +335,45 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
           .catch(() => undefined);
         await queue.close();
       }
+    });
+  });
+
+  // Last: the file's Herald stops first, so the soak's processes are the only ones on the clusters.
+  describe("a short soak on the clusters (npm run soak -- --clusters, shorter)", () => {
+    let report: SoakReport | undefined;
+    before(async function () {
+      this.timeout(400_000); // its own Herald processes, the chaos, and every job's end, on a busy machine
+      await herald.stop();
+      report = await runSoak({
+        clusters: { redis, rabbit: mq },
+        jobs: 60,
+        kills: 1,
+        terms: 1,
+        apiKills: 1,
+        redisKills: 1,
+        rabbitKills: 1,
+        seed: 8,
+      });
+      const details = formatDetails(report);
+      console.log(`${formatReport(report)}${details ? `\n${details}` : ""}`.replace(/^/gm, "      "));
+    });
+
+    it("does every fault: worker kill -9 and SIGTERM, API kill -9, Redis master kill -9, RabbitMQ node kill -9", () => {
+      const r = report as SoakReport;
+      expect(r.details.skipped, "faults that found nothing to hit").to.deep.equal([]);
+      expect([r.workerKills, r.workerTerms, r.apiKills, r.redisKills, r.rabbitKills]).to.deep.equal([1, 1, 1, 1, 1]);
+      expect(r.hit.redisKilled, "jobs running when their Redis master was killed").to.be.at.least(1);
+      expect(r.witnesses.aofComplete, "the nodes' AOFs hold the whole history").to.equal(true);
+    });
+
+    it("accepts every job, loses none, runs none to success twice, ends each as it must; no process crashes", () => {
+      const r = report as SoakReport;
+      expect(r.accepted).to.equal(60);
+      expect(r.lost, "lost jobs (listed above)").to.equal(0);
+      expect(r.succeeded + r.failed + r.canceled).to.equal(60);
+      expect(r.duplicated, "jobs completed twice (listed above)").to.equal(0);
+      expect(r.wrongOutcomes, "jobs that ended wrong (listed above)").to.equal(0);
+      expect(r.crashes, "crashed processes (listed above)").to.equal(0);
     });
   });
 

@@ -10,8 +10,8 @@ import { JobWrites } from "./job-writes.ts";
 import { freePortsIn } from "./net.ts";
 import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
 import { ClientOwners } from "./proc-sockets.ts";
-import { startRabbitCluster } from "./rabbit-cluster.ts";
-import { startRedisCluster } from "./redis-cluster.ts";
+import { type RabbitCluster, startRabbitCluster } from "./rabbit-cluster.ts";
+import { type PrivateRedisCluster, startRedisCluster } from "./redis-cluster.ts";
 import { monitorRedis, type RedisMonitor } from "./redis-monitor.ts";
 import { clusterTarget, connectTarget, type RedisTarget, standaloneTarget } from "./redis-target.ts";
 import type { Owners, SoakBrokers } from "./soak-chaos.ts";
@@ -44,18 +44,26 @@ export interface SoakBrokerSet {
   stop(): Promise<void>;
 }
 
+/** Clusters a test started, for a soak to run on (it leaves them running). */
+export interface SoakClusters {
+  redis: PrivateRedisCluster;
+  rabbit: RabbitCluster;
+}
+
 export async function startSoakBrokers(
   mode: "standalone" | "clusters",
   namespace: string,
   /** The pids whose Redis connections the tap attributes writes to. */
   pids: () => number[],
   say: (line: string) => void,
+  /** On clusters: these, instead of starting a pair. */
+  given?: SoakClusters,
 ): Promise<SoakBrokerSet> {
-  return mode === "clusters" ? clusters(namespace, pids, say) : standalone(namespace, pids);
+  return mode === "clusters" ? clusters(namespace, pids, say, given) : standalone(namespace, pids);
 }
 
 // No AOF rewrite during the run: the AOF stays the complete history (see soak-witnesses.ts).
-const NO_REWRITE = ["--auto-aof-rewrite-percentage", "0"];
+export const NO_REWRITE = ["--auto-aof-rewrite-percentage", "0"];
 
 async function standalone(namespace: string, pids: () => number[]): Promise<SoakBrokerSet> {
   const closers: (() => Promise<unknown>)[] = [];
@@ -97,22 +105,24 @@ async function standalone(namespace: string, pids: () => number[]): Promise<Soak
   }
 }
 
-async function clusters(namespace: string, pids: () => number[], say: (line: string) => void): Promise<SoakBrokerSet> {
+async function clusters(
+  namespace: string,
+  pids: () => number[],
+  say: (line: string) => void,
+  given: SoakClusters | undefined,
+): Promise<SoakBrokerSet> {
   const closers: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   try {
-    // Fail early, before a minute of cluster start, if the ranges are taken.
-    await freePortsIn(6, SOAK_CLUSTER_PORTS.redis, (p) => [p + 10_000]);
-    const [redis, rabbit] = await Promise.all([
-      startRedisCluster({ ports: SOAK_CLUSTER_PORTS.redis, extraArgs: NO_REWRITE }),
-      startRabbitCluster(3, { ports: SOAK_CLUSTER_PORTS.rabbit }),
-    ]);
-    closers.push(
-      () => redis.stop(),
-      () => rabbit.stop(),
-    );
+    const { redis, rabbit } = given ?? (await startClusters());
+    if (!given) {
+      closers.push(
+        () => redis.stop(),
+        () => rabbit.stop(),
+      );
+    }
     say(`Redis Cluster on ${redis.nodes}; RabbitMQ cluster on ${rabbit.urls.length} nodes (${rabbit.startupMs} ms)`);
     const target = clusterTarget(redis.nodes);
     const control = await connectTarget(target, log, "soak");
@@ -197,4 +207,14 @@ async function clusters(namespace: string, pids: () => number[], say: (line: str
     await stop();
     throw err;
   }
+}
+
+async function startClusters(): Promise<SoakClusters> {
+  // Fail early, before a minute of cluster start, if the ranges are taken.
+  await freePortsIn(6, SOAK_CLUSTER_PORTS.redis, (p) => [p + 10_000]);
+  const [redis, rabbit] = await Promise.all([
+    startRedisCluster({ ports: SOAK_CLUSTER_PORTS.redis, extraArgs: NO_REWRITE }),
+    startRabbitCluster(3, { ports: SOAK_CLUSTER_PORTS.rabbit }),
+  ]);
+  return { redis, rabbit };
 }

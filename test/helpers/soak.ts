@@ -24,7 +24,7 @@ import { type Cluster, startCluster } from "./cluster.ts";
 import { type ExitWatch, watchExits } from "./exit-watch.ts";
 import { bearer, request } from "./http.ts";
 import { completionsInLogs, type JobHistory, watchJobHistory } from "./job-history.ts";
-import { type SoakBrokerSet, startSoakBrokers } from "./soak-brokers.ts";
+import { type SoakBrokerSet, type SoakClusters, startSoakBrokers } from "./soak-brokers.ts";
 import { type Chaos, type Fault, type FaultKind, restart, runFault, type Wanted } from "./soak-chaos.ts";
 import { awaitTerminal, mapLimit, prng, startSubmitFlow } from "./soak-flow.ts";
 import { expectedOutcome, mismatch } from "./soak-verdict.ts";
@@ -61,8 +61,10 @@ export interface SoakOptions {
   /** On clusters: RabbitMQ node SIGKILLs, taking turns between the node most processes are on and
    * the jobs queue's leader (then a restart). Default jobs / 100, at least 2. */
   rabbitKills?: number;
-  /** A private Redis Cluster and RabbitMQ cluster instead of a private Redis and the shared RabbitMQ. */
-  clusters?: boolean;
+  /** A private Redis Cluster and RabbitMQ cluster instead of a private Redis and the shared RabbitMQ:
+   * `true` starts them (and stops them at the end), or the soak runs on clusters a test started
+   * (left running; their nodes may have changed roles). */
+  clusters?: boolean | SoakClusters;
   redisDownMs?: number;
   /** Share of jobs with `failAttempts` 1 to 3 (maxAttempts is 3). Default 0.3. */
   failAttemptsRatio?: number;
@@ -134,7 +136,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       [process.pid, ...[...(cluster?.apis ?? []), ...(cluster?.workers ?? [])].map((p) => p.process?.pid)].filter(
         (pid): pid is number => pid !== undefined,
       );
-    brokers = await startSoakBrokers(mode, namespace, pids, say);
+    brokers = await startSoakBrokers(
+      mode,
+      namespace,
+      pids,
+      say,
+      typeof opts.clusters === "object" ? opts.clusters : undefined,
+    );
     const { control, monitor, writes, owners } = brokers;
 
     cluster = await startCluster({
