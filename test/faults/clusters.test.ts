@@ -12,7 +12,7 @@
 //   client gets exactly its terminal event. Each killed node is started again for the next test.
 // - Quorum queues: retry tiers, and a poison message dead-lettered by the delivery limit.
 // - Last, a short chaos soak on the same clusters (test/helpers/soak.ts; `npm run soak -- --clusters`
-//   is the long one, on clusters of its own): 60 jobs through worker, API, Redis master and
+//   is the long one, on clusters of its own): 90 jobs through worker, API, Redis master and
 //   RabbitMQ node kills; none lost, none run twice.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -345,8 +345,8 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
       this.timeout(400_000); // its own Herald processes, the chaos, and every job's end, on a busy machine
       await herald.stop();
       report = await runSoak({
-        clusters: { redis, rabbit: mq },
-        jobs: 60,
+        clusters: { redis, rabbit: mq, resynced },
+        jobs: 90,
         kills: 1,
         terms: 1,
         apiKills: 1,
@@ -368,9 +368,9 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
 
     it("accepts every job, loses none, runs none to success twice, ends each as it must; no process crashes", () => {
       const r = report as SoakReport;
-      expect(r.accepted).to.equal(60);
+      expect(r.accepted).to.equal(90);
       expect(r.lost, "lost jobs (listed above)").to.equal(0);
-      expect(r.succeeded + r.failed + r.canceled).to.equal(60);
+      expect(r.succeeded + r.failed + r.canceled).to.equal(90);
       expect(r.duplicated, "jobs completed twice (listed above)").to.equal(0);
       expect(r.wrongOutcomes, "jobs that ended wrong (listed above)").to.equal(0);
       expect(r.crashes, "crashed processes (listed above)").to.equal(0);

@@ -48,6 +48,9 @@ export interface SoakBrokerSet {
 export interface SoakClusters {
   redis: PrivateRedisCluster;
   rabbit: RabbitCluster;
+  /** Dirs of Redis nodes restarted after a kill (their AOF starts again from their resync): the
+   * soak adds its own. */
+  resynced?: Set<string>;
 }
 
 export async function startSoakBrokers(
@@ -180,7 +183,7 @@ async function clusters(
         for (const t of taps.values()) t.close();
       },
     };
-    const resynced = new Set<string>();
+    const resynced = given?.resynced ?? new Set<string>();
     return {
       brokers: { kind: "clusters", redis, rabbit, jobsQueue: names(namespace).jobsQueue, resynced },
       redis: target,

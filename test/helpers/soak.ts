@@ -196,9 +196,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       "api-kill": opts.apiKills ?? Math.max(1, Math.round(opts.jobs / 150)),
       "redis-kill": opts.redisKills ?? Math.max(1, Math.round(opts.jobs / 150)),
     };
+    // Round by round in this order. On clusters the Redis master kill comes second, before the
+    // RabbitMQ node kill and the rest: it needs a job running, and late in a short soak (or while
+    // the queue's leader moves) none may be.
+    const order: FaultKind[] = clusters
+      ? ["worker-kill", "redis-kill", "rabbit-kill", "worker-term", "api-kill", "cut"]
+      : (Object.keys(counts) as FaultKind[]);
     const events: FaultKind[] = [];
     for (let i = 0; i < Math.max(...Object.values(counts)); i++) {
-      for (const kind of Object.keys(counts) as FaultKind[]) if (i < counts[kind]) events.push(kind);
+      for (const kind of order) if (i < counts[kind]) events.push(kind);
     }
     const cutMs = opts.cutMs ?? 1_500;
     const redisDownMs = opts.redisDownMs ?? 1_000;
