@@ -3,7 +3,7 @@
 // and a refused secret get the same 404, so ids cannot be probed.
 import type { Context } from "koa";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
-import { JobId, type JobRecord } from "../../shared/jobs/schemas.ts";
+import { isJobId, type JobRecord } from "../../shared/jobs/schemas.ts";
 import type { JobStore } from "../../shared/store/job-store.ts";
 import { tokenMatches } from "../../shared/store/tokens.ts";
 import type { Credentials } from "./credentials.ts";
@@ -29,7 +29,7 @@ export async function jobForSecrets(
   id: string,
   secrets: readonly string[],
 ): Promise<JobRecord | null> {
-  if (secrets.length === 0 || !JobId.safeParse(id).success) return null;
+  if (secrets.length === 0 || !isJobId(id)) return null;
   const job = await store.get(id);
   if (!job) return null;
   if (secrets.some((s) => s.length <= 256 && tokenMatches(s, job.tokenHash))) return job;

@@ -11,6 +11,10 @@ export type JobStatus = z.infer<typeof JobStatus>;
 /** Job ids are random UUIDv4: 122 random bits. */
 export const JobId = z.uuid({ version: "v4" });
 
+/** JobId's test without a parse (no result object, no issue list): the check before every read of a
+ * job by the id in its URL. The same pattern as JobId's (test/unit/job-id.test.ts). */
+export const isJobId = (id: string): boolean => z.regexes.uuid4.test(id);
+
 export const Progress = z.object({
   percent: z.number().min(0).max(100),
   message: z.string().max(500).optional(),
