@@ -8,6 +8,7 @@ import { docsRoutes } from "./docs-routes.ts";
 import { jobTypesRoutes } from "./job-types-routes.ts";
 import { type JobsRoutesDeps, jobsRoutes } from "./jobs-routes.ts";
 import { cors, type OriginPolicy } from "./origins.ts";
+import { pollFastPath } from "./poll-fast-path.ts";
 import { problemMiddleware } from "./problem-middleware.ts";
 import { requestLog } from "./request-log.ts";
 
@@ -69,7 +70,9 @@ export function createApp(deps: AppDeps): Koa {
   };
   // The job protocol before the rest: its routes are the busy ones (every poll), and no other
   // router's paths overlap /jobs, so a request to it passes no other router or the admin gate.
-  mount(jobsRoutes(deps));
+  const jobs = jobsRoutes(deps);
+  app.use(pollFastPath(jobs.getStatus));
+  mount(jobs.router);
   const admin = adminRoutes(deps.admin);
   app.use(admin.gate);
   for (const router of [

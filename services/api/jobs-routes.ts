@@ -43,7 +43,13 @@ class LeasedRead {
   }
 }
 
-export function jobsRoutes(deps: JobsRoutesDeps): Router {
+/** The protocol's router, and its status monitor's handler for pollFastPath (poll-fast-path.ts). */
+export interface JobsRoutes {
+  router: Router;
+  getStatus: (ctx: Context) => Promise<void>;
+}
+
+export function jobsRoutes(deps: JobsRoutesDeps): JobsRoutes {
   const { store, log, hints } = deps;
   const router = new Router();
 
@@ -83,7 +89,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     return now;
   };
 
-  router.get("/jobs/:id", async (ctx) => {
+  const getStatus = async (ctx: Context): Promise<void> => {
     const representation = prefersRepresentation(ctx.get("Prefer"));
     const ifNoneMatch = ctx.get("If-None-Match");
     const withLease = new LeasedRead(store);
@@ -114,7 +120,8 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
       }
     }
     sendStatus(ctx, shown.job, hints, { stalled: shown.stalled, representation });
-  });
+  };
+  router.get("/jobs/:id", getStatus);
 
   // Cancellation: a queued job ends `canceled` now (its message is skipped when dequeued); a
   // running one is flagged and its worker told to abort it; a finished one is a 409.
@@ -181,7 +188,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     ctx.body = result;
   });
 
-  return router;
+  return { router, getStatus };
 }
 
 /** A job as the status monitor shows it. */
