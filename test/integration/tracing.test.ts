@@ -70,6 +70,13 @@ describe("issue 11 (Traces): one trace from POST /jobs to the worker's attempt",
     expect(attempt.parentSpanContext?.spanId).to.equal(api.spanContext().spanId);
   });
 
+  it("names each poll's server span after its route (the status URL's fast path sets it as the router does)", async () => {
+    const { job } = await run({});
+    const polls = spans().filter((s) => s.kind === SpanKind.SERVER && s.attributes["url.path"] === `/jobs/${job.id}`);
+    expect(polls).to.not.have.length(0);
+    for (const s of polls) expect(s.name).to.equal("GET /jobs/:id");
+  });
+
   it("records the job's changes during the attempt as events of its span, up to the final status", async () => {
     const { attempt } = await run({});
     const statuses = attempt.events
