@@ -23,12 +23,12 @@ export interface RoomResyncDeps {
   /** Reads the channel's job and delivers what its sockets have not had yet. */
   refresh(channel: string): Promise<void>;
   log: Logger;
-  /** How long a probe may take to come back before it counts as missed. */
-  probeTimeoutMs?: number;
 }
 
 /** Channels checked at the same time (an instance may hold thousands of rooms). */
 const BATCH = 64;
+/** How long a probe may take to come back before it counts as missed (and is tried again). */
+const PROBE_TIMEOUT_MS = 2_000;
 
 export class RoomResync {
   /** Channel → probes missed in a row. */
@@ -136,7 +136,7 @@ export class RoomResync {
     let timer: NodeJS.Timeout | undefined;
     const heard = new Promise<boolean>((resolve) => {
       this.waiting.set(nonce, () => resolve(!this.closed));
-      timer = setTimeout(() => resolve(false), this.deps.probeTimeoutMs ?? 2_000);
+      timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
     });
     try {
       await this.deps.publisher.sPublish(channel, encodeProbe(nonce));

@@ -35,7 +35,6 @@ export interface RoomSubscriptionsDeps {
   /** Emits a job's state to its room's sockets on this instance. */
   deliver(record: JobRecord): void;
   log: Logger;
-  probeTimeoutMs?: number;
 }
 
 interface Wanted {
@@ -62,7 +61,6 @@ export class RoomSubscriptions {
       resubscribe: (channel) => this.resubscribe(channel),
       refresh: (channel) => this.refresh(channel),
       log: deps.log,
-      ...(deps.probeTimeoutMs ? { probeTimeoutMs: deps.probeTimeoutMs } : {}),
     });
     this.stopWatching = onConnectionChanges(deps.subscriber, {
       lost: () => this.resync.lost(),

@@ -4,8 +4,6 @@
 // change is committed meanwhile (its event reaches nobody on this instance), and once node-redis has
 // put the subscription back the socket must still get that change, then the next, each version
 // once. The Redis Cluster master kill in clusters.test.ts is the same fault on a cluster.
-import { randomBytes } from "node:crypto";
-import amqp from "amqplib";
 import { expect } from "chai";
 import { type ApiServer, startApiServer } from "../../services/api/server.ts";
 import type { ClientSocket } from "../../shared/client/socket-channel.ts";
@@ -13,8 +11,6 @@ import { announcedTransition } from "../../shared/events/announced-transition.ts
 import { jobEventMessage, SocketIoJobEvents } from "../../shared/events/socketio-job-events.ts";
 import { toView } from "../../shared/jobs/job-view.ts";
 import type { JobView } from "../../shared/jobs/schemas.ts";
-import { createLogger } from "../../shared/observability/log.ts";
-import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
 import { loadConfig } from "../../shared/runtime/config.ts";
 import { names } from "../../shared/store/names.ts";
@@ -23,15 +19,12 @@ import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { connectSocket, subscribed } from "../helpers/realtime.ts";
+import { AMQP_URL, log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
-
-const log = createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? "silent");
-const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 describe("faults: a Socket.IO room caught up after its Redis subscription was disturbed", function () {
   this.timeout(60_000);
-  const n = names(`resync-${randomBytes(6).toString("hex")}`);
+  const n = names(randomNamespace("resync"));
   let link: TcpProxy;
   let queue: RabbitJobQueue;
   let api: ApiServer;
@@ -39,7 +32,6 @@ describe("faults: a Socket.IO room caught up after its Redis subscription was di
   let adapterSub: RedisClient;
   const clients: RedisClient[] = [];
   const sockets: ClientSocket[] = [];
-  const created: string[] = [];
 
   before(async () => {
     const redisPort = Number(new URL(REDIS_URL).port || 6379);
@@ -85,14 +77,9 @@ describe("faults: a Socket.IO room caught up after its Redis subscription was di
     api?.server.closeAllConnections();
     await api?.close();
     await queue?.close();
+    if (store) await removeNamespace(n, store);
     for (const c of clients) c.destroy();
     await link?.close();
-    const conn = await amqp.connect(AMQP_URL);
-    const ch = await conn.createChannel();
-    for (const q of allQueues(n)) await ch.deleteQueue(q);
-    for (const e of allExchanges(n)) await ch.deleteExchange(e);
-    await conn.close();
-    for (const id of created) await store?.del([n.jobKey(id), n.resultKey(id)]).catch(() => 0);
   });
 
   const jobs = () => new RedisJobStore(store, n, 3600);
@@ -102,7 +89,6 @@ describe("faults: a Socket.IO room caught up after its Redis subscription was di
   async function followed(): Promise<{ id: string; seen: JobView[] }> {
     const { record, token } = newJob("demo");
     await jobs().create(record);
-    created.push(record.id);
     const socket = await connectSocket(`http://127.0.0.1:${api.port}`);
     sockets.push(socket);
     const seen: JobView[] = [];
