@@ -142,6 +142,10 @@ export class RoomSubscriptions {
   private async resubscribe(channel: string): Promise<void> {
     const entry = this.wanted.get(channel);
     if (!entry) return;
+    // Unsubscribe first: node-redis sends no SSUBSCRIBE for a listener it already holds, and after a
+    // failover it may hold one whose subscription never reached the new master.
+    await this.deps.subscriber.sUnsubscribe(channel, entry.relay, true).catch(() => undefined);
+    if (this.wanted.get(channel) !== entry) return; // the room went away meanwhile
     this.send(channel, entry);
     await entry.live;
   }
