@@ -39,6 +39,8 @@ export class RoomResync {
   private generation = 0;
   private running = false;
   private closed = false;
+  /** What the current catch-up did (logged when it ends). */
+  private tally = { rooms: 0, heard: 0, missed: 0, resubscribed: 0 };
   /** Ends the backoff wait early, when subscriptions came back. */
   private wake: (() => void) | undefined;
 
@@ -82,6 +84,8 @@ export class RoomResync {
   private async run(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    const began = Date.now();
+    this.tally = { rooms: this.pending.size, heard: 0, missed: 0, resubscribed: 0 };
     try {
       let delay = 100;
       while (!this.closed && this.pending.size > 0) {
@@ -103,12 +107,15 @@ export class RoomResync {
       this.deps.log.error("room resync stopped", { error: String(err) });
     } finally {
       this.running = false;
+      // One line per catch-up: how long the rooms took to be live again, and what it took.
+      this.deps.log.info("room resync done", { ...this.tally, ms: Date.now() - began, closed: this.closed });
     }
   }
 
   private async check(channel: string, generation: number): Promise<void> {
     if (!this.pending.has(channel)) return;
     if (await this.probe(channel)) {
+      this.tally.heard++;
       try {
         await this.deps.refresh(channel);
       } catch (err) {
@@ -122,7 +129,9 @@ export class RoomResync {
     const missed = this.pending.get(channel);
     if (missed === undefined) return; // the room went away meanwhile
     this.pending.set(channel, missed + 1);
+    this.tally.missed++;
     if ((missed + 1) % 3 === 0) {
+      this.tally.resubscribed++;
       this.deps.log.warn("room channel does not deliver; subscribing it again", { channel, missed: missed + 1 });
       await this.deps.resubscribe(channel).catch((err: unknown) => {
         this.deps.log.warn("room channel resubscribe failed", { channel, error: String(err) });

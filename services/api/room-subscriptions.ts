@@ -108,7 +108,12 @@ export class RoomSubscriptions {
       if (entry.jobId !== null) {
         const version = jobEventVersion(message);
         if (version !== null) {
-          if (version <= entry.seen) return; // delivered already (by a catch-up)
+          if (version <= entry.seen) {
+            // Delivered already (by a catch-up). Rare: logged, as a version that went back (a
+            // write lost in a failover) would be dropped here too.
+            this.deps.log.info("room event not newer than delivered; dropped", { channel, version, seen: entry.seen });
+            return;
+          }
           entry.seen = version;
         }
       }
