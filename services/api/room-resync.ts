@@ -108,7 +108,8 @@ export class RoomResync {
     } finally {
       this.running = false;
       // One line per catch-up: how long the rooms took to be live again, and what it took.
-      this.deps.log.info("room resync done", { ...this.tally, ms: Date.now() - began, closed: this.closed });
+      if (this.tally.rooms > 0)
+        this.deps.log.info("room resync done", { ...this.tally, ms: Date.now() - began, closed: this.closed });
     }
   }
 
