@@ -15,6 +15,7 @@
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
+import { keySlot } from "./key-slot.ts";
 import { freePorts, freePortsIn, pollUntil } from "./net.ts";
 import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
 
@@ -34,7 +35,8 @@ export interface PrivateRedisCluster {
   /** kill -9 one node by port; resolves when it has exited. */
   kill(port: number): Promise<void>;
   /** Starts a killed node again on its dir (AOF, nodes.conf): it rejoins, a former master as a
-   * replica of the node promoted in its place. Resolves once the cluster is ok with it synced. */
+   * replica of the node promoted in its place. Resolves once the cluster is ok with it synced and
+   * every master's writes reach its replica again (a kill right after a resync could lose some). */
   restart(port: number): Promise<void>;
   /** The nodes that are masters now, by port. */
   masters(): Promise<number[]>;
@@ -47,6 +49,53 @@ export interface PrivateRedisCluster {
 
 const cli = (port: number, ...args: string[]) =>
   run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 10_000 }).then((r) => r.stdout.trim());
+
+/** The slot ranges of every live master, as `port` sees them. */
+async function slotOwners(port: number): Promise<{ lo: number; hi: number; port: number }[]> {
+  // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots…>"
+  const owners: { lo: number; hi: number; port: number }[] = [];
+  for (const line of (await cli(port, "CLUSTER", "NODES")).split("\n")) {
+    const f = line.split(" ");
+    if (!(f[2] ?? "").includes("master") || (f[2] ?? "").includes("fail")) continue;
+    const owner = Number((f[1] ?? "").split(":")[1]?.split("@")[0]);
+    for (const range of f.slice(8)) {
+      const [lo, hi] = range.split("-").map(Number);
+      if (lo !== undefined && !Number.isNaN(lo)) owners.push({ lo, hi: hi ?? lo, port: owner });
+    }
+  }
+  return owners;
+}
+
+/** A key in `slot` (a hash tag found by trying). */
+function keyInSlot(slot: number): string {
+  for (let i = 0; ; i++) if (keySlot(`{${i}}`) === slot) return `herald-test-replication-check:{${i}}`;
+}
+
+/**
+ * Whether every master's replica receives its writes now: a write to each master, then WAIT for one
+ * replica to acknowledge it, on the same connection. "In sync" (master_link_status:up) is not
+ * enough: after a full resync Redis 7.0 may stream nothing more to the replica until its next
+ * once-a-second REPLCONF ACK, and a master killed in that window takes its last writes with it.
+ */
+async function replicasStreaming(port: number): Promise<boolean> {
+  const masters = new Map<number, number>(); // master port → one of its slots
+  for (const o of await slotOwners(port)) if (!masters.has(o.port)) masters.set(o.port, o.lo);
+  const acks = await Promise.all(
+    [...masters].map(
+      ([master, slot]) =>
+        new Promise<boolean>((resolve) => {
+          const child = execFile(
+            "redis-cli",
+            ["-h", "127.0.0.1", "-p", String(master)],
+            { timeout: 10_000 },
+            (err, out) => resolve(!err && out.trim().split("\n")[1] === "1"),
+          );
+          child.stdin?.end(`SET ${keyInSlot(slot)} 1 PX 60000\nWAIT 1 5000\n`);
+        }),
+    ),
+  );
+  return acks.length === 3 && acks.every(Boolean);
+}
 
 /** Ports p with p + 10000 (the cluster bus port) free as well. */
 async function clusterPorts(n: number): Promise<number[]> {
@@ -123,6 +172,10 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       },
       { timeoutMs: 30_000, what: "three replicas in sync with their masters" },
     );
+    await pollUntil(() => replicasStreaming(ports[0] as number), {
+      timeoutMs: 30_000,
+      what: "every master's writes reaching its replica",
+    });
   } catch (err) {
     const logs = output();
     await stop();
@@ -144,17 +197,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       );
       child.stdin?.end(keys.map((k) => `CLUSTER KEYSLOT "${k.replace(/["\\]/g, "\\$&")}"\n`).join(""));
     });
-    // CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots…>"
-    const owners: { lo: number; hi: number; port: number }[] = [];
-    for (const line of (await cli(port, "CLUSTER", "NODES")).split("\n")) {
-      const f = line.split(" ");
-      if (!(f[2] ?? "").includes("master") || (f[2] ?? "").includes("fail")) continue;
-      const owner = Number((f[1] ?? "").split(":")[1]?.split("@")[0]);
-      for (const range of f.slice(8)) {
-        const [lo, hi] = range.split("-").map(Number);
-        if (lo !== undefined && !Number.isNaN(lo)) owners.push({ lo, hi: hi ?? lo, port: owner });
-      }
-    }
+    const owners = await slotOwners(port);
     return slots.map((slot) => {
       const owner = owners.find((o) => slot >= o.lo && slot <= o.hi);
       if (!owner) throw new Error(`no master serves slot ${slot}`);
@@ -212,6 +255,10 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       await n.start();
       // Back as a replica (of the master that took its slots, or of its old master) and in sync.
       await pollUntil(rolesOk, { timeoutMs: 60_000, what: `node ${port} back in the cluster and synced` });
+      await pollUntil(() => replicasStreaming(live()), {
+        timeoutMs: 30_000,
+        what: "every master's writes reaching its replica",
+      });
     },
     async masters() {
       const lines = (await cli(live(), "CLUSTER", "NODES")).split("\n");
