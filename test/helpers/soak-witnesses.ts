@@ -6,7 +6,8 @@ import { readAof } from "./aof.ts";
 import { jobSet, type RecordFields, recordFields } from "./job-writes.ts";
 
 export interface DurableHistory {
-  /** Record versions per job, in commit order. */
+  /** Record versions per job, in commit order (a version lost in a failover and committed again
+   * appears twice, once per status). */
   readonly versions: ReadonlyMap<string, readonly RecordFields[]>;
   /** False if an AOF rewrite folded part of the history into a snapshot. */
   readonly complete: boolean;
@@ -23,6 +24,12 @@ export interface DurableHistory {
  * a kill resyncs from its new master, which starts its AOF anew from a snapshot: list such dirs in
  * `resynced` (what they held before is in the AOF of the node promoted in their place), so that
  * `complete` reports only the loss of history no other node holds.
+ *
+ * A version may appear twice with different records. With `appendfsync always` a master writes its
+ * AOF before it replies and before it streams the write to its replica; killed in between, its AOF
+ * holds a write nobody saw acknowledged and the promoted replica never got. The writer retries, and
+ * the same version is committed again on the new master, with what the job is now. So a version
+ * counts as `succeeded` if any node has it so; the one that lost adds nothing.
  */
 export function durableHistory(
   redisDir: string | readonly string[],
@@ -30,7 +37,8 @@ export function durableHistory(
   resynced: ReadonlySet<string> = new Set(),
 ): DurableHistory {
   const dirs = typeof redisDir === "string" ? [redisDir] : redisDir;
-  const byVersion = new Map<string, Map<number, RecordFields>>();
+  // Job → version → status → the record (one per status: the lost twin of a version differs in it).
+  const byVersion = new Map<string, Map<number, Map<string, RecordFields>>>();
   let complete = true;
   for (const dir of dirs) {
     const aof = readAof(dir);
@@ -39,8 +47,10 @@ export function durableHistory(
       const set = jobSet(namespace, args);
       const r = set && recordFields(set.json);
       if (!set || !r) continue;
-      const seen = byVersion.get(set.id) ?? new Map<number, RecordFields>();
-      if (!seen.has(r.version)) seen.set(r.version, r);
+      const seen = byVersion.get(set.id) ?? new Map<number, Map<string, RecordFields>>();
+      const twins = seen.get(r.version) ?? new Map<string, RecordFields>();
+      if (!twins.has(r.status)) twins.set(r.status, r);
+      seen.set(r.version, twins);
       byVersion.set(set.id, seen);
     }
   }
@@ -48,7 +58,7 @@ export function durableHistory(
   for (const [id, seen] of byVersion)
     versions.set(
       id,
-      [...seen.values()].sort((a, b) => a.version - b.version),
+      [...seen.values()].flatMap((twins) => [...twins.values()]).sort((a, b) => a.version - b.version),
     );
   const of = (id: string) => versions.get(id) ?? [];
   return {
