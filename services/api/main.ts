@@ -13,6 +13,7 @@ const bootLog = createLogger("info", { service: "api" });
 try {
   const config = loadConfig();
   const log = createLogger(config.logLevel, { service: "api", instance: config.instanceId });
+  for (const warning of config.warnings) log.warn(warning);
   const tracing = setupTracing("herald-api");
   const metrics = createApiMetrics(new Registry());
   const redisAt = (role: string, use: "commands" | "subscriber" = "commands") =>

@@ -158,6 +158,8 @@ export interface Config {
   readonly heraldApiKey?: string;
   /** The operator page's credential (`/admin`, Bearer); unset = no operator page. */
   readonly adminToken?: string;
+  /** Settings that are valid but probably not what was meant; each process logs them at start. */
+  readonly warnings: readonly string[];
 }
 
 export class ConfigError extends TypeError {}
@@ -184,8 +186,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } catch (err) {
     throw new ConfigError(`invalid configuration: AMQP_URL: ${(err as Error).message}`);
   }
+  const warnings: string[] = [];
   let redis: RedisEndpoint = { mode: "single", url: e.REDIS_URL };
   if (e.REDIS_CLUSTER_NODES !== undefined) {
+    // Not an error (a base environment may carry REDIS_URL), but the operator should know which wins.
+    if (present.REDIS_URL !== undefined)
+      warnings.push("REDIS_URL is ignored: REDIS_CLUSTER_NODES is set, so every Redis use goes to the cluster");
     try {
       redis = { mode: "cluster", nodes: parseRedisClusterNodes(e.REDIS_CLUSTER_NODES) };
     } catch (err) {
@@ -200,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queueDeliveryLimit: e.QUEUE_DELIVERY_LIMIT,
     redisUrl: e.REDIS_URL,
     redis: Object.freeze(redis),
+    warnings: Object.freeze(warnings),
     namespace: e.HERALD_NAMESPACE,
     instanceId: e.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,

@@ -49,6 +49,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const env = options.env ?? process.env;
   const config = loadConfig(env);
   const log = options.log ?? createLogger(config.logLevel, { service: "worker", instance: config.instanceId });
+  for (const warning of config.warnings) log.warn(warning);
   const steps: Step[] = []; // what to undo, most recent last; also the shutdown order, reversed
   const stopAll = () => runSteps([...steps].reverse(), log);
   try {

@@ -91,6 +91,12 @@ describe("unit: config", () => {
       ],
     });
     expect(Object.isFrozen(c.redis)).to.equal(true);
+    // Both set: the cluster wins, and the process says so at start (config.warnings).
+    expect(c.warnings).to.deep.equal([
+      "REDIS_URL is ignored: REDIS_CLUSTER_NODES is set, so every Redis use goes to the cluster",
+    ]);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "r1:7000" }).warnings).to.deep.equal([]);
+    expect(loadConfig({ REDIS_URL: "redis://r:6380" }).warnings).to.deep.equal([]);
     // A bare host:port after a URL with a login takes that login (and its scheme must match: redis://).
     expect(loadConfig({ REDIS_CLUSTER_NODES: "redis://:pw@r1:7000,r2:7000" }).redis).to.deep.equal({
       mode: "cluster",
