@@ -6,7 +6,7 @@
 // worker (bench/procs/bench-worker.ts, cwd = the tree, the bench's env) under a fresh namespace, runs
 // a warm-up of n/4 no-op jobs, then n more (POST /jobs, 50 connections), and waits until every job
 // ended (no queued and no leased job left in the store). It reads the worker's utime+stime from
-// /proc/<pid>/stat and Redis's INFO commandstats (read only: never reset) around the measured n.
+// /proc/<pid>/stat its write syscalls (/proc/<pid>/io syscw) and Redis's INFO commandstats (read only: never reset) around the measured n.
 // Use a Redis of your own (REDIS_URL) for the command counts: on a shared one, others' commands count.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -43,6 +43,10 @@ const cpuMs = (pid: number): number => {
   return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
 };
 
+/** The write syscalls a process made so far (each Redis round trip and each AMQP frame batch is one). */
+const writeCalls = (pid: number): number =>
+  Number(/^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+
 /** Calls per command name (INFO commandstats), read as they are. */
 async function commandCalls(redis: RedisClient): Promise<Map<string, number>> {
   const info = await redis.info("commandstats");
@@ -66,7 +70,10 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function one(tree: string, redis: RedisClient): Promise<{ cpuUs: number; commands: Map<string, number> }> {
+async function one(
+  tree: string,
+  redis: RedisClient,
+): Promise<{ cpuUs: number; writes: number; commands: Map<string, number> }> {
   const namespace = `bench-${randomBytes(6).toString("hex")}`;
   const n = names(namespace);
   await defineJobTypesAt(REDIS_URL, n, benchHandlers);
@@ -119,12 +126,14 @@ async function one(tree: string, redis: RedisClient): Promise<{ cpuUs: number; c
     const pid = worker.pid ?? 0;
     const c0 = await commandCalls(redis);
     const t0 = cpuMs(pid);
+    const w0 = writeCalls(pid);
     await submit(N);
     await drained();
     const cpu = cpuMs(pid) - t0;
+    const writes = (writeCalls(pid) - w0) / N;
     const c1 = await commandCalls(redis);
     const commands = new Map([...c1].map(([k, v]) => [k, (v - (c0.get(k) ?? 0)) / N]));
-    return { cpuUs: (cpu * 1000) / N, commands };
+    return { cpuUs: (cpu * 1000) / N, writes, commands };
   } finally {
     await amqpConn.close().catch(() => {});
     await Promise.all([stop(worker), stop(api)]);
@@ -143,7 +152,7 @@ for (let round = 0; round < ROUNDS; round++) {
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(", ");
     console.log(
-      `round ${round + 1} ${tree}: worker ${r.cpuUs.toFixed(0)} µs/job; Redis commands/job (API + worker): ${cmds}`,
+      `round ${round + 1} ${tree}: worker ${r.cpuUs.toFixed(0)} µs/job, ${r.writes.toFixed(2)} write syscalls/job; Redis commands/job (API + worker): ${cmds}`,
     );
   }
 }
