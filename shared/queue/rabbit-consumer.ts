@@ -3,6 +3,7 @@
 // lives (e.g. a quorum queue that lost its leader). The connection itself is rabbit-job-queue.ts's.
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "../observability/log.ts";
+import { AckBatch } from "./ack-batch.ts";
 import { closeChannel } from "./amqp-channels.ts";
 import type { Delivery, DeliveryHandler } from "./job-queue.ts";
 
@@ -19,8 +20,9 @@ export class RabbitConsumer {
   private stopped = false;
   /** A restartSoon is opening a channel now (so that two never do at once). */
   private starting = false;
-  /** Open consumer channels, including one whose consumer was cancelled but whose acks may follow. */
-  private readonly channels = new Set<Channel>();
+  /** Open consumer channels, including one whose consumer was cancelled but whose acks may follow;
+   * each with its acks not yet sent. */
+  private readonly channels = new Map<Channel, AckBatch>();
 
   constructor(
     private readonly host: ConsumerHost,
@@ -41,9 +43,11 @@ export class RabbitConsumer {
     const ch = await model.createChannel();
     let open = true;
     ch.on("error", (err: Error) => log.warn("RabbitMQ consumer channel error", { error: err.message }));
-    this.channels.add(ch);
+    const acks = new AckBatch(ch, (err) => log.warn("acking on the consumer channel failed", { error: String(err) }));
+    this.channels.set(ch, acks);
     ch.on("close", () => {
       open = false;
+      acks.drop();
       this.channels.delete(ch);
       if (this.channel !== ch) return;
       this.detach();
@@ -57,7 +61,9 @@ export class RabbitConsumer {
     let unsettled = 0;
     let cancelled = false;
     const closeIfDone = () => {
-      if (cancelled && unsettled === 0 && open) ch.close().catch(() => undefined); // a dead channel is closed
+      if (!(cancelled && unsettled === 0 && open)) return;
+      acks.flush(); // before the close, which would requeue them
+      ch.close().catch(() => undefined); // a dead channel is closed
     };
     const reply = await ch.consume(
       queue,
@@ -73,6 +79,7 @@ export class RabbitConsumer {
           return;
         }
         unsettled++;
+        acks.received(msg);
         let done = false;
         const once = (fn: () => void) => () => {
           if (done) return;
@@ -86,9 +93,15 @@ export class RabbitConsumer {
           body: msg.content,
           redelivered: msg.fields.redelivered,
           headers: msg.properties.headers ?? {},
-          ack: once(() => ch.ack(msg)),
-          deadLetter: once(() => ch.nack(msg, false, false)),
-          requeue: once(() => ch.nack(msg, false, true)),
+          ack: once(() => acks.ack(msg)),
+          deadLetter: once(() => {
+            acks.settled(msg);
+            ch.nack(msg, false, false);
+          }),
+          requeue: once(() => {
+            acks.settled(msg);
+            ch.nack(msg, false, true);
+          }),
         };
         this.handler(delivery).catch((err: unknown) => {
           log.error("delivery handler failed; requeueing", { error: err instanceof Error ? err : String(err) });
@@ -137,8 +150,9 @@ export class RabbitConsumer {
 
   /** Closes every consumer channel (after their acks, which go out before the CloseOk). */
   async closeChannels(): Promise<void> {
-    for (const ch of [...this.channels]) {
+    for (const [ch, acks] of [...this.channels]) {
       try {
+        acks.flush(); // before the close, which would requeue them
         await closeChannel(ch);
       } catch (err) {
         this.host.log.warn("closing a RabbitMQ channel failed", { error: String(err) });

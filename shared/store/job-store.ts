@@ -49,6 +49,12 @@ export interface JobStore {
 /** Leases of running jobs: an attempt holds one per job and renews it; an expired lease means the
  * worker crashed, hangs or lost Redis. Ownership is the record's `attemptId` (the fencing token). */
 export interface LeaseStore {
+  /**
+   * Takes a job that was never started for its first attempt in one step: the record goes
+   * `running` under `attemptId`, its lease held until now + `ttlMs`. A job in any other state is
+   * returned as it is (with its lease's expiry), nothing written: the caller decides and commits.
+   */
+  startAttempt(id: string, attemptId: string, now: string, ttlMs: number): Promise<StartAttempt>;
   holdLease(id: string, ttlMs: number): Promise<void>;
   /**
    * Extends the leases of jobs that are still `running` under the given attempt (re-adding one that
@@ -68,6 +74,12 @@ export interface LeaseStore {
   /** Jobs whose lease expired more than `graceMs` ago. */
   expiredLeases(graceMs: number, limit: number): Promise<string[]>;
 }
+
+/** What `startAttempt` did: started the job (`record` is the committed `running` one), or found it
+ * in another state (`record` as stored, null if gone; nothing written). */
+export type StartAttempt =
+  | { started: true; record: JobRecord }
+  | { started: false; record: JobRecord | null; leaseExpiresAt: number | null };
 
 export type Change = (current: JobRecord) => Partial<JobRecord> | null;
 

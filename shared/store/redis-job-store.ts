@@ -11,6 +11,7 @@ import {
   type CommitOutcome,
   type JobStore,
   type LeaseStore,
+  type StartAttempt,
   StoreUnavailableError,
 } from "./job-store.ts";
 import { LuaScript } from "./lua-script.ts";
@@ -26,6 +27,7 @@ export type { RedisClient };
 const scripts = {
   createJob: new LuaScript(storeScripts.createJob),
   commitJob: new LuaScript(storeScripts.commitJob),
+  startAttempt: new LuaScript(storeScripts.startAttempt),
   renewLeases: new LuaScript(storeScripts.renewLeases),
   releaseLease: new LuaScript(storeScripts.releaseLease),
   dropExpiredLease: new LuaScript(storeScripts.dropExpiredLease),
@@ -133,6 +135,21 @@ export class RedisJobStore implements JobStore, LeaseStore {
         ? this.redis.zRem(key, id)
         : this.redis.zAdd(key, { score: Math.round(dueMs), value: id }, { condition: "XX" }),
     );
+  }
+
+  async startAttempt(id: string, attemptId: string, now: string, ttlMs: number): Promise<StartAttempt> {
+    const n = this.names;
+    const shard = n.shardOf(id);
+    const reply = (await this.call(() =>
+      scripts.startAttempt.run(this.redis, {
+        keys: [n.jobKey(id), n.queuedKey(shard), n.payloadKey(id), this.leases(id)],
+        arguments: [id, attemptId, now, String(Date.now() + ttlMs), String(this.ttlSeconds)],
+      }),
+    )) as [string, string?, string?];
+    const [what, raw, lease] = reply;
+    if (what === "started" && raw) return { started: true, record: JobRecord.parse(JSON.parse(raw)) };
+    const record = raw ? JobRecord.parse(JSON.parse(raw)) : null;
+    return { started: false, record, leaseExpiresAt: lease ? Number(lease) : null };
   }
 
   async holdLease(id: string, ttlMs: number): Promise<void> {

@@ -26,7 +26,16 @@ export const shardTags: readonly string[] = Object.freeze([...file.tags]);
 /** Every shard number, for readers that visit all of them. */
 export const allShards: readonly number[] = Object.freeze(shardTags.map((_, k) => k));
 
+// The last job's shard: a store call names several keys of one job (a commit: five), each of which
+// asks for the shard again.
+let lastId = "";
+let lastShard = 0;
+
 /** The shard of a job: CRC-32 (zlib's, as Python's zlib.crc32) of its id's UTF-8 bytes, mod the count. */
 export function shardOf(jobId: string): number {
-  return crc32(jobId) % shardCount;
+  if (jobId !== lastId) {
+    lastShard = crc32(jobId) % shardCount;
+    lastId = jobId;
+  }
+  return lastShard;
 }

@@ -13,6 +13,7 @@ function load(name: string): string {
 export const storeScripts = Object.freeze({
   createJob: load("create-job"),
   commitJob: load("commit-job"),
+  startAttempt: load("start-attempt"),
   renewLeases: load("renew-leases"),
   releaseLease: load("release-lease"),
   dropExpiredLease: load("drop-expired-lease"),

@@ -21,6 +21,7 @@ import type { WorkerMetrics } from "../observability/metrics.ts";
 import { backoffDelay, sleep } from "../queue/backoff.ts";
 import type { Delivery, JobQueue } from "../queue/job-queue.ts";
 import { type Change, type JobStore, type LeaseStore, StoreUnavailableError } from "../store/job-store.ts";
+import type { AttemptAbort } from "./attempt-abort.ts";
 import { type HandlerContext, isResource, PermanentError, type RegisteredHandler } from "./handlers.ts";
 
 // Why a handler's AbortSignal fired.
@@ -53,7 +54,7 @@ export interface AttemptInput {
   message: JobMessage;
   handler: RegisteredHandler;
   payload: unknown;
-  abort: AbortController;
+  abort: AttemptAbort;
   /** Fires when the worker must stop waiting for Redis (its shutdown grace ran out). */
   giveUp: AbortSignal;
   /** The submitting request's id (the message's `x-request-id`), handed on with a retry. */
@@ -77,7 +78,9 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
   const ctx: HandlerContext = {
     jobId: job.id,
     attempt: job.attempts,
-    signal: abort.signal,
+    get signal() {
+      return abort.signal;
+    },
     progress: (update) => {
       const parsed = Progress.safeParse(update);
       if (!parsed.success) {
@@ -107,11 +110,11 @@ export async function runAttempt(deps: AttemptDeps, input: AttemptInput): Promis
 
   let outcome: Outcome;
   try {
-    const value = await Promise.race([handler.run(input.payload, ctx), rejectOnAbort(abort.signal)]);
-    if (abort.signal.aborted) throw abort.signal.reason;
+    const value = await abort.race(handler.run(input.payload, ctx));
+    if (abort.aborted) throw abort.reason;
     outcome = success(deps, value, job.attempts);
   } catch (thrown) {
-    const reason: unknown = abort.signal.aborted ? abort.signal.reason : thrown;
+    const reason: unknown = abort.aborted ? abort.reason : thrown;
     if (reason instanceof ShutdownAbort) {
       const seconds = (Date.now() - began) / 1000;
       deps.metrics?.attemptDuration.observe({ type: job.type, outcome: "handed_back" }, seconds);
@@ -343,13 +346,4 @@ function failure(reason: unknown, attempts: number): Outcome {
     error: jobProblem("jobFailed", detail, { attempts }),
     retryable: !(reason instanceof PermanentError),
   };
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  const p = new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-  p.catch(() => {}); // an abort after the race was decided is nobody's business
-  return p;
 }

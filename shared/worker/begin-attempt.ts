@@ -1,9 +1,11 @@
 // Taking a job for a new attempt: a fresh fencing token (`attemptId`) and a lease, committed as
-// `running` with a compare-and-set, or the reason the message does not start an attempt now.
+// `running` (start-attempt.lua for a job never started, else a compare-and-set), or the reason the
+// message does not start an attempt now.
 import { randomUUID } from "node:crypto";
 import { announcedTransition } from "../events/announced-transition.ts";
 import type { JobEventPublisher } from "../events/job-events.ts";
 import type { RetryPolicy } from "../jobs/job-types.ts";
+import { toView } from "../jobs/job-view.ts";
 import { jobProblem } from "../jobs/problems.ts";
 import { isTerminal, type JobRecord } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
@@ -36,13 +38,26 @@ export async function beginAttempt(
   redelivered: boolean,
 ): Promise<Begin> {
   const { store, log, leaseMs, metrics } = deps;
-  const current = await store.get(jobId);
+  const now = new Date().toISOString();
+  const attemptId = randomUUID();
+  // A job never started yet (the common case) is started by this one call: read, lease and commit.
+  const start = await store.startAttempt(jobId, attemptId, now, leaseMs);
+  if (start.started) {
+    const job = start.record;
+    // Its event goes out after the commit (not with it); on the same connection as the commits,
+    // so it still reaches subscribers before the attempt's next change.
+    deps.events.publish(toView(job));
+    metrics.queueWait.observe({ type: job.type }, secondsSince(job.createdAt));
+    return { kind: "run", job };
+  }
+  // Anything else was read (with its lease) and left as it is: decide here, commit below.
+  const current = start.record;
   if (!current || isTerminal(current.status)) {
     log.info("skipping a message whose job is gone or finished", { jobId });
     return { kind: "ended", status: current?.status ?? null };
   }
   if (current.status === "running") {
-    const expires = await store.leaseExpiresAt(jobId);
+    const expires = start.leaseExpiresAt;
     if (expires !== null && expires > Date.now()) {
       // A first delivery of a copy (not a redelivery) while the job runs: its attempt holds the
       // message it began with, so this copy adds nothing.
@@ -53,8 +68,6 @@ export async function beginAttempt(
   // round trip: Redis runs a connection's commands in order, so the lease lands first.
   const leased = store.holdLease(jobId, leaseMs);
   leased.catch(() => {}); // awaited below, after the commit
-  const now = new Date().toISOString();
-  const attemptId = randomUUID();
   let raced = false;
   const begun = await announcedTransition(
     store,

@@ -11,6 +11,7 @@ import { type Announcement, announceJobTypes } from "../registry/announce.ts";
 import type { JobTypeAnnouncer } from "../registry/job-type-registry.ts";
 import type { JobStore, LeaseStore } from "../store/job-store.ts";
 import { CancelAbort, runAttempt, ShutdownAbort } from "./attempt.ts";
+import { AttemptAbort } from "./attempt-abort.ts";
 import { type AttemptDeps, type Begin, beginAttempt } from "./begin-attempt.ts";
 import type { HandlerRegistry } from "./handlers.ts";
 import { failUnrunnable, parseMessage, passOn, type UnrunnableDeps } from "./unrunnable.ts";
@@ -52,7 +53,7 @@ export interface WorkerDeps {
 
 interface Running {
   attemptId: string;
-  abort: AbortController;
+  abort: AttemptAbort;
   done: Promise<void>;
 }
 
@@ -185,7 +186,7 @@ export class Worker {
         return begun.status === "failed" ? d.deadLetter() : d.ack();
       case "run": {
         const attemptId = begun.job.attemptId ?? "";
-        const abort = new AbortController();
+        const abort = new AttemptAbort();
         // The attempt's span continues the trace the message carries; the attempt runs inside it
         // and knows the request id, so a retry it publishes carries both on.
         const parent = extractContext(d.headers);
