@@ -1,9 +1,12 @@
 // Reads a JSON request body with a size bound, turning each way it can be wrong into its problem.
 import { bodyParser } from "@koa/bodyparser";
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
 
-export function jsonBody(limitBytes: number): Middleware {
+/** Reads the body into ctx.request.body, or throws its problem. */
+export type ReadJsonBody = (ctx: Context) => Promise<void>;
+
+export function readJsonBody(limitBytes: number): ReadJsonBody {
   const parse = bodyParser({
     enableTypes: ["json"],
     jsonLimit: limitBytes,
@@ -14,19 +17,28 @@ export function jsonBody(limitBytes: number): Middleware {
       throw err;
     },
   });
-  return async (ctx, next) => {
+  const done = async () => {};
+  return async (ctx) => {
     if (!ctx.is("application/json")) {
       throw new HttpProblem("unsupportedMediaType", `got ${ctx.get("Content-Type") || "no Content-Type"}`);
     }
     const declared = Number(ctx.get("Content-Length") || "0");
     if (declared > limitBytes) throw tooLarge(limitBytes);
     try {
-      await parse(ctx, async () => {});
+      await parse(ctx, done);
     } catch (err) {
       throw fromParseError(err, limitBytes);
     }
     // With jsonStrict off an empty body parses as "": say what it is.
     if ((ctx.request.rawBody ?? "").trim() === "") throw new HttpProblem("invalidJson", "the body is empty");
+  };
+}
+
+/** readJsonBody as middleware, for routes on a router. */
+export function jsonBody(limitBytes: number): Middleware {
+  const read = readJsonBody(limitBytes);
+  return async (ctx, next) => {
+    await read(ctx);
     await next();
   };
 }
