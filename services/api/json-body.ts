@@ -13,13 +13,15 @@ export function readJsonBody(limitBytes: number): ReadJsonBody {
     // Any JSON value parses; a value that is not a job request is then a 422, not a 400.
     jsonStrict: false,
     encoding: "utf-8",
+    // isJson has said so: the parser need not match the Content-Type against its JSON types again.
+    detectJSON: () => true,
     onError: (err: Error) => {
       throw err;
     },
   });
   const done = async () => {};
   return async (ctx) => {
-    if (!ctx.is("application/json")) {
+    if (!isJson(ctx)) {
       throw new HttpProblem("unsupportedMediaType", `got ${ctx.get("Content-Type") || "no Content-Type"}`);
     }
     const declared = Number(ctx.get("Content-Length") || "0");
@@ -41,6 +43,15 @@ export function jsonBody(limitBytes: number): Middleware {
     await read(ctx);
     await next();
   };
+}
+
+/** ctx.is("application/json"), with the header every client sends answered without type-is, which
+ * parses the media type on each call (~2 % of a submit's CPU in a profile). As type-is: a request
+ * with neither Transfer-Encoding nor a numeric Content-Length has no body, and is not JSON. */
+export function isJson(ctx: Context): boolean {
+  const { headers } = ctx.req;
+  if (headers["content-type"] !== "application/json") return Boolean(ctx.is("application/json"));
+  return headers["transfer-encoding"] !== undefined || !Number.isNaN(Number(headers["content-length"]));
 }
 
 const tooLarge = (limit: number) =>
