@@ -4,7 +4,7 @@ import type { Context, Middleware } from "koa";
 import type { JobChangeFeed } from "../../shared/events/job-changes.ts";
 import { etagOf } from "../../shared/jobs/job-view.ts";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
-import { type AcceptedJob, CreateJobRequest, isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
+import { type AcceptedJob, isTerminal, type JobRecord, parseCreateJobRequest } from "../../shared/jobs/schemas.ts";
 import type { Logger } from "../../shared/observability/log.ts";
 import type { ApiMetrics } from "../../shared/observability/metrics.ts";
 import type { JobQueue } from "../../shared/queue/job-queue.ts";
@@ -64,7 +64,7 @@ export function submitJob(deps: SubmitDeps): Middleware {
     if (limits.submitPerMinute > 0)
       await available(() => deps.rateLimiter.hit("submit", client, limits.submitPerMinute));
 
-    const request = CreateJobRequest.safeParse(ctx.request.body);
+    const request = parseCreateJobRequest(ctx.request.body);
     if (!request.success) {
       throw new HttpProblem("invalidRequest", 'expected {"type": string, "payload": object}', {
         extensions: { errors: request.error.issues },
