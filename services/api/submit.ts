@@ -58,9 +58,12 @@ export function submitJob(deps: SubmitDeps): Middleware {
     if (!deps.accepting()) {
       throw new HttpProblem("shuttingDown", undefined, { headers: { "Retry-After": "1" } });
     }
-    const subject = await submitter(ctx, deps.credentials);
-    const client = clientOf(ctx, subject);
-    // A limit that is off (0) costs nothing: no call, no promise.
+    // A check that is off (no credentials, a limit of 0, no Idempotency-Key) costs nothing: no
+    // call, no promise, and no client address looked up for it.
+    const subject = deps.credentials.required ? await submitter(ctx, deps.credentials) : null;
+    const idempotencyKey = ctx.get("Idempotency-Key");
+    const client =
+      limits.submitPerMinute > 0 || limits.maxJobsInFlight > 0 || idempotencyKey ? clientOf(ctx, subject) : "";
     if (limits.submitPerMinute > 0)
       await available(() => deps.rateLimiter.hit("submit", client, limits.submitPerMinute));
 
@@ -94,7 +97,6 @@ export function submitJob(deps: SubmitDeps): Middleware {
     }
     const warning = withoutWorker(registered, deps.withoutWorker);
 
-    const idempotencyKey = ctx.get("Idempotency-Key");
     const claim = idempotencyKey
       ? await available(() => deps.idempotency.claim(client, idempotencyKey, JSON.stringify(ctx.request.body)))
       : null;
