@@ -182,7 +182,9 @@ export function submitJob(deps: SubmitDeps): Middleware {
 }
 
 function accepted(ctx: Context, job: JobRecord, token: string, hints: PollingHints): void {
-  const body: AcceptedJob = { ...servedView(job, hints.resourceOrigins), token };
+  // servedView's object is made for this answer: the token goes into it. A copy spread from it cost
+  // ~1.5 µs in a microbenchmark, over ten times what making the view itself costs.
+  const body: AcceptedJob = Object.assign(servedView(job, hints.resourceOrigins), { token });
   ctx.status = 202;
   ctx.set("Location", body.statusUrl);
   ctx.set("Retry-After", String(hints.retryAfterSeconds));
