@@ -5,10 +5,10 @@ import { type AdminDeps, adminRoutes } from "./admin-routes.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { demoRoutes } from "./demo-page.ts";
 import { docsRoutes } from "./docs-routes.ts";
+import { jobFastPaths } from "./job-fast-paths.ts";
 import { jobTypesRoutes } from "./job-types-routes.ts";
 import { type JobsRoutesDeps, jobsRoutes } from "./jobs-routes.ts";
 import { cors, type OriginPolicy } from "./origins.ts";
-import { pollFastPath } from "./poll-fast-path.ts";
 import { problemMiddleware } from "./problem-middleware.ts";
 import { requestLog } from "./request-log.ts";
 
@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): Koa {
   // The job protocol before the rest: its routes are the busy ones (every poll), and no other
   // router's paths overlap /jobs, so a request to it passes no other router or the admin gate.
   const jobs = jobsRoutes(deps);
-  app.use(pollFastPath(jobs.getStatus));
+  app.use(jobFastPaths(jobs));
   mount(jobs.router);
   const admin = adminRoutes(deps.admin);
   app.use(admin.gate);

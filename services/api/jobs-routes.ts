@@ -9,7 +9,7 @@ import { HttpProblem } from "../../shared/jobs/problems.ts";
 import { isTerminal, type JobRecord } from "../../shared/jobs/schemas.ts";
 import type { JobStore, LeaseStore } from "../../shared/store/job-store.ts";
 import { authorisedJob, requester } from "./access.ts";
-import { jsonBody } from "./json-body.ts";
+import { readJsonBody } from "./json-body.ts";
 import { clientOf } from "./limits.ts";
 import { preferredWait, prefersRepresentation } from "./prefer.ts";
 import { servedResource, servedView } from "./served-resource.ts";
@@ -43,17 +43,25 @@ class LeasedRead {
   }
 }
 
-/** The protocol's router, and its status monitor's handler for pollFastPath (poll-fast-path.ts). */
+/** The protocol's router, and the handlers of its two busiest routes for jobFastPaths
+ * (job-fast-paths.ts): the status monitor and the submit. */
 export interface JobsRoutes {
   router: Router;
   getStatus: (ctx: Context) => Promise<void>;
+  submit: (ctx: Context) => Promise<void>;
 }
 
 export function jobsRoutes(deps: JobsRoutesDeps): JobsRoutes {
   const { store, log, hints } = deps;
   const router = new Router();
 
-  router.post("/jobs", jsonBody(deps.bodyLimitBytes), submitJob(deps));
+  const readBody = readJsonBody(deps.bodyLimitBytes);
+  const accept = submitJob(deps);
+  const submit = async (ctx: Context): Promise<void> => {
+    await readBody(ctx);
+    await accept(ctx, nothingNext);
+  };
+  router.post("/jobs", submit);
 
   // Reads (status, result, events) count against the requester's read rate limit, before anything
   // else: 401/404 probes count too, and nobody is charged for someone else's reads of its jobs.
@@ -188,7 +196,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): JobsRoutes {
     ctx.body = result;
   });
 
-  return { router, getStatus };
+  return { router, getStatus, submit };
 }
 
 /** A job as the status monitor shows it. */
@@ -207,6 +215,9 @@ function shownWith(job: JobRecord, leaseExpiresAt: number | null): Shown {
   const stalled = job.status === "running" && (lease === null || lease < Date.now());
   return { job, stalled, lease, etag: etagOf({ id: job.id, version: job.version, stalled }) };
 }
+
+/** The `next` of a handler that ends the chain: a submit answers, it never passes on. */
+const nothingNext = (): Promise<void> => Promise.resolve();
 
 const clamp = (n: number, min: number, max: number): number => Math.min(max, Math.max(min, n));
 

@@ -50,7 +50,7 @@ export class PayloadValidator {
     this.ajv ??= loadAjv();
     const c = this.compile(await this.ajv, type);
     if (!c.validate) return { ok: false, broken: c.broken };
-    const copy = structuredClone(payload);
+    const copy = copyJson(payload) as Record<string, unknown>;
     if (c.validate(copy)) return { ok: true, payload: copy };
     return { ok: false, errors: (c.validate.errors ?? []).map(toPayloadError) };
   }
@@ -83,6 +83,22 @@ export class PayloadValidator {
     this.compiled.set(type.name, c);
     return c;
   }
+}
+
+/** A deep copy of a JSON value (what a parsed body holds). structuredClone's serialiser took
+ * ~1.5 µs for a two-field payload, most of a check; this ~0.1 µs. Like it, it gives up with a
+ * RangeError on a value nested deeper than the stack. */
+function copyJson(v: unknown): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(copyJson);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    // An own `__proto__` stays a field, as in the original; assigning it would set the prototype.
+    if (k === "__proto__")
+      Object.defineProperty(out, k, { value: copyJson(x), enumerable: true, writable: true, configurable: true });
+    else out[k] = copyJson(x);
+  }
+  return out;
 }
 
 function toPayloadError(e: ErrorObject): PayloadError {

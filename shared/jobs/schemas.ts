@@ -102,6 +102,34 @@ export const CreateJobRequest = z.strictObject({
 });
 export type CreateJobRequest = z.infer<typeof CreateJobRequest>;
 
+/** CreateJobRequest.safeParse, with the body every client sends (a plain object of a `type` of 1-100
+ * characters and an object `payload`, nothing else) checked by hand: zod's parse of it was ~2 % of a
+ * submit's CPU in a profile. Any other body goes to zod, which also says what is wrong with it. */
+export function parseCreateJobRequest(body: unknown): z.ZodSafeParseResult<CreateJobRequest> {
+  if (isPlainObject(body)) {
+    const { type, payload } = body;
+    if (
+      typeof type === "string" &&
+      type.length >= 1 &&
+      type.length <= 100 &&
+      isPlainObject(payload) &&
+      Object.keys(body).length === 2 &&
+      // zod's copy drops an own `__proto__` (the HTTP body parser refuses one anyway)
+      !Object.hasOwn(payload, "__proto__")
+    ) {
+      // A copy, as zod's record makes: what the submit does to it leaves the body as it came.
+      return { success: true, data: { type, payload: { ...payload } } };
+    }
+  }
+  return CreateJobRequest.safeParse(body);
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== "object" || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
 /** A message on the jobs queue. `v` lets the format change without breaking old workers silently. */
 export const JobMessage = z.strictObject({
   v: z.literal(1),

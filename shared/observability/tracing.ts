@@ -106,7 +106,9 @@ export function withSpan<T>(parent: Context, span: Span, fn: () => T): T {
  * trace context. */
 export function messageHeaders(requestId: string | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
-  propagation.inject(context.active(), headers);
+  // The root context carries no span and no baggage: the propagators would write nothing.
+  const active = context.active();
+  if (active !== ROOT_CONTEXT) propagation.inject(active, headers);
   if (requestId) headers["x-request-id"] = requestId;
   return headers;
 }

@@ -36,6 +36,29 @@ describe("unit: payload validator (ajv, JSON Schema 2020-12)", () => {
     ]);
   });
 
+  it("fills in nested defaults on a deep copy: the payload handed in, arrays and objects in it, stay as they were", async () => {
+    const v = new PayloadValidator();
+    const nested = typeOf("1", {
+      type: "object",
+      properties: {
+        o: { type: "object", properties: { d: { type: "integer", default: 7 } } },
+        list: { type: "array", items: { type: "object", properties: { d: { type: "string", default: "x" } } } },
+      },
+    });
+    const sent = JSON.parse('{"o":{},"list":[{},{"d":"y"}],"n":null,"__proto__":{"p":1}}');
+    const before = structuredClone(sent);
+    const checked = await v.check(nested, sent);
+    if (!checked.ok) throw new Error("expected ok");
+    expect(checked.payload).to.deep.equal({
+      o: { d: 7 },
+      list: [{ d: "x" }, { d: "y" }],
+      n: null,
+      ["__proto__"]: { p: 1 },
+    });
+    expect(Object.getPrototypeOf(checked.payload)).to.equal(Object.prototype);
+    expect(sent).to.deep.equal(before);
+  });
+
   it("compiles a new version, and a schema changed under the same version, anew", async () => {
     const v = new PayloadValidator();
     expect((await v.check(v1, { n: 5 })).ok).to.equal(true);
