@@ -19,6 +19,8 @@ export interface AttemptDeps {
   log: Logger;
   metrics: WorkerMetrics;
   leaseMs: number;
+  /** When this process last saw Redis fail or come back (RedisTrouble.lastAt); absent: never. */
+  redisTroubleAt?: () => number;
 }
 
 /** Why a message does not start an attempt now. */
@@ -58,10 +60,13 @@ export async function beginAttempt(
   }
   if (current.status === "running") {
     const expires = start.leaseExpiresAt;
-    if (expires !== null && expires > Date.now()) {
+    // A lease that lapsed while Redis was in trouble (a failover, a restart) is not a dead holder:
+    // it could not renew either. Count it live until one lease period after the trouble.
+    const live = expires === null ? null : Math.max(expires, (deps.redisTroubleAt?.() ?? 0) + leaseMs);
+    if (live !== null && live > Date.now()) {
       // A first delivery of a copy (not a redelivery) while the job runs: its attempt holds the
       // message it began with, so this copy adds nothing.
-      return redelivered ? { kind: "leased", until: expires } : { kind: "duplicate" };
+      return redelivered ? { kind: "leased", until: live } : { kind: "duplicate" };
     }
   }
   // The lease comes before `running`, so no one sees the job running without one. Both go in one

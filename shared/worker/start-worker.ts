@@ -16,6 +16,7 @@ import { runSteps, type Step } from "../runtime/shutdown.ts";
 import { names } from "../store/names.ts";
 import { connectRedis } from "../store/redis-connect.ts";
 import { RedisJobStore } from "../store/redis-job-store.ts";
+import { RedisTrouble } from "../store/redis-trouble.ts";
 import { type HandlerRegistry, type RegisteredHandler, registry } from "./handlers.ts";
 import { Worker } from "./worker.ts";
 
@@ -71,6 +72,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       return client;
     };
     const redis = await redisAt("store");
+    const trouble = new RedisTrouble(redis);
+    steps.push(["stop watching Redis", async () => trouble.close()]);
     const controlSub = await redisAt("control", "subscriber");
     const queue = await RabbitJobQueue.fromConfig(config, log, metrics.reconnected("rabbitmq"));
     steps.push(["close RabbitMQ", () => queue.close()]);
@@ -86,6 +89,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       resultLimitBytes: config.resultLimitBytes,
       shutdownGraceMs: config.shutdownGraceMs,
       leaseMs: config.leaseMs,
+      redisTroubleAt: () => trouble.lastAt,
       stallTimeoutMs: config.stallTimeoutMs,
       queueWatchdogMs: config.queueWatchdogMs,
       resourceOrigins: config.resourceOrigins,

@@ -31,6 +31,9 @@ export interface WorkerDeps {
   shutdownGraceMs: number;
   /** A running job's lease; renewed every third of it. Default 30 s. */
   leaseMs?: number;
+  /** When this process last saw Redis fail or come back (RedisTrouble.lastAt): a lease that lapsed
+   * since less than a lease period before then is not taken over yet. Absent: never. */
+  redisTroubleAt?: () => number;
   /** A job whose lease expired this long ago is failed as `worker-lost`. Default 5 min. */
   stallTimeoutMs?: number;
   /** A queued job overdue this long has its message published again. Default 10 min. */
@@ -75,6 +78,7 @@ export class Worker {
     this.leaseMs = deps.leaseMs ?? 30_000;
     const { store, events, queue, log } = deps;
     this.parts = { store, events, queue, log, metrics: this.metrics, leaseMs: this.leaseMs };
+    if (deps.redisTroubleAt) this.parts.redisTroubleAt = deps.redisTroubleAt;
     this.stallTimeoutMs = deps.stallTimeoutMs ?? 5 * 60_000;
     const queueWatchdogMs = deps.queueWatchdogMs ?? 10 * 60_000;
     this.sweeper = new Sweeper({

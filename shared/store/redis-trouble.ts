@@ -1,0 +1,27 @@
+// When this process last saw its Redis connection fail or come back. A lease that lapsed while Redis
+// was unreachable proves nothing about its holder: the holder could not renew it either. Whoever
+// judges a lease (worker/begin-attempt.ts) waits one lease period past the last trouble before it
+// takes a job over, so a live holder has the time to renew once Redis answers again.
+import { onConnectionChanges, type RedisClient } from "./redis-client.ts";
+
+export class RedisTrouble {
+  private last = 0;
+  private readonly stopWatching: () => void;
+
+  constructor(client: RedisClient, now: () => number = Date.now) {
+    // A failing connection reports on every reconnect attempt, so `last` moves along while it is down.
+    const mark = () => {
+      this.last = now();
+    };
+    this.stopWatching = onConnectionChanges(client, { lost: mark, restored: mark });
+  }
+
+  /** When a connection last failed or came back (ms since the epoch); 0: never. */
+  get lastAt(): number {
+    return this.last;
+  }
+
+  close(): void {
+    this.stopWatching();
+  }
+}

@@ -1,0 +1,120 @@
+// A lease that lapsed while Redis was in trouble is not taken as its holder's death (a cluster soak
+// failed a job that way: attempt 3 of 3 ran through a Redis master kill, its worker could not renew
+// the lease during the failover, and a second copy of the job's message, delivered just after,
+// found the lease lapsed and gave the job up as out of attempts; the live attempt's success was
+// then fenced off). beginAttempt counts a lapsed lease live until one lease period after the last
+// Redis trouble its process saw (RedisTrouble). Real Redis; the trouble is a real connection cut
+// through a TCP proxy.
+import { expect } from "chai";
+import type { JobEventPublisher } from "../../shared/events/job-events.ts";
+import type { RetryPolicy } from "../../shared/jobs/job-types.ts";
+import { createWorkerMetrics, Registry } from "../../shared/observability/metrics.ts";
+import { names } from "../../shared/store/names.ts";
+import { newJob } from "../../shared/store/new-job.ts";
+import { connectRedis } from "../../shared/store/redis-connect.ts";
+import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { RedisTrouble } from "../../shared/store/redis-trouble.ts";
+import { type AttemptDeps, beginAttempt } from "../../shared/worker/begin-attempt.ts";
+import { pollUntil } from "../helpers/net.ts";
+import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
+import { startTcpProxy } from "../helpers/tcp-proxy.ts";
+
+const leaseMs = 400;
+const policy = { maxAttempts: 3 } as RetryPolicy;
+const noEvents: JobEventPublisher = { publish: () => undefined };
+
+describe("a lease that lapsed during Redis trouble is not taken over at once", () => {
+  const n = names(randomNamespace("lease-trouble"));
+  let redis: RedisClient;
+  let store: RedisJobStore;
+
+  before(async () => {
+    redis = await connectRedis(REDIS_URL, log, 5_000);
+    store = new RedisJobStore(redis, n, 60);
+  });
+  after(async () => {
+    await removeNamespace(n, redis);
+    await redis.close();
+  });
+
+  const deps = (troubleAt?: () => number): AttemptDeps => ({
+    store,
+    events: noEvents,
+    log,
+    metrics: createWorkerMetrics(new Registry()),
+    leaseMs,
+    ...(troubleAt ? { redisTroubleAt: troubleAt } : {}),
+  });
+
+  /** A job running attempt 1 whose lease has lapsed (its holder stopped renewing). */
+  async function lapsedRunningJob(): Promise<string> {
+    const { record } = newJob("demo");
+    await store.create(record, { payload: {} });
+    const first = await beginAttempt(deps(), record.id, policy, false);
+    expect(first.kind).to.equal("run");
+    const expires = await store.leaseExpiresAt(record.id);
+    // Waiting on the clock is the point here: the lease must have lapsed.
+    await pollUntil(async () => expires !== null && Date.now() > expires + 5, { timeoutMs: 10_000, everyMs: 50 });
+    return record.id;
+  }
+
+  it("right after Redis trouble: a copy is a duplicate, a redelivery waits (leased until the trouble + a lease); nothing is written", async () => {
+    const id = await lapsedRunningJob();
+    const before = await store.get(id);
+    const troubleAt = Date.now();
+    const copy = await beginAttempt(
+      deps(() => troubleAt),
+      id,
+      policy,
+      false,
+    );
+    expect(copy.kind).to.equal("duplicate");
+    const redelivery = await beginAttempt(
+      deps(() => troubleAt),
+      id,
+      policy,
+      true,
+    );
+    expect(redelivery).to.deep.equal({ kind: "leased", until: troubleAt + leaseMs });
+    const after = await store.get(id);
+    expect(after?.version).to.equal(before?.version);
+    expect(after?.attemptId).to.equal(before?.attemptId);
+  });
+
+  it("without trouble (or once a lease period has passed since it), the lapsed lease is taken over", async () => {
+    const id = await lapsedRunningJob();
+    const longAgo = Date.now() - 10 * leaseMs;
+    const taken = await beginAttempt(
+      deps(() => longAgo),
+      id,
+      policy,
+      true,
+    );
+    expect(taken.kind).to.equal("run");
+    if (taken.kind === "run") expect(taken.job.attempts).to.equal(2);
+    const id2 = await lapsedRunningJob();
+    const taken2 = await beginAttempt(deps(), id2, policy, true);
+    expect(taken2.kind).to.equal("run");
+  });
+
+  it("RedisTrouble notes when its client's connection fails and when it comes back", async () => {
+    const target = new URL(REDIS_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const client = await connectRedis(`redis://${proxy.host}:${proxy.port}`, log, 5_000);
+    const trouble = new RedisTrouble(client);
+    try {
+      expect(trouble.lastAt).to.equal(0);
+      await proxy.cut();
+      await pollUntil(async () => trouble.lastAt > 0, { timeoutMs: 10_000, what: "the failure noted" });
+      const lost = trouble.lastAt;
+      proxy.resume();
+      await pollUntil(async () => client.isReady, { timeoutMs: 20_000, what: "the client back" });
+      await pollUntil(async () => trouble.lastAt > lost, { timeoutMs: 10_000, what: "the recovery noted" });
+      expect(await client.ping()).to.equal("PONG");
+    } finally {
+      trouble.close();
+      await client.close().catch(() => undefined);
+      await proxy.close();
+    }
+  });
+});
