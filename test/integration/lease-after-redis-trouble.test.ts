@@ -2,8 +2,8 @@
 // failed a job that way: attempt 3 of 3 ran through a Redis master kill, its worker could not renew
 // the lease during the failover, and a second copy of the job's message, delivered just after,
 // found the lease lapsed and gave the job up as out of attempts; the live attempt's success was
-// then fenced off). beginAttempt counts a lapsed lease live until one lease period after the last
-// Redis trouble its process saw (RedisTrouble). Real Redis; the trouble is a real connection cut
+// then fenced off). beginAttempt counts a lapsed lease live until a grace (the longer of LEASE_MS
+// and troubleGraceMs) after the last Redis trouble its process saw (RedisTrouble). Real Redis; the trouble is a real connection cut
 // through a TCP proxy.
 import { expect } from "chai";
 import type { JobEventPublisher } from "../../shared/events/job-events.ts";
@@ -13,7 +13,7 @@ import { names } from "../../shared/store/names.ts";
 import { newJob } from "../../shared/store/new-job.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
-import { RedisTrouble } from "../../shared/store/redis-trouble.ts";
+import { RedisTrouble, troubleGraceMs } from "../../shared/store/redis-trouble.ts";
 import { type AttemptDeps, beginAttempt } from "../../shared/worker/begin-attempt.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
@@ -58,7 +58,7 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
     return record.id;
   }
 
-  it("right after Redis trouble: a copy is a duplicate, a redelivery waits (leased until the trouble + a lease); nothing is written", async () => {
+  it("right after Redis trouble: a copy is a duplicate, a redelivery waits (leased until the trouble + the grace); nothing is written", async () => {
     const id = await lapsedRunningJob();
     const before = await store.get(id);
     const troubleAt = Date.now();
@@ -75,15 +75,15 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
       policy,
       true,
     );
-    expect(redelivery).to.deep.equal({ kind: "leased", until: troubleAt + leaseMs });
+    expect(redelivery).to.deep.equal({ kind: "leased", until: troubleAt + Math.max(leaseMs, troubleGraceMs) });
     const after = await store.get(id);
     expect(after?.version).to.equal(before?.version);
     expect(after?.attemptId).to.equal(before?.attemptId);
   });
 
-  it("without trouble (or once a lease period has passed since it), the lapsed lease is taken over", async () => {
+  it("without trouble (or once the grace has passed since it), the lapsed lease is taken over", async () => {
     const id = await lapsedRunningJob();
-    const longAgo = Date.now() - 10 * leaseMs;
+    const longAgo = Date.now() - troubleGraceMs - leaseMs;
     const taken = await beginAttempt(
       deps(() => longAgo),
       id,
