@@ -10,6 +10,10 @@ import { onConnectionChanges, type RedisClient } from "./redis-client.ts";
  * again if the node it asked had not seen the failover yet); 5-10 s apart here under load. */
 export const troubleGraceMs = 10_000;
 
+/** The most Redis trouble extends a lapsed lease, counted from its expiry: trouble that never ends
+ * (a node the client keeps failing to reach) must not keep a dead worker's job from being taken over. */
+export const troubleCapMs = 60_000;
+
 export class RedisTrouble {
   private last = 0;
   private readonly stopWatching: () => void;

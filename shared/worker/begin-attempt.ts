@@ -11,7 +11,7 @@ import { isTerminal, type JobRecord } from "../jobs/schemas.ts";
 import type { Logger } from "../observability/log.ts";
 import { secondsSince, type WorkerMetrics } from "../observability/metrics.ts";
 import type { JobStore, LeaseStore } from "../store/job-store.ts";
-import { troubleGraceMs } from "../store/redis-trouble.ts";
+import { troubleCapMs, troubleGraceMs } from "../store/redis-trouble.ts";
 
 /** What taking an attempt needs from the worker. */
 export interface AttemptDeps {
@@ -62,9 +62,13 @@ export async function beginAttempt(
   if (current.status === "running") {
     const expires = start.leaseExpiresAt;
     // A lease that lapsed while Redis was in trouble (a failover, a restart) is not a dead holder:
-    // it could not renew either. Count it live for a grace after the trouble (redis-trouble.ts).
+    // it could not renew either. Count it live for a grace after the trouble, up to a cap past its
+    // expiry (redis-trouble.ts).
     const grace = Math.max(leaseMs, troubleGraceMs);
-    const live = expires === null ? null : Math.max(expires, (deps.redisTroubleAt?.() ?? 0) + grace);
+    const live =
+      expires === null
+        ? null
+        : Math.max(expires, Math.min((deps.redisTroubleAt?.() ?? 0) + grace, expires + troubleCapMs));
     if (live !== null && live > Date.now()) {
       // A first delivery of a copy (not a redelivery) while the job runs: its attempt holds the
       // message it began with, so this copy adds nothing.

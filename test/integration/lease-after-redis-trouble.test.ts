@@ -13,7 +13,7 @@ import { names } from "../../shared/store/names.ts";
 import { newJob } from "../../shared/store/new-job.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
-import { RedisTrouble, troubleGraceMs } from "../../shared/store/redis-trouble.ts";
+import { RedisTrouble, troubleCapMs, troubleGraceMs } from "../../shared/store/redis-trouble.ts";
 import { type AttemptDeps, beginAttempt } from "../../shared/worker/begin-attempt.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
@@ -95,6 +95,20 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
     const id2 = await lapsedRunningJob();
     const taken2 = await beginAttempt(deps(), id2, policy, true);
     expect(taken2.kind).to.equal("run");
+  });
+
+  it("trouble that never ends extends a lapsed lease only up to a cap past its expiry", async () => {
+    const id = await lapsedRunningJob();
+    // The lease lapsed longer ago than the cap (set back in the leases set, as a worker dead that
+    // long would have left it), while Redis trouble goes on now.
+    await redis.zAdd(n.leasesKey(n.shardOf(id)), { score: Date.now() - troubleCapMs - leaseMs, value: id });
+    const taken = await beginAttempt(
+      deps(() => Date.now()),
+      id,
+      policy,
+      true,
+    );
+    expect(taken.kind).to.equal("run");
   });
 
   it("RedisTrouble notes when its client's connection fails and when it comes back", async () => {
