@@ -14,6 +14,7 @@ import { RedisJobTypeRegistry } from "../../shared/registry/redis-job-type-regis
 import type { Config } from "../../shared/runtime/config.ts";
 import { names } from "../../shared/store/names.ts";
 import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
+import { RedisTrouble } from "../../shared/store/redis-trouble.ts";
 import { createApp } from "./app.ts";
 import { createCredentials } from "./credentials.ts";
 import { defaultSecret, IdempotencyStore } from "./idempotency.ts";
@@ -58,6 +59,7 @@ export async function startApiServer(
   const events = meteredEvents(new SocketIoJobEvents(conns.redis, n, log), metrics);
   // Runs here too (not only in workers), so stalled jobs end and lost messages are republished
   // even while no worker runs.
+  const trouble = new RedisTrouble(conns.redis);
   const sweeper = new Sweeper({
     metrics,
     store,
@@ -65,6 +67,7 @@ export async function startApiServer(
     events,
     log,
     stallTimeoutMs: settings.stallTimeoutMs,
+    redisTroubleAt: () => trouble.lastAt,
     queueWatchdogMs: settings.queueWatchdogMs,
     intervalMs: sweepIntervalMs(settings.leaseMs, settings.queueWatchdogMs),
   });
@@ -172,6 +175,7 @@ export async function startApiServer(
       closing ??= (async () => {
         accepting = false;
         sweeper.stop();
+        trouble.close();
         shutdown.abort(); // held long polls answer, SSE streams end: their clients go elsewhere
         // Closing the engine drops sockets without a "server disconnect", so clients reconnect
         // (through the balancer, to another instance) and resubscribe.

@@ -14,6 +14,7 @@ import type { Logger } from "../observability/log.ts";
 import type { CommonMetrics } from "../observability/metrics.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 import type { JobStore, LeaseStore } from "../store/job-store.ts";
+import { troubleCapMs, troubleGraceMs } from "../store/redis-trouble.ts";
 
 export interface SweeperDeps {
   store: JobStore & LeaseStore;
@@ -21,6 +22,9 @@ export interface SweeperDeps {
   events: JobEventPublisher;
   log: Logger;
   stallTimeoutMs: number;
+  /** When this process last saw Redis fail or come back (RedisTrouble.lastAt): for a grace after
+   * it, only leases lapsed longer than troubleCapMs count as stalled. Absent: never. */
+  redisTroubleAt?: () => number;
   queueWatchdogMs: number;
   intervalMs: number;
   /** Jobs this process runs itself: their leases are renewed here, never swept here. */
@@ -69,8 +73,13 @@ export class Sweeper {
 
   private async sweepStalled(): Promise<void> {
     const { store, log } = this.deps;
-    const before = Date.now() - this.deps.stallTimeoutMs;
-    for (const id of await store.expiredLeases(this.deps.stallTimeoutMs, batch)) {
+    // Leases lapse while Redis is unreachable (their workers cannot renew): after trouble, judge
+    // only those lapsed longer than the cap (worker/begin-attempt.ts does the same for takeovers).
+    const now = Date.now();
+    const troubled = (this.deps.redisTroubleAt?.() ?? 0) + troubleGraceMs > now;
+    const stallMs = troubled ? Math.max(this.deps.stallTimeoutMs, troubleCapMs) : this.deps.stallTimeoutMs;
+    const before = now - stallMs;
+    for (const id of await store.expiredLeases(stallMs, batch)) {
       if (this.deps.isLocal?.(id)) continue;
       const seen = await store.get(id);
       if (seen?.status !== "running") {

@@ -88,6 +88,7 @@ export class Worker {
       events: deps.events,
       log: deps.log,
       stallTimeoutMs: this.stallTimeoutMs,
+      ...(deps.redisTroubleAt ? { redisTroubleAt: deps.redisTroubleAt } : {}),
       queueWatchdogMs,
       intervalMs: sweepIntervalMs(this.leaseMs, queueWatchdogMs),
       isLocal: (id) => this.running.has(id),

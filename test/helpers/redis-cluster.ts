@@ -36,7 +36,8 @@ export interface PrivateRedisCluster {
   kill(port: number): Promise<void>;
   /** Starts a killed node again on its dir (AOF, nodes.conf): it rejoins, a former master as a
    * replica of the node promoted in its place. Resolves once the cluster is ok with it synced and
-   * every master's writes reach its replica again (a kill right after a resync could lose some). */
+   * every master's writes reach its replica again (a kill right after a resync could lose some).
+   * Needs the other five nodes up: a master without a replica never passes that check. */
   restart(port: number): Promise<void>;
   /** The nodes that are masters now, by port. */
   masters(): Promise<number[]>;
@@ -88,7 +89,12 @@ async function replicasStreaming(port: number): Promise<boolean> {
             "redis-cli",
             ["-h", "127.0.0.1", "-p", String(master)],
             { timeout: 10_000 },
-            (err, out) => resolve(!err && out.trim().split("\n")[1] === "1"),
+            (err, out) => {
+              // WAIT after a SET that failed (MOVED, TRYAGAIN while a failover settles) would count
+              // the replicas without anything to wait for: both answers must be right.
+              const [set, acked] = out.trim().split("\n");
+              resolve(!err && set === "OK" && acked === "1");
+            },
           );
           child.stdin?.end(`SET ${keyInSlot(slot)} 1 PX 60000\nWAIT 1 5000\n`);
         }),

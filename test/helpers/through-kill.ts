@@ -101,7 +101,7 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
     await pollUntil(() => [...accepted.keys()].every(ended), {
       timeoutMs: 90_000,
       everyMs: 200,
-      what: `a terminal event for each of ${accepted.size} accepted jobs`,
+      what: `a terminal event (or terminal subscribe ack) for each of ${accepted.size} accepted jobs`,
     }).catch(async (err: unknown) => {
       const open = [...accepted.keys()].filter((id) => !ended(id));
       const states = open.map((id) => {

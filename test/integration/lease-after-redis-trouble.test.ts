@@ -9,6 +9,7 @@ import { expect } from "chai";
 import type { JobEventPublisher } from "../../shared/events/job-events.ts";
 import type { RetryPolicy } from "../../shared/jobs/job-types.ts";
 import { createWorkerMetrics, Registry } from "../../shared/observability/metrics.ts";
+import { Sweeper } from "../../shared/recovery/sweeper.ts";
 import { names } from "../../shared/store/names.ts";
 import { newJob } from "../../shared/store/new-job.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
@@ -109,6 +110,30 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
       true,
     );
     expect(taken.kind).to.equal("run");
+  });
+
+  it("the stall sweep, right after Redis trouble, fails only leases lapsed longer than the cap", async () => {
+    const sweeper = (troubleAt: number) =>
+      new Sweeper({
+        store,
+        queue: { publish: async () => undefined },
+        events: noEvents,
+        log,
+        stallTimeoutMs: 1, // any lapsed lease is stalled, but for the trouble
+        redisTroubleAt: () => troubleAt,
+        queueWatchdogMs: 3_600_000,
+        intervalMs: 1_000,
+      });
+    const id = await lapsedRunningJob();
+    await sweeper(Date.now()).sweep();
+    expect((await store.get(id))?.status, "spared: its worker may be renewing once Redis answers").to.equal("running");
+    await sweeper(Date.now() - troubleGraceMs - leaseMs).sweep();
+    expect((await store.get(id))?.status, "failed once the trouble is long past").to.equal("failed");
+    // Lapsed longer than the cap: failed even while trouble goes on.
+    const old = await lapsedRunningJob();
+    await redis.zAdd(n.leasesKey(n.shardOf(old)), { score: Date.now() - troubleCapMs - leaseMs, value: old });
+    await sweeper(Date.now()).sweep();
+    expect((await store.get(old))?.status).to.equal("failed");
   });
 
   it("RedisTrouble notes when its client's connection fails and when it comes back", async () => {
