@@ -11,25 +11,18 @@
 // writes a V8 CPU profile of each API process (the main thread's is the one numbered .0.).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
 import { names } from "../shared/store/names.ts";
 import { connectRedis } from "../shared/store/redis-connect.ts";
 import { defineJobTypesAt, log, removeNamespace } from "../test/helpers/stack.ts";
+import { cpuMs, loadAverage, median, postNoopJob, stopChild, takeOption, untilReady } from "./ab-tools.ts";
 import { REDIS_URL } from "./brokers.ts";
 import { benchEnv } from "./herald.ts";
 import { benchHandlers } from "./procs/bench-jobs.ts";
-import { NOOP_JOB, sampleJob } from "./rows/http.ts";
+import { sampleJob } from "./rows/http.ts";
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1] ?? dflt;
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name: string, dflt: string): string => takeOption(args, name, dflt);
 const N = Number(opt("--n", "20000"));
 const ROUNDS = Number(opt("--rounds", "3"));
 const PROF = opt("--prof", "");
@@ -45,12 +38,6 @@ const EXTRA_ENV = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
 );
 const trees = args;
-const TICK = 100; // clock ticks per second (getconf CLK_TCK)
-
-const cpuMs = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-};
 
 async function load(opts: autocannon.Options): Promise<number> {
   const r = await autocannon({ connections: 50, ...opts });
@@ -81,21 +68,9 @@ async function one(tree: string, port: number): Promise<{ post: number; get: num
   const pid = child.pid ?? 0;
   const url = `http://127.0.0.1:${port}`;
   try {
-    for (;;) {
-      const ok = await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await sleep(100);
-    }
+    await untilReady(url);
     const job = await sampleJob(url);
-    const post = {
-      url: `${url}/jobs`,
-      method: "POST" as const,
-      body: NOOP_JOB,
-      headers: { "content-type": "application/json" },
-    };
+    const post = postNoopJob(url);
     const get = { url: `${url}/jobs/${job.id}`, headers: { authorization: `Bearer ${job.token}` } };
     const phase = async (spec: autocannon.Options): Promise<number> => {
       await load({ ...spec, amount: N / 4 });
@@ -109,9 +84,7 @@ async function one(tree: string, port: number): Promise<{ post: number; get: num
     const getUs = ONLY.includes("get") ? await phase(get) : Number.NaN;
     return { post: postUs, get: getUs };
   } finally {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
+    await stopChild(child);
     const redis = await connectRedis(REDIS_URL, log, 5_000);
     await removeNamespace(n, redis).finally(() => redis.close());
   }
@@ -126,10 +99,9 @@ for (let round = 0; round < ROUNDS; round++) {
     console.log(`round ${round + 1} ${tree}: POST ${r.post.toFixed(0)} µs/req, GET ${r.get.toFixed(0)} µs/req`);
   }
 }
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const load1 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+const load1 = loadAverage();
 // The minimum is the round least disturbed by the machine's other work; the median says how typical it is.
 for (const [tree, r] of results) {
-  const show = (xs: number[]) => `min ${Math.min(...xs).toFixed(0)} / median ${med(xs).toFixed(0)} µs`;
+  const show = (xs: number[]) => `min ${Math.min(...xs).toFixed(0)} / median ${median(xs).toFixed(0)} µs`;
   console.log(`${tree}: POST ${show(r.post)}, GET ${show(r.get)} (load ${load1})`);
 }

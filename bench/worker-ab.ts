@@ -18,30 +18,18 @@ import { names } from "../shared/store/names.ts";
 import { connectRedis } from "../shared/store/redis-connect.ts";
 import type { RedisClient } from "../shared/store/redis-job-store.ts";
 import { defineJobTypesAt, log, removeNamespace } from "../test/helpers/stack.ts";
+import { cpuMs, loadAverage, median, postNoopJob, stopChild, takeOption, untilReady } from "./ab-tools.ts";
 import { AMQP_URL, REDIS_URL } from "./brokers.ts";
 import { benchEnv } from "./herald.ts";
 import { benchHandlers } from "./procs/bench-jobs.ts";
-import { NOOP_JOB } from "./rows/http.ts";
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1] ?? dflt;
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name: string, dflt: string): string => takeOption(args, name, dflt);
 const N = Number(opt("--n", "10000"));
 const ROUNDS = Number(opt("--rounds", "3"));
 const PROF = opt("--prof", "");
 const port = Number(opt("--port", "27720"));
 const trees = args;
-const TICK = 100; // clock ticks per second (getconf CLK_TCK)
-
-const cpuMs = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-};
 
 /** The write syscalls a process made so far (each Redis round trip and each AMQP frame batch is one). */
 const writeCalls = (pid: number): number =>
@@ -64,12 +52,6 @@ function start(tree: string, entry: string[], env: Record<string, string>): Chil
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
 async function one(
   tree: string,
   redis: RedisClient,
@@ -83,13 +65,7 @@ async function one(
   const url = `http://127.0.0.1:${port}`;
   const amqpConn = await amqp.connect(AMQP_URL);
   try {
-    while (
-      !(await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ))
-    )
-      await sleep(100);
+    await untilReady(url);
     for (;;) {
       const ch = await amqpConn.createChannel();
       ch.on("error", () => {});
@@ -111,12 +87,7 @@ async function one(
         await sleep(50);
       }
     };
-    const post = {
-      url: `${url}/jobs`,
-      method: "POST" as const,
-      body: NOOP_JOB,
-      headers: { "content-type": "application/json" },
-    };
+    const post = postNoopJob(url);
     const submit = async (amount: number) => {
       const r = await autocannon({ connections: 50, ...post, amount });
       if (r["2xx"] !== amount) throw new Error(`${tree}: only ${r["2xx"]} 2xx of ${amount}`);
@@ -136,7 +107,7 @@ async function one(
     return { cpuUs: (cpu * 1000) / N, writes, commands };
   } finally {
     await amqpConn.close().catch(() => {});
-    await Promise.all([stop(worker), stop(api)]);
+    await Promise.all([stopChild(worker), stopChild(api)]);
     await removeNamespace(n, redis);
   }
 }
@@ -157,10 +128,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 await redis.close();
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const load1 = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+const load1 = loadAverage();
 for (const [tree, xs] of results) {
   console.log(
-    `${tree}: worker min ${Math.min(...xs).toFixed(0)} / median ${med(xs).toFixed(0)} µs per job (load ${load1})`,
+    `${tree}: worker min ${Math.min(...xs).toFixed(0)} / median ${median(xs).toFixed(0)} µs per job (load ${load1})`,
   );
 }
