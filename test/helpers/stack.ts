@@ -277,6 +277,28 @@ export async function defineJobTypesAt(at: string | RedisTarget, n: Names, handl
   }
 }
 
+/** The job store on the shared Redis under a fresh namespace, for one describe block: connected
+ * before its tests, its namespace removed and its client closed after. Read `redis` and `store` in
+ * the tests (they are set by the `before` hook this registers). */
+export interface StoreFixture {
+  readonly n: Names;
+  redis: RedisClient;
+  store: RedisJobStore;
+}
+
+export function storeOnFreshNamespace(prefix: string, ttlSeconds = 60): StoreFixture {
+  const fixture = { n: names(randomNamespace(prefix)) } as StoreFixture;
+  before(async () => {
+    fixture.redis = await connectRedis(REDIS_URL, log, 5_000);
+    fixture.store = new RedisJobStore(fixture.redis, fixture.n, ttlSeconds);
+  });
+  after(async () => {
+    await removeNamespace(fixture.n, fixture.redis);
+    await fixture.redis.close();
+  });
+  return fixture;
+}
+
 /** Deletes every queue, exchange and key of a test namespace (on the first of `amqpUrls` that answers). */
 export async function removeNamespace(
   n: Names,

@@ -10,14 +10,12 @@ import type { JobEventPublisher } from "../../shared/events/job-events.ts";
 import type { RetryPolicy } from "../../shared/jobs/job-types.ts";
 import { createWorkerMetrics, Registry } from "../../shared/observability/metrics.ts";
 import { Sweeper } from "../../shared/recovery/sweeper.ts";
-import { names } from "../../shared/store/names.ts";
 import { newJob } from "../../shared/store/new-job.ts";
 import { connectRedis } from "../../shared/store/redis-connect.ts";
-import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { RedisTrouble, troubleCapMs, troubleGraceMs } from "../../shared/store/redis-trouble.ts";
 import { type AttemptDeps, beginAttempt } from "../../shared/worker/begin-attempt.ts";
 import { pollUntil } from "../helpers/net.ts";
-import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
+import { log, REDIS_URL, storeOnFreshNamespace } from "../helpers/stack.ts";
 import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 
 const leaseMs = 400;
@@ -25,35 +23,35 @@ const policy = { maxAttempts: 3 } as RetryPolicy;
 const noEvents: JobEventPublisher = { publish: () => undefined };
 
 describe("a lease that lapsed during Redis trouble is not taken over at once", () => {
-  const n = names(randomNamespace("lease-trouble"));
-  let redis: RedisClient;
-  let store: RedisJobStore;
+  const db = storeOnFreshNamespace("lease-trouble");
+  const { n } = db;
 
-  before(async () => {
-    redis = await connectRedis(REDIS_URL, log, 5_000);
-    store = new RedisJobStore(redis, n, 60);
-  });
-  after(async () => {
-    await removeNamespace(n, redis);
-    await redis.close();
-  });
+  /** beginAttempt for a delivery of `id`, its process having last seen Redis trouble at
+   * `troubleAt` (undefined: never). */
+  const begin = (id: string, redelivered: boolean, troubleAt?: number) => {
+    const deps: AttemptDeps = {
+      store: db.store,
+      events: noEvents,
+      log,
+      metrics: createWorkerMetrics(new Registry()),
+      leaseMs,
+      ...(troubleAt === undefined ? {} : { redisTroubleAt: () => troubleAt }),
+    };
+    return beginAttempt(deps, id, policy, redelivered);
+  };
 
-  const deps = (troubleAt?: () => number): AttemptDeps => ({
-    store,
-    events: noEvents,
-    log,
-    metrics: createWorkerMetrics(new Registry()),
-    leaseMs,
-    ...(troubleAt ? { redisTroubleAt: troubleAt } : {}),
-  });
+  /** Sets the job's lease back to have lapsed longer ago than the cap, as a worker dead that long
+   * would have left it. */
+  const lapsedBeyondCap = (id: string) =>
+    db.redis.zAdd(n.leasesKey(n.shardOf(id)), { score: Date.now() - troubleCapMs - leaseMs, value: id });
 
   /** A job running attempt 1 whose lease has lapsed (its holder stopped renewing). */
   async function lapsedRunningJob(): Promise<string> {
     const { record } = newJob("demo");
-    await store.create(record, { payload: {} });
-    const first = await beginAttempt(deps(), record.id, policy, false);
+    await db.store.create(record, { payload: {} });
+    const first = await begin(record.id, false);
     expect(first.kind).to.equal("run");
-    const expires = await store.leaseExpiresAt(record.id);
+    const expires = await db.store.leaseExpiresAt(record.id);
     // Waiting on the clock is the point here: the lease must have lapsed.
     await pollUntil(async () => expires !== null && Date.now() > expires + 5, { timeoutMs: 10_000, everyMs: 50 });
     return record.id;
@@ -61,23 +59,13 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
 
   it("right after Redis trouble: a copy is a duplicate, a redelivery waits (leased until the trouble + the grace); nothing is written", async () => {
     const id = await lapsedRunningJob();
-    const before = await store.get(id);
+    const before = await db.store.get(id);
     const troubleAt = Date.now();
-    const copy = await beginAttempt(
-      deps(() => troubleAt),
-      id,
-      policy,
-      false,
-    );
+    const copy = await begin(id, false, troubleAt);
     expect(copy.kind).to.equal("duplicate");
-    const redelivery = await beginAttempt(
-      deps(() => troubleAt),
-      id,
-      policy,
-      true,
-    );
+    const redelivery = await begin(id, true, troubleAt);
     expect(redelivery).to.deep.equal({ kind: "leased", until: troubleAt + Math.max(leaseMs, troubleGraceMs) });
-    const after = await store.get(id);
+    const after = await db.store.get(id);
     expect(after?.version).to.equal(before?.version);
     expect(after?.attemptId).to.equal(before?.attemptId);
   });
@@ -85,37 +73,25 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
   it("without trouble (or once the grace has passed since it), the lapsed lease is taken over", async () => {
     const id = await lapsedRunningJob();
     const longAgo = Date.now() - troubleGraceMs - leaseMs;
-    const taken = await beginAttempt(
-      deps(() => longAgo),
-      id,
-      policy,
-      true,
-    );
+    const taken = await begin(id, true, longAgo);
     expect(taken.kind).to.equal("run");
     if (taken.kind === "run") expect(taken.job.attempts).to.equal(2);
     const id2 = await lapsedRunningJob();
-    const taken2 = await beginAttempt(deps(), id2, policy, true);
+    const taken2 = await begin(id2, true);
     expect(taken2.kind).to.equal("run");
   });
 
   it("trouble that never ends extends a lapsed lease only up to a cap past its expiry", async () => {
     const id = await lapsedRunningJob();
-    // The lease lapsed longer ago than the cap (set back in the leases set, as a worker dead that
-    // long would have left it), while Redis trouble goes on now.
-    await redis.zAdd(n.leasesKey(n.shardOf(id)), { score: Date.now() - troubleCapMs - leaseMs, value: id });
-    const taken = await beginAttempt(
-      deps(() => Date.now()),
-      id,
-      policy,
-      true,
-    );
+    await lapsedBeyondCap(id); // while Redis trouble goes on now
+    const taken = await begin(id, true, Date.now());
     expect(taken.kind).to.equal("run");
   });
 
   it("the stall sweep, right after Redis trouble, fails only leases lapsed longer than the cap", async () => {
     const sweeper = (troubleAt: number) =>
       new Sweeper({
-        store,
+        store: db.store,
         queue: { publish: async () => undefined },
         events: noEvents,
         log,
@@ -126,14 +102,16 @@ describe("a lease that lapsed during Redis trouble is not taken over at once", (
       });
     const id = await lapsedRunningJob();
     await sweeper(Date.now()).sweep();
-    expect((await store.get(id))?.status, "spared: its worker may be renewing once Redis answers").to.equal("running");
+    expect((await db.store.get(id))?.status, "spared: its worker may be renewing once Redis answers").to.equal(
+      "running",
+    );
     await sweeper(Date.now() - troubleGraceMs - leaseMs).sweep();
-    expect((await store.get(id))?.status, "failed once the trouble is long past").to.equal("failed");
+    expect((await db.store.get(id))?.status, "failed once the trouble is long past").to.equal("failed");
     // Lapsed longer than the cap: failed even while trouble goes on.
     const old = await lapsedRunningJob();
-    await redis.zAdd(n.leasesKey(n.shardOf(old)), { score: Date.now() - troubleCapMs - leaseMs, value: old });
+    await lapsedBeyondCap(old);
     await sweeper(Date.now()).sweep();
-    expect((await store.get(old))?.status).to.equal("failed");
+    expect((await db.store.get(old))?.status).to.equal("failed");
   });
 
   it("RedisTrouble notes when its client's connection fails and when it comes back", async () => {

@@ -4,36 +4,23 @@
 // would have written. Real Redis.
 import { expect } from "chai";
 import type { JobRecord } from "../../shared/jobs/schemas.ts";
-import { names } from "../../shared/store/names.ts";
 import { newJob } from "../../shared/store/new-job.ts";
-import { connectRedis } from "../../shared/store/redis-connect.ts";
-import { type RedisClient, RedisJobStore } from "../../shared/store/redis-job-store.ts";
-import { log, REDIS_URL, randomNamespace, removeNamespace } from "../helpers/stack.ts";
+import { storeOnFreshNamespace } from "../helpers/stack.ts";
 
 describe("start-attempt.lua: a new job started in one step; any other state read, not written", () => {
-  const n = names(randomNamespace("start-attempt"));
-  let redis: RedisClient;
-  let store: RedisJobStore;
+  const db = storeOnFreshNamespace("start-attempt");
+  const { n } = db;
 
-  before(async () => {
-    redis = await connectRedis(REDIS_URL, log, 5_000);
-    store = new RedisJobStore(redis, n, 60);
-  });
-  after(async () => {
-    await removeNamespace(n, redis);
-    await redis.close();
-  });
-
-  const stored = async (id: string): Promise<JobRecord> => JSON.parse((await redis.get(n.jobKey(id))) ?? "null");
-  const queued = async (id: string) => redis.zScore(n.queuedKey(n.shardOf(id)), id);
+  const stored = async (id: string): Promise<JobRecord> => JSON.parse((await db.redis.get(n.jobKey(id))) ?? "null");
+  const queued = async (id: string) => db.redis.zScore(n.queuedKey(n.shardOf(id)), id);
 
   it("starts a job as the API created it: running, attempt 1, its lease held, out of the queued index", async () => {
     // Non-ASCII text and a slash (which cjson escapes) come back exactly.
     const { record } = newJob("demo", "ßüé/子 owner");
-    await store.create(record, { payload: { x: 1 } });
+    await db.store.create(record, { payload: { x: 1 } });
     const now = new Date().toISOString();
     const before = Date.now();
-    const start = await store.startAttempt(record.id, "attempt-1", now, 30_000);
+    const start = await db.store.startAttempt(record.id, "attempt-1", now, 30_000);
     const expected: JobRecord = {
       ...record,
       status: "running",
@@ -45,48 +32,48 @@ describe("start-attempt.lua: a new job started in one step; any other state read
     };
     expect(start).to.deep.equal({ started: true, record: expected });
     expect(await stored(record.id)).to.deep.equal(expected);
-    const lease = await store.leaseExpiresAt(record.id);
+    const lease = await db.store.leaseExpiresAt(record.id);
     expect(lease).to.be.within(before + 30_000, Date.now() + 30_000);
     expect(await queued(record.id)).to.equal(null);
-    expect(await redis.ttl(n.payloadKey(record.id))).to.be.within(1, 60);
+    expect(await db.redis.ttl(n.payloadKey(record.id))).to.be.within(1, 60);
   });
 
   it("a running job comes back as stored, with its lease's expiry, and nothing is written", async () => {
     const { record } = newJob("demo");
-    await store.create(record);
-    const first = await store.startAttempt(record.id, "a", new Date().toISOString(), 30_000);
+    await db.store.create(record);
+    const first = await db.store.startAttempt(record.id, "a", new Date().toISOString(), 30_000);
     expect(first.started).to.equal(true);
-    const lease = await store.leaseExpiresAt(record.id);
-    const again = await store.startAttempt(record.id, "b", new Date().toISOString(), 60_000);
+    const lease = await db.store.leaseExpiresAt(record.id);
+    const again = await db.store.startAttempt(record.id, "b", new Date().toISOString(), 60_000);
     expect(again).to.deep.equal({ started: false, record: first.record, leaseExpiresAt: lease });
     expect(await stored(record.id)).to.deep.equal(first.record);
-    expect(await store.leaseExpiresAt(record.id)).to.equal(lease);
+    expect(await db.store.leaseExpiresAt(record.id)).to.equal(lease);
   });
 
   it("a job past version 1, or whose JSON holds an escape, is not started here", async () => {
     const { record } = newJob("demo");
-    await store.create(record);
+    await db.store.create(record);
     const retried = { ...record, version: 2, progress: { percent: 100 / 3 } };
-    expect(await store.commit(retried)).to.equal("committed");
-    const back = await store.startAttempt(record.id, "a", new Date().toISOString(), 30_000);
+    expect(await db.store.commit(retried)).to.equal("committed");
+    const back = await db.store.startAttempt(record.id, "a", new Date().toISOString(), 30_000);
     expect(back).to.deep.equal({ started: false, record: retried, leaseExpiresAt: null });
 
     const quoted = newJob("demo", 'owner "with" quotes').record;
-    await store.create(quoted);
-    const declined = await store.startAttempt(quoted.id, "a", new Date().toISOString(), 30_000);
+    await db.store.create(quoted);
+    const declined = await db.store.startAttempt(quoted.id, "a", new Date().toISOString(), 30_000);
     expect(declined).to.deep.equal({ started: false, record: quoted, leaseExpiresAt: null });
     expect(await stored(quoted.id)).to.deep.equal(quoted);
     expect(await queued(quoted.id)).to.be.a("number");
-    expect(await store.leaseExpiresAt(quoted.id)).to.equal(null);
+    expect(await db.store.leaseExpiresAt(quoted.id)).to.equal(null);
   });
 
   it("a job that is gone is reported so", async () => {
     const { record } = newJob("demo");
-    expect(await store.startAttempt(record.id, "a", new Date().toISOString(), 30_000)).to.deep.equal({
+    expect(await db.store.startAttempt(record.id, "a", new Date().toISOString(), 30_000)).to.deep.equal({
       started: false,
       record: null,
       leaseExpiresAt: null,
     });
-    expect(await store.leaseExpiresAt(record.id)).to.equal(null);
+    expect(await db.store.leaseExpiresAt(record.id)).to.equal(null);
   });
 });
