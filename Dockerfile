@@ -13,7 +13,8 @@ RUN npm run build
 # Runtime: the production dependencies and the compiled JavaScript, run with plain node (no TypeScript loader).
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0
+# NODE_OPTIONS: the flags of shared/runtime/node-flags.ts (why: see there).
+ENV NODE_ENV=production HOST=0.0.0.0 NODE_OPTIONS=--max-semi-space-size=32
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist

@@ -4,6 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type autocannon from "autocannon";
+import { serviceNodeFlags } from "../shared/runtime/node-flags.ts";
 import { NOOP_JOB } from "./rows/http.ts";
 import { readUsage } from "./usage.ts";
 
@@ -14,6 +15,12 @@ export function takeOption(args: string[], name: string, dflt: string): string {
   const v = args[i + 1] ?? dflt;
   args.splice(i, 2);
   return v;
+}
+
+/** `--node-flags "…"`: the Node.js flags each tree's processes run with (space-separated; "" for none).
+ * Default: Herald's service flags, as shipped (shared/runtime/node-flags.ts). */
+export function takeNodeFlags(args: string[]): string[] {
+  return takeOption(args, "--node-flags", serviceNodeFlags.join(" ")).split(" ").filter(Boolean);
 }
 
 /** CPU time (user + system) of a live process so far, ms. */

@@ -1,21 +1,31 @@
 // CPU per request of the API's two hot paths, A/B between source trees, interleaved: on a busy
 // machine wall-clock throughput is noise, CPU time per request much less so (issue 10).
 //   node --import tsx bench/cpu-ab.ts [--n 20000] [--rounds 3] [--only post,get] [--entry ts|dist]
-//     [--prof DIR] [--port 27710] [--env K=V,...] TREE_A [TREE_B ...]
+//     [--prof DIR] [--port 27710] [--env K=V,...] [--node-flags "FLAGS"] TREE_A [TREE_B ...]
 // A tree is a checkout of Herald (e.g. `git worktree add --detach ../base main`, node_modules linked).
 // Each round starts each tree's API in turn (`node --import tsx services/api/main.ts`, or with
 // `--entry dist` its built dist/services/api/main.js; cwd = the tree; the bench's env, limits off,
 // no worker), drives POST /jobs (the queue absorbs) and GET /jobs/{id} of a queued job for `n`
 // requests each after a warm-up of n/4 (autocannon, 50 connections, in this process), and reads the
 // API's utime+stime from /proc/<pid>/stat around each. Rounds alternate the trees' order. `--prof`
-// writes a V8 CPU profile of each API process (the main thread's is the one numbered .0.).
+// writes a V8 CPU profile of each API process (the main thread's is the one numbered .0.). Node runs
+// with Herald's service flags (shared/runtime/node-flags.ts) unless `--node-flags` says otherwise.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import autocannon from "autocannon";
 import { names } from "../shared/store/names.ts";
 import { connectRedis } from "../shared/store/redis-connect.ts";
 import { defineJobTypesAt, log, removeNamespace } from "../test/helpers/stack.ts";
-import { cpuMs, loadAverage, median, postNoopJob, stopChild, takeOption, untilReady } from "./ab-tools.ts";
+import {
+  cpuMs,
+  loadAverage,
+  median,
+  postNoopJob,
+  stopChild,
+  takeNodeFlags,
+  takeOption,
+  untilReady,
+} from "./ab-tools.ts";
 import { REDIS_URL } from "./brokers.ts";
 import { benchEnv } from "./herald.ts";
 import { benchHandlers } from "./procs/bench-jobs.ts";
@@ -29,6 +39,7 @@ const PROF = opt("--prof", "");
 const ONLY = opt("--only", "post,get").split(",");
 /** `dist`: run the compiled dist/services/api/main.js (npm run build) instead of the TypeScript. */
 const ENTRY = opt("--entry", "ts");
+const NODE_FLAGS = takeNodeFlags(args);
 const port = Number(opt("--port", "27710"));
 /** `--env K=V,K2=V2`: set in each API's environment after the bench's own (e.g. a limit turned on). */
 const EXTRA_ENV = Object.fromEntries(
@@ -51,7 +62,11 @@ async function one(tree: string, port: number): Promise<{ post: number; get: num
   const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [];
   const child = spawn(
     process.execPath,
-    [...prof, ...(ENTRY === "dist" ? ["dist/services/api/main.js"] : ["--import", "tsx", "services/api/main.ts"])],
+    [
+      ...NODE_FLAGS,
+      ...prof,
+      ...(ENTRY === "dist" ? ["dist/services/api/main.js"] : ["--import", "tsx", "services/api/main.ts"]),
+    ],
     {
       cwd: tree,
       env: {

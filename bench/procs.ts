@@ -3,6 +3,7 @@
 // limit, output kept for error messages, and all of them killed at the end, on error and on Ctrl-C.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { serviceNodeFlags } from "../shared/runtime/node-flags.ts";
 
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const PROBE = fileURLToPath(new URL("./procs/probe.ts", import.meta.url));
@@ -43,7 +44,10 @@ export class Child {
     args: readonly string[],
     o: SpawnOptions,
   ) {
+    // Herald's service flags for every process, the bare servers and load generators too: a ratio
+    // then measures code, not runtime tuning.
     const node = [
+      ...serviceNodeFlags,
       ...(o.probe ? ["--expose-gc"] : []),
       ...(o.nodeArgs ?? []),
       "--import",

@@ -1,7 +1,7 @@
 // CPU and Redis commands per no-op job of the worker, A/B between source trees, interleaved (issue 10;
 // bench/cpu-ab.ts does the API's side). On a busy machine the sustained row's jobs/s is noise; the
 // worker's CPU time per job much less so.
-//   node --import tsx bench/worker-ab.ts [--n 10000] [--rounds 3] [--port 27720] [--prof DIR] TREE_A [TREE_B ...]
+//   node --import tsx bench/worker-ab.ts [--n 10000] [--rounds 3] [--port 27720] [--prof DIR] [--node-flags "FLAGS"] TREE_A [TREE_B ...]
 // Each round starts, for each tree in turn (order alternating by round), that tree's API and bench
 // worker (bench/procs/bench-worker.ts, cwd = the tree, the bench's env) under a fresh namespace, runs
 // a warm-up of n/4 no-op jobs, then n more (POST /jobs, 50 connections), and waits until every job
@@ -18,7 +18,16 @@ import { names } from "../shared/store/names.ts";
 import { connectRedis } from "../shared/store/redis-connect.ts";
 import type { RedisClient } from "../shared/store/redis-job-store.ts";
 import { defineJobTypesAt, log, removeNamespace } from "../test/helpers/stack.ts";
-import { cpuMs, loadAverage, median, postNoopJob, stopChild, takeOption, untilReady } from "./ab-tools.ts";
+import {
+  cpuMs,
+  loadAverage,
+  median,
+  postNoopJob,
+  stopChild,
+  takeNodeFlags,
+  takeOption,
+  untilReady,
+} from "./ab-tools.ts";
 import { AMQP_URL, REDIS_URL } from "./brokers.ts";
 import { benchEnv } from "./herald.ts";
 import { benchHandlers } from "./procs/bench-jobs.ts";
@@ -29,6 +38,7 @@ const N = Number(opt("--n", "10000"));
 const ROUNDS = Number(opt("--rounds", "3"));
 const PROF = opt("--prof", "");
 const port = Number(opt("--port", "27720"));
+const NODE_FLAGS = takeNodeFlags(args);
 const trees = args;
 
 /** The write syscalls a process made so far (each Redis round trip and each AMQP frame batch is one). */
@@ -45,7 +55,7 @@ async function commandCalls(redis: RedisClient): Promise<Map<string, number>> {
 
 function start(tree: string, entry: string[], env: Record<string, string>): ChildProcess {
   const prof = PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [];
-  return spawn(process.execPath, [...prof, "--import", "tsx", ...entry], {
+  return spawn(process.execPath, [...NODE_FLAGS, ...prof, "--import", "tsx", ...entry], {
     cwd: tree,
     env: { ...process.env, ...benchEnv, REDIS_URL, AMQP_URL, ...env },
     stdio: ["ignore", "inherit", "inherit"],

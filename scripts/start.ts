@@ -3,9 +3,10 @@
 // reaches them once, forwarded from here. If either child exits, the other is stopped too and
 // the first exit code is kept.
 import { type ChildProcess, spawn } from "node:child_process";
+import { serviceNodeFlags } from "../shared/runtime/node-flags.ts";
 
 const children: ChildProcess[] = ["services/api/main.ts", "services/worker/main.ts"].map((entry) =>
-  spawn(process.execPath, ["--import", "tsx", entry], { stdio: "inherit", detached: true }),
+  spawn(process.execPath, [...serviceNodeFlags, "--import", "tsx", entry], { stdio: "inherit", detached: true }),
 );
 
 const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
