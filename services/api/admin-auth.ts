@@ -1,26 +1,19 @@
 // The operator credential: ADMIN_TOKEN, sent as `Authorization: Bearer <token>` on the page and on
 // every call of its API. No token configured: /admin does not exist (404, saying how to enable it).
-// Compared in constant time (of fixed-length digests, so the token's length does not leak either);
-// the request log never sees it (it logs no query and redacts `authorization`).
-import { createHash, timingSafeEqual } from "node:crypto";
+// Compared in constant time (shared/runtime/bearer.ts); the request log never sees it (it logs no
+// query and redacts `authorization`).
 import type { Context, Middleware } from "koa";
 import { HttpProblem } from "../../shared/jobs/problems.ts";
+import { type BearerCheck, bearerChecker } from "../../shared/runtime/bearer.ts";
 
 export const adminRealm = 'Bearer realm="herald-admin"';
 
-const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").digest();
-
-export type AdminCheck = "ok" | "missing" | "wrong";
+export type AdminCheck = BearerCheck;
 
 /** Checks a request's Bearer token against the configured one. */
 export function adminChecker(token: string): (ctx: Context) => AdminCheck {
-  const expected = digest(token);
-  return (ctx) => {
-    const header = ctx.get("Authorization");
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!match?.[1]) return "missing";
-    return timingSafeEqual(digest(match[1]), expected) ? "ok" : "wrong";
-  };
+  const check = bearerChecker(token);
+  return (ctx) => check(ctx.get("Authorization"));
 }
 
 export const adminDisabled = (): HttpProblem =>

@@ -1,6 +1,7 @@
 // Builds the Koa app from its dependencies; only main.ts listens and connects.
 import type Router from "@koa/router";
 import Koa from "koa";
+import { metricsAccess } from "../../shared/observability/metrics-access.ts";
 import { type AdminDeps, adminRoutes } from "./admin-routes.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { demoRoutes } from "./demo-page.ts";
@@ -21,6 +22,8 @@ export interface AppDeps extends JobsRoutesDeps {
   readiness: () => Record<string, boolean>;
   /** The operator page and its API (/admin). */
   admin: AdminDeps;
+  /** METRICS_TOKEN: /metrics needs it as a Bearer credential; null = open. */
+  metricsToken: string | null;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -40,18 +43,22 @@ export function createApp(deps: AppDeps): Koa {
   app.use(cors(deps.origins));
 
   const { metrics } = deps;
+  const metricsRefusal = metricsAccess(deps.metricsToken);
   app.use((ctx, next) => {
     if (ctx.method !== "GET") return next();
     switch (ctx.path) {
       case "/healthz":
         ctx.body = { status: "ok", instance: deps.instanceId };
         return;
-      case "/metrics":
+      case "/metrics": {
         if (!metrics) return next();
+        const refused = metricsRefusal(ctx.get("Authorization"));
+        if (refused) throw refused;
         ctx.type = metrics.registry.contentType;
         return metrics.registry.metrics().then((text) => {
           ctx.body = text;
         });
+      }
       case "/readyz": {
         const checks = deps.readiness();
         const ready = Object.values(checks).every(Boolean);

@@ -117,6 +117,11 @@ export const securitySchemes: Obj = {
     scheme: "bearer",
     description: "The operator credential: ADMIN_TOKEN (/admin only; unset = no /admin at all).",
   },
+  metricsToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "METRICS_TOKEN, for /metrics (unset = /metrics is open).",
+  },
   accessToken: {
     type: "apiKey",
     in: "query",

@@ -80,12 +80,7 @@ export function openApiDocument(jobTypes: readonly DocumentedJobType[]): Obj {
       "/demo": { get: page("A demo page that submits and follows jobs.", "text/html") },
       "/openapi.json": { get: page("This document.", "application/json") },
       "/docs": { get: page("This document, rendered (served with its renderer: no Internet needed).", "text/html") },
-      "/metrics": {
-        get: {
-          ...page("Prometheus metrics (text exposition format; see README, Metrics).", "text/plain"),
-          tags: ["operations"],
-        },
-      },
+      "/metrics": { get: metricsOperation() },
       ...adminPaths(),
     },
     components: {
@@ -258,6 +253,18 @@ const ok = (description: string, schema: string): Obj => ({
   headers: headerRefs([]),
   content: json(schemaRef(schema)),
 });
+
+/** /metrics: open, or with METRICS_TOKEN set, only to a request that sends it. */
+function metricsOperation(): Obj {
+  const summary = "Prometheus metrics (text exposition format; see README, Metrics).";
+  const open = page(summary, "text/plain");
+  return {
+    ...open,
+    tags: ["operations"],
+    security: [{ metricsToken: [] }, {}],
+    responses: { ...(open.responses as Obj), ...problems({ 401: ["unauthorized"], 403: ["forbidden"] }) },
+  };
+}
 
 function page(summary: string, type: string): Obj {
   return {

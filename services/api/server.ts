@@ -129,6 +129,7 @@ export async function startApiServer(
       jobTtlSeconds: settings.jobTtlSeconds,
     },
     readiness: () => ({ accepting, rabbitmq: conns.queue.isConnected(), redis: conns.redis.isReady }),
+    metricsToken: settings.metricsToken ?? null,
     admin: {
       token: settings.adminToken ?? null,
       redis: conns.redis,

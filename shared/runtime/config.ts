@@ -70,6 +70,7 @@ const schema = z.object({
     .default("http://127.0.0.1:3000"),
   HERALD_API_KEY: z.string().optional(),
   ADMIN_TOKEN: z.string().min(32, "at least 32 characters").optional(),
+  METRICS_TOKEN: z.string().min(32, "at least 32 characters").optional(),
 });
 
 export type Env = z.input<typeof schema>;
@@ -158,6 +159,8 @@ export interface Config {
   readonly heraldApiKey?: string;
   /** The operator page's credential (`/admin`, Bearer); unset = no operator page. */
   readonly adminToken?: string;
+  /** /metrics (API and worker) needs `Authorization: Bearer <it>`; unset = open. */
+  readonly metricsToken?: string;
   /** Settings that are valid but probably not what was meant; each process logs them at start. */
   readonly warnings: readonly string[];
 }
@@ -255,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heraldUrl: e.HERALD_URL,
     ...(e.HERALD_API_KEY ? { heraldApiKey: e.HERALD_API_KEY } : {}),
     ...(e.ADMIN_TOKEN ? { adminToken: e.ADMIN_TOKEN } : {}),
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
   });
 }
 

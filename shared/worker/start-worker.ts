@@ -104,7 +104,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     const metricsServer =
       config.workerMetricsPort === null
         ? null
-        : await serveMetrics(metrics.registry, config.workerMetricsPort, config.host);
+        : await serveMetrics(metrics.registry, config.workerMetricsPort, config.host, config.metricsToken ?? null);
     if (metricsServer) steps.push(["close the metrics server", () => metricsServer.close()]);
     steps.push(["stop the worker", () => worker.stop()]); // first to run on stop
     await worker.start();
