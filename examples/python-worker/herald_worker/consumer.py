@@ -15,6 +15,7 @@ from .config import StartupError
 from .jobs import Abort, problem
 from .names import retry_tier
 from .store import TERMINAL, now_iso, now_ms
+from .trouble import lease_live_until
 
 # How long a job of a type this worker does not serve waits before it is offered again (shared/worker/unrunnable.ts passOnDelayMs).
 PASS_ON_DELAY_MS = 1_000
@@ -284,8 +285,10 @@ class Consumer:
             return "ended", current and current["status"]
         if current["status"] == "running":
             expires = store.lease_expires_at(job_id)
-            if expires is not None and expires > now_ms():
-                return ("leased", expires) if redelivered else ("duplicate", None)
+            # A lease that lapsed while Redis was in trouble is not a dead holder (trouble.py).
+            live = None if expires is None else lease_live_until(expires, lease_ms, self.deps.trouble.last_at())
+            if live is not None and live > now_ms():
+                return ("leased", live) if redelivered else ("duplicate", None)
         store.hold_lease(job_id, lease_ms)  # before `running`: nobody sees it running without a lease
         attempt_id = str(uuid.uuid4())
         raced = []

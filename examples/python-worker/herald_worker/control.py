@@ -4,7 +4,8 @@
    Pub/sub is at-most-once, so after each (re)subscription the leases are renewed at once, which
    reads every running job's `cancelRequested` flag.
  - LeaseRenewer: every third of LEASE_MS, renew-leases.lua for all running attempts; it returns the
-   jobs whose record asks for cancellation."""
+   jobs whose record asks for cancellation.
+Both note Redis failing and coming back in RedisTrouble (trouble.py), for the lease takeover."""
 import json
 import threading
 
@@ -41,11 +42,12 @@ def sharded_pubsub(redis):
 
 
 class LeaseRenewer:
-    def __init__(self, store, running, lease_ms: int, log):
+    def __init__(self, store, running, lease_ms: int, log, trouble):
         self.store = store
         self.running = running
         self.lease_ms = lease_ms
         self.log = log
+        self.trouble = trouble
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -55,8 +57,12 @@ class LeaseRenewer:
             try:
                 cancel = self.store.renew_leases(attempts, self.lease_ms)
             except Exception as err:  # noqa: BLE001 - the next round tries again
+                if isinstance(err, (RedisError, OSError)):
+                    self.trouble.failed()
                 self.log.warn("lease renewal failed", jobs=len(attempts), error=str(err))
                 return
+            if attempts:
+                self.trouble.ok()
         for job_id in cancel:
             self.running.abort(job_id, "cancel")
 
@@ -72,8 +78,9 @@ class LeaseRenewer:
 
 
 class CancelListener:
-    def __init__(self, redis, names, running, on_resubscribed, log):
+    def __init__(self, redis, names, running, on_resubscribed, log, trouble):
         self.redis = redis
+        self.trouble = trouble
         self.channels = [names.control_channel(k) for k in names.shards]
         self.running = running
         self.on_resubscribed = on_resubscribed
@@ -93,6 +100,7 @@ class CancelListener:
             pubsub = sharded_pubsub(self.redis)
             try:
                 pubsub.ssubscribe(*self.channels)
+                self.trouble.ok()
                 if tries > 0:
                     self.log.info("control channel subscription restored")
                 tries = 0
@@ -103,6 +111,7 @@ class CancelListener:
                     if message and message["type"] == "smessage":
                         self._handle(message["data"])
             except (RedisError, OSError) as err:
+                self.trouble.failed()
                 tries += 1
                 if tries == 1 or tries % 20 == 0:
                     self.log.warn("control channel lost; resubscribing", error=str(err), attempt=tries)

@@ -16,6 +16,7 @@ from .log import Logger
 from .names import Names, load_shard_tags
 from .registry import Announcer
 from .store import Store
+from .trouble import RedisTrouble
 
 
 def run_worker(job_types, env=None) -> None:
@@ -29,6 +30,7 @@ def run_worker(job_types, env=None) -> None:
     _wait_for_redis(r, config, log)
     store = Store(r, names, config.job_ttl_seconds, config.scripts_dir)
     running = RunningJobs()
+    trouble = RedisTrouble()
     deps = SimpleNamespace(
         config=config,
         names=names,
@@ -36,12 +38,13 @@ def run_worker(job_types, env=None) -> None:
         store=store,
         queue=RetryPublisher(config, names),
         running=running,
+        trouble=trouble,
         stopping=threading.Event(),
         giving_up=threading.Event(),
     )
     by_name = {t.name: t for t in job_types}
-    renewer = LeaseRenewer(store, running, config.lease_ms, log)
-    cancels = CancelListener(r, names, running, renewer.renew, log)
+    renewer = LeaseRenewer(store, running, config.lease_ms, log, trouble)
+    cancels = CancelListener(r, names, running, renewer.renew, log, trouble)
     announcer = Announcer(r, names, log, config.instance_id, config.job_type_ttl_ms, [t.definition() for t in job_types])
 
     def stop(signum, _frame):
