@@ -8,10 +8,16 @@ import { serviceNodeFlags } from "../../shared/runtime/node-flags.ts";
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
 describe("Node.js flags of Herald's processes", () => {
-  it("every flag is one this Node accepts", () => {
-    const run = spawnSync(process.execPath, [...serviceNodeFlags, "-e", "process.exit(0)"], { encoding: "utf8" });
-    expect(run.stderr).to.equal("");
-    expect(run.status).to.equal(0);
+  it("every flag is one this Node accepts, on the command line and in NODE_OPTIONS (the Docker image's way)", () => {
+    const onLine = spawnSync(process.execPath, [...serviceNodeFlags, "-e", "process.exit(0)"], { encoding: "utf8" });
+    expect(onLine.stderr).to.equal("");
+    expect(onLine.status).to.equal(0);
+    const inEnv = spawnSync(process.execPath, ["-e", "process.exit(0)"], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_OPTIONS: serviceNodeFlags.join(" ") },
+    });
+    expect(inEnv.stderr).to.equal("");
+    expect(inEnv.status).to.equal(0);
   });
 
   it("npm run start:api and start:worker pass them", () => {
@@ -25,8 +31,11 @@ describe("Node.js flags of Herald's processes", () => {
   });
 
   it("npm start and the bench spawn with the list itself", () => {
-    for (const file of ["scripts/start.ts", "bench/procs.ts", "bench/ab-tools.ts"]) {
-      expect(read(file), file).to.include("serviceNodeFlags");
+    expect(read("scripts/start.ts")).to.include('[...serviceNodeFlags, "--import", "tsx", entry]');
+    expect(read("bench/procs.ts")).to.match(/const node = \[\s*\.\.\.serviceNodeFlags,/);
+    expect(read("bench/ab-tools.ts")).to.include("serviceNodeFlags.join");
+    for (const file of ["bench/cpu-ab.ts", "bench/worker-ab.ts"]) {
+      expect(read(file), file).to.match(/spawn\(\s*process\.execPath,\s*\[\s*\.\.\.NODE_FLAGS,/);
     }
   });
 

@@ -12,6 +12,7 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker
 
 from .attempt import Attempt, owned_by
 from .config import StartupError
+from .control import LINK_DOWN
 from .jobs import Abort, problem
 from .names import retry_tier
 from .store import TERMINAL, now_iso, now_ms
@@ -230,6 +231,8 @@ class Consumer:
         try:
             kind, value = self._begin(job_id, job_type, d.redelivered)
         except Exception as err:  # noqa: BLE001 - Redis away: try again later
+            if isinstance(err, LINK_DOWN):
+                self.deps.trouble.failed()
             log.warn("state store unavailable; requeueing the job", jobId=job_id, error=str(err))
             time.sleep(1)
             return d.requeue()

@@ -10,7 +10,12 @@ import json
 import threading
 
 from redis.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# What counts as Redis trouble (trouble.py): the connection failing, not an error Redis answered.
+LINK_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class _ShardedPubSub(PubSub):
@@ -57,7 +62,7 @@ class LeaseRenewer:
             try:
                 cancel = self.store.renew_leases(attempts, self.lease_ms)
             except Exception as err:  # noqa: BLE001 - the next round tries again
-                if isinstance(err, (RedisError, OSError)):
+                if isinstance(err, LINK_DOWN):
                     self.trouble.failed()
                 self.log.warn("lease renewal failed", jobs=len(attempts), error=str(err))
                 return
@@ -111,7 +116,8 @@ class CancelListener:
                     if message and message["type"] == "smessage":
                         self._handle(message["data"])
             except (RedisError, OSError) as err:
-                self.trouble.failed()
+                if isinstance(err, LINK_DOWN):
+                    self.trouble.failed()
                 tries += 1
                 if tries == 1 or tries % 20 == 0:
                     self.log.warn("control channel lost; resubscribing", error=str(err), attempt=tries)
