@@ -9,6 +9,7 @@ import { backoffDelay } from "../queue/backoff.ts";
 import { redactUrl } from "../runtime/config.ts";
 import type { RedisEndpoint } from "../runtime/redis-nodes.ts";
 import type { RedisClient, RedisClusterClient, RedisSingleClient } from "./redis-client.ts";
+import { trackClusterClient, watchClusterForHangs } from "./redis-cluster-hang-watch.ts";
 import { watchForHangs } from "./redis-hang-watch.ts";
 
 /** How long a command may wait for Redis's answer before its connection counts as hung. */
@@ -52,6 +53,7 @@ export async function connectRedis(
     clearTimeout(timer);
   }
   if (single && use === "commands") watchForHangs(single, log, role, redisHangMs);
+  if (!single && use === "commands") watchClusterForHangs(client as RedisClusterClient, log, role, redisHangMs);
   return client;
 }
 
@@ -100,7 +102,8 @@ function singleClient(url: string, log: Logger, role: string, onReconnect: (() =
 // down has its slots rediscovered (node-redis refreshes the topology 5 s after a node's first
 // reconnect attempt, and on MOVED), so a replica promoted in its place is used without a restart.
 // The ping hang watch works per connection and a cluster's connections are its own, so commands
-// here keep node-redis's per-command timeout (a hung node's commands reject after redisHangMs).
+// here keep node-redis's per-command timeout (a hung node's commands reject after redisHangMs), and
+// redis-cluster-hang-watch.ts moves every cluster client off a hung master once it is failed over.
 function clusterClient(
   nodes: readonly string[],
   log: Logger,
@@ -123,6 +126,7 @@ function clusterClient(
     minimizeConnections: use === "subscriber",
     commandOptions: { timeout: redisHangMs },
   });
+  trackClusterClient(client);
   const errors = errorLog(log, { nodes: nodes.map(redactUrl).join(","), role });
   // Both listeners matter: 'error' (topology discovery) crashes the process when nobody listens.
   client.on("error", (err: Error) => errors.failed(err));

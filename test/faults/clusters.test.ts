@@ -6,8 +6,10 @@
 //   runs on the shared brokers): protocol round trip, long polls, cancel, Socket.IO across
 //   instances, SSE, an API killed mid-job.
 // - Faults, each while jobs are submitted and run (through-kill.ts): kill -9 of the Redis master
-//   holding running jobs' shard (its replica takes over), of the RabbitMQ node leading the jobs
-//   queue, and of the RabbitMQ node every process is connected to. Every job that got 202 ends
+//   holding running jobs' shard (its replica takes over), the same master frozen with SIGSTOP (a
+//   hang: its connections stay open and nothing answers; thawed afterwards, it rejoins as a
+//   replica), kill -9 of the RabbitMQ node leading the jobs queue, and of the RabbitMQ node every
+//   process is connected to. Every job that got 202 ends
 //   `succeeded`, committed once (the nodes' AOFs are the witness), and a subscribed Socket.IO
 //   client gets exactly its terminal event. Each killed node is started again for the next test.
 // - Quorum queues: retry tiers, and a poison message dead-lettered by the delivery limit.
@@ -187,6 +189,37 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
         if (killed !== undefined) {
           await redis.restart(killed);
           resynced.add(redis.dirs().get(killed) as string);
+        }
+      }
+    });
+
+    it("SIGSTOP of the Redis master holding running jobs (a hang, not a crash): its replica takes over; every 202 succeeds exactly once", async () => {
+      let frozen: number | undefined;
+      let probe: AcceptedJob | undefined;
+      try {
+        const r = await jobsThroughKill({
+          baseUrl: herald.baseUrl,
+          names: herald.names,
+          witness,
+          kill: async (running) => {
+            probe = running[0];
+            if (!probe) throw new Error("no job running");
+            const { frozen: port, promoted } = await redis.freezeMaster(herald.names.jobKey(probe.id));
+            frozen = port;
+            process.stderr.write(`      (froze master ${port}; ${promoted} took over)\n`);
+          },
+          // Both APIs dropped their hung connections and read the slots from the promoted replica.
+          reconnected: async () => (probe ? apisServe(probe)() : false),
+          describe: async () =>
+            `masters now: ${(await redis.masters()).join(", ")}; probe answers: ${JSON.stringify([...probes])}`,
+        });
+        report(r);
+        r.check();
+        for (const p of [...herald.apis, ...herald.workers]) expect(p.alive, `${p.id} is up`).to.equal(true);
+      } finally {
+        if (frozen !== undefined) {
+          await redis.thaw(frozen); // it learns it was failed over, and resyncs as a replica
+          resynced.add(redis.dirs().get(frozen) as string);
         }
       }
     });

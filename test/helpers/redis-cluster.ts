@@ -32,6 +32,12 @@ export interface PrivateRedisCluster {
   mastersFor(keys: readonly string[]): Promise<number[]>;
   /** kill -9 the master of `key`'s slot; resolves once another node serves that slot as master. */
   killMaster(key: string): Promise<{ killed: number; promoted: number }>;
+  /** Freezes (SIGSTOP) the master of `key`'s slot: its connections stay open and nothing answers.
+   * Resolves once another node serves that slot as master. */
+  freezeMaster(key: string): Promise<{ frozen: number; promoted: number }>;
+  /** Thaws (SIGCONT) a frozen node: it learns it was failed over and rejoins as a replica. Resolves,
+   * as restart() does, once it is synced and every master's writes reach its replica again. */
+  thaw(port: number): Promise<void>;
   /** kill -9 one node by port; resolves when it has exited. */
   kill(port: number): Promise<void>;
   /** Starts a killed node again on its dir (AOF, nodes.conf): it rejoins, a former master as a
@@ -188,8 +194,11 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     throw new Error(`Redis Cluster did not start: ${(err as Error).message}\n${logs}`);
   }
 
+  /** Nodes frozen with SIGSTOP: alive, but asked nothing (they would not answer). */
+  const frozen = new Set<number>();
+  const answering = (n: PrivateRedis) => n.alive && !frozen.has(n.port);
   const live = () => {
-    const n = nodes.find((x) => x.alive);
+    const n = nodes.find(answering);
     if (!n) throw new Error("no live cluster node");
     return n.port;
   };
@@ -220,14 +229,45 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
 
   const rolesOk = async () => {
     const infos = await Promise.all(
-      nodes.map((n) => (n.alive ? cli(n.port, "INFO", "replication").catch(() => "") : Promise.resolve(""))),
+      nodes.map((n) => (answering(n) ? cli(n.port, "INFO", "replication").catch(() => "") : Promise.resolve(""))),
     );
     const states = await Promise.all(
-      nodes.map((n) => (n.alive ? cli(n.port, "CLUSTER", "INFO").catch(() => "") : Promise.resolve(""))),
+      nodes.map((n) => (answering(n) ? cli(n.port, "CLUSTER", "INFO").catch(() => "") : Promise.resolve(""))),
     );
     const synced = infos.filter((r) => /role:slave/.test(r) && /master_link_status:up/.test(r)).length;
-    const live = nodes.filter((n) => n.alive).length;
-    return states.every((s, i) => !nodes[i]?.alive || /cluster_state:ok/.test(s)) && synced === live - 3;
+    const live = nodes.filter(answering).length;
+    return (
+      states.every((s, i) => !answering(nodes[i] as PrivateRedis) || /cluster_state:ok/.test(s)) && synced === live - 3
+    );
+  };
+
+  /** Waits until a node other than `from` serves `key`'s slot as master, the cluster ok; returns it. */
+  const takenOver = async (key: string, from: number): Promise<number> => {
+    let promoted = from;
+    await pollUntil(
+      async () => {
+        try {
+          promoted = await masterFor(key);
+        } catch {
+          return false;
+        }
+        if (promoted === from) return false;
+        const info = await cli(promoted, "CLUSTER", "INFO").catch(() => "");
+        return /cluster_state:ok/.test(info);
+      },
+      { timeoutMs: 30_000, what: `a replica taking over ${key}'s slot from ${from}` },
+    );
+    return promoted;
+  };
+
+  /** Node `port` back as a replica (of the master that took its slots, or of its old master), in
+   * sync, and every master's writes reaching its replica. */
+  const synced = async (port: number): Promise<void> => {
+    await pollUntil(rolesOk, { timeoutMs: 60_000, what: `node ${port} back in the cluster and synced` });
+    await pollUntil(() => replicasStreaming(live()), {
+      timeoutMs: 30_000,
+      what: "every master's writes reaching its replica",
+    });
   };
 
   return {
@@ -238,33 +278,29 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     async killMaster(key) {
       const killed = await masterFor(key);
       await kill(killed);
-      let promoted = killed;
-      await pollUntil(
-        async () => {
-          try {
-            promoted = await masterFor(key);
-          } catch {
-            return false;
-          }
-          if (promoted === killed) return false;
-          const info = await cli(promoted, "CLUSTER", "INFO").catch(() => "");
-          return /cluster_state:ok/.test(info);
-        },
-        { timeoutMs: 30_000, what: `a replica taking over ${key}'s slot from ${killed}` },
-      );
-      return { killed, promoted };
+      return { killed, promoted: await takenOver(key, killed) };
+    },
+    async freezeMaster(key) {
+      const port = await masterFor(key);
+      const n = nodes.find((x) => x.port === port);
+      if (!n) throw new Error(`no node on ${port}`);
+      frozen.add(port);
+      n.signal("SIGSTOP");
+      return { frozen: port, promoted: await takenOver(key, port) };
+    },
+    async thaw(port) {
+      const n = nodes.find((x) => x.port === port);
+      if (!n) throw new Error(`no node on ${port}`);
+      n.signal("SIGCONT");
+      frozen.delete(port);
+      await synced(port);
     },
     kill,
     async restart(port) {
       const n = nodes.find((x) => x.port === port);
       if (!n) throw new Error(`no node on ${port}`);
       await n.start();
-      // Back as a replica (of the master that took its slots, or of its old master) and in sync.
-      await pollUntil(rolesOk, { timeoutMs: 60_000, what: `node ${port} back in the cluster and synced` });
-      await pollUntil(() => replicasStreaming(live()), {
-        timeoutMs: 30_000,
-        what: "every master's writes reaching its replica",
-      });
+      await synced(port);
     },
     async masters() {
       const lines = (await cli(live(), "CLUSTER", "NODES")).split("\n");
