@@ -21,12 +21,16 @@ export function trackClusterClient(client: RedisClusterClient): void {
 }
 
 /** Every tracked cluster client reads the topology again, asking nodes other than `hung`. */
-export function rediscoverClusters(hung: string, log: Logger): void {
+export function rediscoverClusters(hung: string, log: Logger, slowMs = 10_000): void {
   for (const client of clusterClients) {
     if (!client.isOpen) continue;
+    // node-redis may still fall back to its seed nodes, the hung one among them: say so if it waits.
+    const slow = setTimeout(() => log.warn("Redis Cluster topology refresh is taking long", { hung }), slowMs);
+    slow.unref();
     client._slots
       .rediscover(undefined, new Set([hung]))
-      .catch((err: unknown) => log.warn("Redis Cluster topology refresh failed", { error: String(err) }));
+      .catch((err: unknown) => log.warn("Redis Cluster topology refresh failed", { error: String(err) }))
+      .finally(() => clearTimeout(slow));
   }
 }
 
@@ -39,6 +43,8 @@ export function watchClusterForHangs(
 ): HangWatch {
   /** Node address → when its outstanding PING was sent. */
   const outstanding = new Map<string, number>();
+  /** Node address → when it last answered a PING. */
+  const answeredAt = new Map<string, number>();
   /** Nodes reported hung, until they answer again (one log line per hang). */
   const hung = new Set<string>();
   const probe = () => {
@@ -56,17 +62,25 @@ export function watchClusterForHangs(
       const sentAt = outstanding.get(address);
       if (sentAt === undefined) {
         outstanding.set(address, now);
-        const answered = () => {
-          if (outstanding.get(address) !== now) return;
+        const settled = (answer: boolean) => {
+          if (outstanding.get(address) !== now) return; // a probe given up on: a fresh one is out
           outstanding.delete(address);
+          if (!answer) return;
+          answeredAt.set(address, Date.now());
           if (hung.delete(address)) log.info("Redis Cluster node answers again", { role, node: address });
         };
-        // A timeout or a dropped connection rejects it: that is no answer.
-        conn.ping().then(answered, () => undefined);
+        // Only a timeout counts as silence: any other rejection (the connection dropped, an error
+        // reply such as BUSY or LOADING) is not a hang, and the next tick probes afresh.
+        conn.ping().then(
+          () => settled(true),
+          (err: unknown) => {
+            if (!(err instanceof Error && err.name === "TimeoutError")) settled(false);
+          },
+        );
         continue;
       }
       if (now - sentAt < hangMs) continue;
-      outstanding.set(address, now); // the next check after another hangMs
+      outstanding.delete(address); // probe it afresh next tick: still silent, it is reported again
       if (!hung.has(address)) {
         hung.add(address);
         log.error("Redis Cluster node stopped answering; reading the topology again", {
@@ -75,9 +89,13 @@ export function watchClusterForHangs(
           waitedMs: now - sentAt,
         });
       }
-      rediscoverClusters(address, log);
+      // Only from a node that answers: asking the hung one would wait for it (node-redis's
+      // connection handshake has no timeout) and hold up every later refresh meanwhile.
+      const another = [...answeredAt].some(([a, at]) => a !== address && now - at < hangMs);
+      if (another) rediscoverClusters(address, log);
     }
     for (const address of outstanding.keys()) if (!masters.has(address)) outstanding.delete(address);
+    for (const address of answeredAt.keys()) if (!masters.has(address)) answeredAt.delete(address);
     for (const address of hung) if (!masters.has(address)) hung.delete(address);
   };
   const timer = setInterval(probe, probeEveryMs);

@@ -286,7 +286,13 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       if (!n) throw new Error(`no node on ${port}`);
       frozen.add(port);
       n.signal("SIGSTOP");
-      return { frozen: port, promoted: await takenOver(key, port) };
+      try {
+        return { frozen: port, promoted: await takenOver(key, port) };
+      } catch (err) {
+        n.signal("SIGCONT"); // no failover: leave no frozen node to the tests after this one
+        frozen.delete(port);
+        throw err;
+      }
     },
     async thaw(port) {
       const n = nodes.find((x) => x.port === port);
