@@ -9,12 +9,11 @@ import type { JobView } from "../../shared/jobs/schemas.ts";
 import { bearer, request, submit } from "../helpers/http.ts";
 import { watchJobHistory } from "../helpers/job-history.ts";
 import { pollUntil } from "../helpers/net.ts";
-import { killAll, killOnExit, type Spawned, spawnGroup } from "../helpers/processes.ts";
+import { killAll, type Spawned } from "../helpers/processes.ts";
+import { startPythonWorker } from "../helpers/python-worker.ts";
 import { collectJobEvents, connectSocket, dedupe, readSse } from "../helpers/realtime.ts";
 import { AMQP_URL, noLimits, REDIS_URL, type Stack, startStack } from "../helpers/stack.ts";
 
-/** Debian's python3 (where python3-pika and python3-redis live); PYTHON overrides it. */
-const python = process.env.PYTHON ?? "/usr/bin/python3";
 const LEASE_MS = 2_000;
 const CHUNK_WORDS = 100;
 const CHUNK_DELAY_MS = 100;
@@ -39,8 +38,8 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
     return stack;
   };
 
-  async function startPythonWorker(): Promise<Spawned> {
-    const p = spawnGroup(python, ["examples/python-worker/worker.py"], {
+  async function startWorker(): Promise<Spawned> {
+    const p = await startPythonWorker({
       AMQP_URL,
       REDIS_URL,
       HERALD_NAMESPACE: s().names.namespace,
@@ -49,17 +48,7 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
       WORD_COUNT_CHUNK_WORDS: String(CHUNK_WORDS),
       WORD_COUNT_CHUNK_DELAY_MS: String(CHUNK_DELAY_MS),
     });
-    killOnExit(p.child);
     workers.push(p);
-    await pollUntil(
-      async () => p.stderr().includes('"job types announced"') || (p.child.exitCode !== null && "exited"),
-      {
-        timeoutMs: 30_000,
-        what: "the Python worker to consume and announce word-count",
-      },
-    ).then((state) => {
-      if (state === "exited") throw new Error(`the Python worker exited:\n${p.stderr()}`);
-    });
     return p;
   }
 
@@ -71,7 +60,7 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
   before(async () => {
     // No TypeScript worker: the Python process is the only consumer of this namespace.
     stack = await startStack({ workers: 0, leaseMs: LEASE_MS, env: noLimits });
-    await startPythonWorker();
+    await startWorker();
   });
   after(async () => {
     for (const p of workers) await killAll(p);
@@ -249,7 +238,7 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
     // The stop withdrew the worker from the registry at once (its entry would live JOB_TYPE_TTL_MS).
     expect((await wordCountType())?.liveWorkers).to.equal(0);
 
-    await startPythonWorker();
+    await startWorker();
     await pollUntil(
       async () => {
         const v = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;
@@ -278,7 +267,7 @@ describe("e2e: a worker in Python (examples/python-worker)", function () {
       await killAll(first); // SIGKILL: no hand-back, the message stays unacked
       expect((await first.exited).signal, "killed, not exited").to.equal("SIGKILL");
 
-      await startPythonWorker();
+      await startWorker();
       const end = await pollUntil(
         async () => {
           const v = (await request<JobView>(`${s().baseUrl}/jobs/${job.id}`, { headers: bearer(job.token) })).body;

@@ -13,11 +13,11 @@ import { RedisJobStore } from "../../shared/store/redis-job-store.ts";
 import { troubleCapMs } from "../../shared/store/redis-trouble.ts";
 import { beginAttempt } from "../../shared/worker/begin-attempt.ts";
 import { pollUntil } from "../helpers/net.ts";
-import { killAll, killOnExit, type Spawned, spawnGroup } from "../helpers/processes.ts";
+import { killAll, type Spawned } from "../helpers/processes.ts";
+import { startPythonWorker } from "../helpers/python-worker.ts";
 import { log, noLimits, type Stack, startStack } from "../helpers/stack.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 
-const python = process.env.PYTHON ?? "/usr/bin/python3";
 const leaseMs = 1_500;
 const payload = { text: "one two three" };
 
@@ -32,17 +32,11 @@ describe("faults: the Python worker's lease takeover after Redis trouble", funct
     stack = await startStack({ workers: 0, leaseMs, env: noLimits });
     store = new RedisJobStore(stack.redis, stack.names, 3_600);
     redisLink = await startTcpProxy({ port: 6379 });
-    worker = spawnGroup(python, ["examples/python-worker/worker.py"], {
+    worker = await startPythonWorker({
       REDIS_URL: `redis://127.0.0.1:${redisLink.port}`,
       HERALD_NAMESPACE: stack.names.namespace,
       LEASE_MS: String(leaseMs),
       WORD_COUNT_CHUNK_DELAY_MS: "0",
-    });
-    killOnExit(worker.child);
-    const w = worker;
-    await pollUntil(() => w.stderr().includes('"job types announced"'), {
-      timeoutMs: 30_000,
-      what: "the Python worker to consume and announce word-count",
     });
   });
   after(async () => {

@@ -5,11 +5,11 @@ import { expect } from "chai";
 import type { JobView } from "../../shared/jobs/schemas.ts";
 import { bearer, request, submit } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
-import { killAll, killOnExit, type Spawned, spawnGroup } from "../helpers/processes.ts";
+import { killAll, type Spawned } from "../helpers/processes.ts";
+import { startPythonWorker } from "../helpers/python-worker.ts";
 import { noLimits, type Stack, startStack } from "../helpers/stack.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
 
-const python = process.env.PYTHON ?? "/usr/bin/python3";
 const text = Array.from({ length: 3_000 }, (_, i) => `w${i}`).join(" "); // 30 chunks, 100 ms apart
 
 describe("faults: the Python worker through RabbitMQ and Redis cuts", function () {
@@ -23,19 +23,13 @@ describe("faults: the Python worker through RabbitMQ and Redis cuts", function (
     stack = await startStack({ workers: 0, leaseMs: 2_000, env: noLimits });
     amqp = await startTcpProxy({ port: 5672 });
     redis = await startTcpProxy({ port: 6379 });
-    worker = spawnGroup(python, ["examples/python-worker/worker.py"], {
+    worker = await startPythonWorker({
       AMQP_URL: `amqp://guest:guest@127.0.0.1:${amqp.port}`,
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
       HERALD_NAMESPACE: stack.names.namespace,
       LEASE_MS: "2000",
       WORD_COUNT_CHUNK_WORDS: "100",
       WORD_COUNT_CHUNK_DELAY_MS: "100",
-    });
-    killOnExit(worker.child);
-    const w = worker;
-    await pollUntil(() => w.stderr().includes('"job types announced"'), {
-      timeoutMs: 30_000,
-      what: "the Python worker to consume and announce word-count",
     });
   });
   after(async () => {
