@@ -162,8 +162,14 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
     };
     const report = (r: KillReport) => process.stderr.write(`      (${r.summary()})\n`);
 
-    it("kill -9 of the Redis master holding running jobs: its replica takes over; every 202 succeeds exactly once", async () => {
-      let killed: number | undefined;
+    /** Jobs through a fault of the Redis master holding a running job's shard: `strike` takes it out
+     * (resolving once a replica serves its slots), `bringBack` returns it as a replica afterwards. */
+    async function throughRedisMasterFault(fault: {
+      verb: string;
+      strike: (key: string) => Promise<{ port: number; promoted: number }>;
+      bringBack: (port: number) => Promise<void>;
+    }): Promise<void> {
+      let struck: number | undefined;
       let probe: AcceptedJob | undefined;
       try {
         const r = await jobsThroughKill({
@@ -173,11 +179,11 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
           kill: async (running) => {
             probe = running[0];
             if (!probe) throw new Error("no job running");
-            const { killed: port, promoted } = await redis.killMaster(herald.names.jobKey(probe.id));
-            killed = port;
-            process.stderr.write(`      (killed master ${port}; ${promoted} took over)\n`);
+            const { port, promoted } = await fault.strike(herald.names.jobKey(probe.id));
+            struck = port;
+            process.stderr.write(`      (${fault.verb} master ${port}; ${promoted} took over)\n`);
           },
-          // Both APIs read the killed master's slots again (from the promoted replica).
+          // Both APIs read the master's slots again (from the promoted replica).
           reconnected: async () => (probe ? apisServe(probe)() : false),
           describe: async () =>
             `masters now: ${(await redis.masters()).join(", ")}; probe answers: ${JSON.stringify([...probes])}`,
@@ -186,43 +192,34 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
         r.check();
         for (const p of [...herald.apis, ...herald.workers]) expect(p.alive, `${p.id} is up`).to.equal(true);
       } finally {
-        if (killed !== undefined) {
-          await redis.restart(killed);
-          resynced.add(redis.dirs().get(killed) as string);
+        if (struck !== undefined) {
+          await fault.bringBack(struck); // it resyncs from the promoted node: its AOF starts anew
+          resynced.add(redis.dirs().get(struck) as string);
         }
       }
-    });
+    }
 
-    it("SIGSTOP of the Redis master holding running jobs (a hang, not a crash): its replica takes over; every 202 succeeds exactly once", async () => {
-      let frozen: number | undefined;
-      let probe: AcceptedJob | undefined;
-      try {
-        const r = await jobsThroughKill({
-          baseUrl: herald.baseUrl,
-          names: herald.names,
-          witness,
-          kill: async (running) => {
-            probe = running[0];
-            if (!probe) throw new Error("no job running");
-            const { frozen: port, promoted } = await redis.freezeMaster(herald.names.jobKey(probe.id));
-            frozen = port;
-            process.stderr.write(`      (froze master ${port}; ${promoted} took over)\n`);
-          },
-          // Both APIs dropped their hung connections and read the slots from the promoted replica.
-          reconnected: async () => (probe ? apisServe(probe)() : false),
-          describe: async () =>
-            `masters now: ${(await redis.masters()).join(", ")}; probe answers: ${JSON.stringify([...probes])}`,
-        });
-        report(r);
-        r.check();
-        for (const p of [...herald.apis, ...herald.workers]) expect(p.alive, `${p.id} is up`).to.equal(true);
-      } finally {
-        if (frozen !== undefined) {
-          await redis.thaw(frozen); // it learns it was failed over, and resyncs as a replica
-          resynced.add(redis.dirs().get(frozen) as string);
-        }
-      }
-    });
+    it("kill -9 of the Redis master holding running jobs: its replica takes over; every 202 succeeds exactly once", () =>
+      throughRedisMasterFault({
+        verb: "killed",
+        strike: async (key) => {
+          const { killed, promoted } = await redis.killMaster(key);
+          return { port: killed, promoted };
+        },
+        bringBack: (port) => redis.restart(port),
+      }));
+
+    it("SIGSTOP of the Redis master holding running jobs (a hang, not a crash): its replica takes over; every 202 succeeds exactly once", () =>
+      // The hang watch moves every client off the frozen node once its replica is promoted; thawed,
+      // it learns it was failed over and rejoins as a replica.
+      throughRedisMasterFault({
+        verb: "froze",
+        strike: async (key) => {
+          const { frozen, promoted } = await redis.freezeMaster(key);
+          return { port: frozen, promoted };
+        },
+        bringBack: (port) => redis.thaw(port),
+      }));
 
     it("kill -9 of the RabbitMQ node leading the jobs queue: every 202 succeeds exactly once", async () => {
       const [first] = mq.nodes;

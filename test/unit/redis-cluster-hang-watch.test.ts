@@ -28,12 +28,17 @@ class StandInNode {
   };
 }
 
-function standIn(nodes: StandInNode[]) {
+/** Two stand-in masters, a and b, behind a stand-in cluster client with a watch running on it. */
+function watched(aMode: StandInNode["mode"], bMode: StandInNode["mode"]) {
+  const a = new StandInNode("10.0.0.1:6379");
+  const b = new StandInNode("10.0.0.2:6379");
+  a.mode = aMode;
+  b.mode = bMode;
   const rediscovered: string[][] = [];
   const listeners: (() => void)[] = [];
   const client = {
     isOpen: true,
-    masters: nodes,
+    masters: [a, b],
     _slots: {
       rediscover: (_start: unknown, excluded: Set<string>) => {
         rediscovered.push([...excluded]);
@@ -43,15 +48,7 @@ function standIn(nodes: StandInNode[]) {
     on: (event: string, fn: () => void) => {
       if (event === "disconnect") listeners.push(fn);
     },
-    close() {
-      this.isOpen = false;
-      for (const fn of listeners) fn();
-    },
   };
-  return { client, rediscovered, asCluster: client as unknown as RedisClusterClient };
-}
-
-function recordingLog() {
   const lines: string[] = [];
   const log = {
     debug: () => undefined,
@@ -60,17 +57,27 @@ function recordingLog() {
     error: (msg: string) => lines.push(`error ${msg}`),
     child: () => log,
   } as unknown as Logger;
-  return { log, lines };
+  const cluster = client as unknown as RedisClusterClient;
+  trackClusterClient(cluster);
+  const watch = watchClusterForHangs(cluster, log, "test", hangMs, everyMs);
+  return {
+    a,
+    b,
+    rediscovered,
+    lines,
+    /** Stops the watch and closes the client (untracked again). */
+    stop() {
+      watch.stop();
+      client.isOpen = false;
+      for (const fn of listeners) fn();
+    },
+  };
 }
 
 describe("unit: the Redis Cluster hang watch", () => {
   it("a silent master: reported once, probed afresh, the topology read again each hang time without it; back once it answers", async () => {
-    const a = new StandInNode("10.0.0.1:6379");
-    const b = new StandInNode("10.0.0.2:6379");
-    const { client, rediscovered, asCluster } = standIn([a, b]);
-    const { log, lines } = recordingLog();
-    trackClusterClient(asCluster);
-    const watch = watchClusterForHangs(asCluster, log, "test", hangMs, everyMs);
+    const w = watched("answer", "answer");
+    const { a, b, rediscovered, lines } = w;
     try {
       await pollUntil(() => b.pings >= 3, { what: "the watch probing both masters" });
       a.mode = "silent";
@@ -82,20 +89,13 @@ describe("unit: the Redis Cluster hang watch", () => {
       await pollUntil(() => lines.includes("info Redis Cluster node answers again"), { what: "a reported back" });
       expect(a.pings).to.be.greaterThan(pingsWhileSilent); // it was probed afresh, not given up on
     } finally {
-      watch.stop();
-      client.close();
+      w.stop();
     }
   });
 
   it("reads the topology only while another master answers (asking the silent one would wait on it)", async () => {
-    const a = new StandInNode("10.0.0.1:6379");
-    const b = new StandInNode("10.0.0.2:6379");
-    a.mode = "silent";
-    b.mode = "silent";
-    const { client, rediscovered, asCluster } = standIn([a, b]);
-    const { log, lines } = recordingLog();
-    trackClusterClient(asCluster);
-    const watch = watchClusterForHangs(asCluster, log, "test", hangMs, everyMs);
+    const w = watched("silent", "silent");
+    const { a, b, rediscovered, lines } = w;
     try {
       // Both reported, and each probed afresh after its report: the watch went round several times.
       await pollUntil(() => lines.filter((l) => l.startsWith("error")).length === 2 && a.pings >= 3 && b.pings >= 3, {
@@ -106,27 +106,20 @@ describe("unit: the Redis Cluster hang watch", () => {
       await pollUntil(() => rediscovered.length >= 1, { what: "a topology read once b answers" });
       expect(rediscovered[0]).to.deep.equal([a.address]);
     } finally {
-      watch.stop();
-      client.close();
+      w.stop();
     }
   });
 
   it("an error reply (BUSY, LOADING) is an answer of sorts, not a hang: nothing is reported", async () => {
-    const a = new StandInNode("10.0.0.1:6379");
-    const b = new StandInNode("10.0.0.2:6379");
-    a.mode = "error";
-    const { client, rediscovered, asCluster } = standIn([a, b]);
-    const { log, lines } = recordingLog();
-    trackClusterClient(asCluster);
-    const watch = watchClusterForHangs(asCluster, log, "test", hangMs, everyMs);
+    const w = watched("error", "answer");
+    const { a, rediscovered, lines } = w;
     try {
       // Each refused PING is followed by a fresh one; many hang times of them pass.
       await pollUntil(() => a.pings >= 40, { what: "a probed many times" });
       expect(lines).to.deep.equal([]);
       expect(rediscovered).to.deep.equal([]);
     } finally {
-      watch.stop();
-      client.close();
+      w.stop();
     }
   });
 });
