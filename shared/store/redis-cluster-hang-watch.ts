@@ -80,7 +80,7 @@ export function watchClusterForHangs(
         continue;
       }
       if (now - sentAt < hangMs) continue;
-      outstanding.delete(address); // probe it afresh next tick: still silent, it is reported again
+      outstanding.delete(address); // probe it afresh next tick: still silent, the topology is read again
       if (!hung.has(address)) {
         hung.add(address);
         log.error("Redis Cluster node stopped answering; reading the topology again", {
