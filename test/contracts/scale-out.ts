@@ -23,9 +23,14 @@ export function scaleOutContract(cluster: () => Cluster): void {
   /** Client source address → the API instance nginx pins its Socket.IO traffic to. */
   const pinned = new Map<string, string>();
 
+  /** Client addresses the tests need pinned to each API. */
+  const perApi = 2;
   before(async () => {
     const c = cluster();
-    for (let n = 2; n <= 40 && pinned.size < 12; n++) {
+    // Until every API has `perApi` addresses: the hash spreads them unevenly (upstream ports are new
+    // each run), so a fixed number of addresses can leave an API with too few.
+    const enough = () => c.apis.every((a) => [...pinned.values()].filter((id) => id === a.id).length >= perApi);
+    for (let n = 2; n <= 250 && !enough(); n++) {
       const ip = loopbackClient(n);
       const res = await fetchFrom(ip, `${c.baseUrl}/socket.io/?EIO=4&transport=polling`);
       await res.arrayBuffer();
