@@ -61,16 +61,24 @@ export function queueArguments(n: Names, opts: TopologyOptions): Record<string, 
   return args;
 }
 
-export async function assertTopology(ch: Channel, n: Names, opts: TopologyOptions): Promise<void> {
+/** Declares the exchanges and queues. Their bindings are bindTopology's. */
+export async function declareTopology(ch: Channel, n: Names, opts: TopologyOptions): Promise<void> {
   const args = queueArguments(n, opts);
   const queue = (name: string) => assertQueue(ch, name, args[name] ?? {}, opts.queueType);
   await ch.assertExchange(n.deadLetterExchange, "fanout", { durable: true });
   await queue(n.deadLetterQueue);
-  await ch.bindQueue(n.deadLetterQueue, n.deadLetterExchange, "");
   await ch.assertExchange(n.jobsExchange, "direct", { durable: true });
   await queue(n.jobsQueue);
-  await ch.bindQueue(n.jobsQueue, n.jobsExchange, n.jobsRoutingKey);
   for (const tier of retryTiersMs) await queue(n.retryQueue(tier));
+}
+
+/** Binds the queues to their exchanges (after declareTopology). Apart because a bind, even of a
+ * binding that exists, is a transaction on every node of a cluster: with one node hung (its sockets
+ * open, nothing answered), RabbitMQ holds it until it declares that node down (Erlang's
+ * net_ticktime: 45-75 s by default), while publishes and consumes on the other nodes go on. */
+export async function bindTopology(ch: Channel, n: Names): Promise<void> {
+  await ch.bindQueue(n.deadLetterQueue, n.deadLetterExchange, "");
+  await ch.bindQueue(n.jobsQueue, n.jobsExchange, n.jobsRoutingKey);
 }
 
 async function assertQueue(

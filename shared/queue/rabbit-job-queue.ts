@@ -12,7 +12,7 @@ import { type Names, names } from "../store/names.ts";
 import { closeChannel, settled, withHeartbeat, withTimeout } from "./amqp-channels.ts";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
 import { type DeliveryHandler, type JobQueue, type PublishOptions, QueueUnavailableError } from "./job-queue.ts";
-import { assertTopology, TopologyMismatchError } from "./queue-topology.ts";
+import { bindTopology, declareTopology, TopologyMismatchError } from "./queue-topology.ts";
 import { RabbitConsumer } from "./rabbit-consumer.ts";
 import { RabbitPublisher } from "./rabbit-publisher.ts";
 
@@ -25,6 +25,7 @@ export interface RabbitOptions {
   connectTimeoutMs: number;
   /** How long a publish may wait for the broker's confirm. */
   publishTimeoutMs: number;
+  /** AMQP heartbeat asked for when the URL names none (`?heartbeat=`); default 5. */
   heartbeatSeconds?: number;
   /** Type of the queues this process declares (default classic; see queue-topology.ts). */
   queueType?: QueueType;
@@ -33,6 +34,10 @@ export interface RabbitOptions {
   /** Called each time a lost connection is restored (the broker reconnects metric). */
   onReconnect?: () => void;
 }
+
+/** A hung node (its sockets open, nothing answered) is left after two silent heartbeats: 10-15 s
+ * at 5 s, against 30-45 s at 15 s. RabbitMQ advises 5-20 s; amqplib asks none by itself. */
+const DEFAULT_HEARTBEAT_SECONDS = 5;
 
 export class RabbitJobQueue implements JobQueue {
   private model: ChannelModel | null = null;
@@ -43,6 +48,8 @@ export class RabbitJobQueue implements JobQueue {
   private readonly consumers: RabbitConsumer[] = [];
   private closing = false;
   private reconnecting = false;
+  /** The bindings were confirmed once (on any node): later connections do not wait for them. */
+  private bound = false;
   private readonly urls: readonly string[];
   /** The node of the current connection (an index into urls), and the first one to try next. */
   private node = 0;
@@ -195,22 +202,35 @@ export class RabbitJobQueue implements JobQueue {
     const { log, names } = this.opts;
     const url = this.urls[node] ?? "";
     // A node that takes the TCP connection but never answers must not stall the tour of the others.
-    const model = await amqp.connect(withHeartbeat(url, this.opts.heartbeatSeconds ?? 15), { timeout: 5_000 });
+    const model = await amqp.connect(withHeartbeat(url, this.opts.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS), {
+      timeout: 5_000,
+    });
     let lost = false;
     // Listeners first: an 'error' with no listener kills the process.
     model.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
     model.on("close", () => {
       lost = true;
+      // amqplib only ends the socket; a hung node never answers that, and the socket would stay open
+      // until the node dies or wakes.
+      (model as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
       this.onConnectionLost(model);
     });
     try {
       const setup = await model.createChannel();
       setup.on("error", (err: Error) => log.warn("RabbitMQ setup channel error", { error: err.message }));
-      await assertTopology(setup, names, {
+      await declareTopology(setup, names, {
         queueType: this.opts.queueType ?? "classic",
         deliveryLimit: this.opts.deliveryLimit ?? 50,
       });
-      await settled(setup, () => setup.close());
+      const bound = bindTopology(setup, names).then(() => settled(setup, () => setup.close()));
+      if (this.bound) {
+        // Bound once already (durable bindings): a bind held by a hung node of the cluster must not
+        // hold the reconnect. It completes, or fails with this connection, on its own.
+        bound.catch((err: unknown) => log.warn("RabbitMQ bindings not confirmed", { error: String(err) }));
+      } else {
+        await bound;
+        this.bound = true;
+      }
       await this.consumer?.start(model);
       if (this.closing) throw new Error("closing");
       // Until it is this.model, a close is not handled by onConnectionLost (and amqplib may have
