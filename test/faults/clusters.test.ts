@@ -25,9 +25,10 @@ import { allExchanges, allQueues } from "../../shared/queue/queue-topology.ts";
 import { RabbitJobQueue } from "../../shared/queue/rabbit-job-queue.ts";
 import { names } from "../../shared/store/names.ts";
 import { scaleOutContract } from "../contracts/scale-out.ts";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { type Cluster, type ServiceProcess, startCluster } from "../helpers/cluster.ts";
 import { getStatus, postJob } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
+import { connectionsTo } from "../helpers/proc-sockets.ts";
 import { type RabbitCluster, type RabbitNode, startRabbitCluster } from "../helpers/rabbit-cluster.ts";
 import { type PrivateRedisCluster, startRedisCluster } from "../helpers/redis-cluster.ts";
 import { clusterTarget, connectTarget } from "../helpers/redis-target.ts";
@@ -255,18 +256,8 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
       if (!first) throw new Error("a 3-node cluster");
       expect(await mq.connectionsByNode()).to.deep.equal(counts([first, 4]), "every process on node 1");
       // After the leader's kill the leadership may have moved to node 1: hand it on, so this kill
-      // is the connected node's loss alone (removing a member and adding it back makes it a follower).
-      if ((await mq.leaderOf(herald.names.jobsQueue)).name === first.name) {
-        await mq.ctl([
-          "eval",
-          `rabbit_quorum_queue:delete_member(<<"/">>, <<"${herald.names.jobsQueue}">>, '${first.name}').`,
-        ]);
-        await mq.ctl([
-          "eval",
-          `rabbit_quorum_queue:add_member(<<"/">>, <<"${herald.names.jobsQueue}">>, '${first.name}', 10000).`,
-        ]);
-      }
-      expect((await mq.leaderOf(herald.names.jobsQueue)).name).to.not.equal(first.name);
+      // is the connected node's loss alone.
+      await leadElsewhere(first);
       try {
         const r = await jobsThroughKill({
           baseUrl: herald.baseUrl,
@@ -284,6 +275,52 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
         for (const p of [...herald.apis, ...herald.workers]) expect(p.alive, `${p.id} is up`).to.equal(true);
       } finally {
         if (!first.alive) await mq.start(first);
+      }
+    });
+
+    it("SIGSTOP of the RabbitMQ node the APIs and workers are connected to (a hang): they move to the other nodes; every 202 succeeds exactly once", async () => {
+      // Its sockets stay open and nothing answers: the processes learn of it from the missing AMQP
+      // heartbeats, and the cluster from Erlang's distribution ticks, later still.
+      const held = await nodeHoldingAll();
+      await leadElsewhere(held);
+      try {
+        const r = await jobsThroughKill({
+          baseUrl: herald.baseUrl,
+          names: herald.names,
+          witness,
+          kill: () => mq.freeze(held),
+          reconnected: async () => onOtherNodes(held),
+          describe: async () => `connections by process: ${JSON.stringify(processConnections())}`,
+        });
+        report(r);
+        r.check();
+        for (const p of [...herald.apis, ...herald.workers]) expect(p.alive, `${p.id} is up`).to.equal(true);
+      } finally {
+        // Thawed, it would find the others had declared it down (a partition): start it afresh.
+        await mq.kill(held);
+        await mq.start(held);
+      }
+    });
+
+    it("SIGSTOP of the RabbitMQ node leading the jobs queue (a hang): the others elect a leader; every 202 succeeds exactly once", async () => {
+      await leadElsewhere(await nodeHoldingAll());
+      const leader = await mq.leaderOf(herald.names.jobsQueue);
+      try {
+        const r = await jobsThroughKill({
+          baseUrl: herald.baseUrl,
+          names: herald.names,
+          witness,
+          kill: () => mq.freeze(leader),
+          reconnected: async () => onOtherNodes(leader),
+          describe: async () => `connections by process: ${JSON.stringify(processConnections())}`,
+        });
+        report(r);
+        // (Not asked of the cluster: while a member hangs, rabbitmqctl cannot reach the others.) The
+        // jobs submitted after the freeze ran through the queue, so another member led it.
+        r.check();
+      } finally {
+        await mq.kill(leader);
+        await mq.start(leader);
       }
     });
   });
@@ -406,6 +443,62 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
       expect(r.crashes, "crashed processes (listed above)").to.equal(0);
     });
   });
+
+  /** Makes another node lead the jobs queue if `node` does (removing a member and adding it back
+   * makes it a follower), so that a fault of `node` is not also the leader's. */
+  async function leadElsewhere(node: RabbitNode): Promise<void> {
+    const queue = herald.names.jobsQueue;
+    if ((await mq.leaderOf(queue)).name === node.name) {
+      await mq.ctl(["eval", `rabbit_quorum_queue:delete_member(<<"/">>, <<"${queue}">>, '${node.name}').`]);
+      await mq.ctl(["eval", `rabbit_quorum_queue:add_member(<<"/">>, <<"${queue}">>, '${node.name}', 10000).`]);
+    }
+    expect((await mq.leaderOf(queue)).name).to.not.equal(node.name);
+  }
+
+  /** The node every Herald process is connected to (each moves to the next node in AMQP_URL when
+   * its node goes, so they stay together). */
+  async function nodeHoldingAll(): Promise<RabbitNode> {
+    const byNode = await mq.connectionsByNode();
+    const node = mq.nodes.find((n) => byNode.get(n.name) === 4);
+    if (!node) throw new Error(`not every process on one node: ${JSON.stringify([...byNode])}`);
+    return node;
+  }
+
+  /** Each Herald process's open connections to each node's AMQP port, read from /proc (a frozen
+   * node cannot be asked, nor can a cluster that still counts it in). */
+  const processConnections = () =>
+    Object.fromEntries(
+      [...herald.apis, ...herald.workers].map((p) => {
+        const pid = p.process.pid ?? 0;
+        return [
+          p.id,
+          Object.fromEntries(mq.nodes.map((n) => [n.port, connectionsTo(n.port, [pid]).get(pid)?.length ?? 0])),
+        ];
+      }),
+    );
+
+  /** The AMQP port of the node a process last logged it had connected to (ready to publish and
+   * consume: it logs that once its setup is done). */
+  const lastConnectedPort = (p: ServiceProcess): number | null => {
+    const lines = p.output().split("\n");
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i] ?? "";
+      if (!line.includes('"msg":"connected to RabbitMQ"')) continue;
+      const url = (JSON.parse(line) as { url?: string }).url ?? "";
+      return Number(new URL(url.replace("***", "x")).port);
+    }
+    return null;
+  };
+
+  /** Every Herald process connected to RabbitMQ again through a node other than `away`, and no
+   * socket of theirs left open to it (a hung node never closes its end). */
+  const onOtherNodes = (away: RabbitNode) => {
+    const open = processConnections();
+    return [...herald.apis, ...herald.workers].every((p) => {
+      const port = lastConnectedPort(p);
+      return port !== null && port !== away.port && open[p.id]?.[away.port] === 0;
+    });
+  };
 
   /** The jobs queue as RabbitMQ sees it, for failure messages. */
   const queueState = async (queue: string) => {

@@ -10,6 +10,7 @@
 //   mq.urls;                                  // amqp://guest:guest@127.0.0.1:<port>, one per node
 //   await mq.kill(mq.nodes[0]);               // kill -9
 //   await mq.start(mq.nodes[0]);              // same folders: rejoins the cluster
+//   await mq.freeze(mq.nodes[0]);             // SIGSTOP: a hang; kill + start brings it back
 //   await mq.leaderOf("ns.jobs");             // the node leading a quorum queue
 //   await mq.connectionsByNode();             // which node the processes are connected to
 //   await mq.stop();                          // kill -9 everything, remove the folders
@@ -44,6 +45,11 @@ export interface RabbitCluster {
   readonly startupMs: number;
   /** kill -9 of the node's whole process group; resolves once its AMQP port refuses. */
   kill(node: RabbitNode): Promise<void>;
+  /** SIGSTOP of the node's whole process group (a hang, not a crash: its sockets stay open and
+   * nothing answers). Asked nothing afterwards; kill() then start() brings it back (thawed, it
+   * would find the others had declared it down: a partition that the tests after it should not
+   * meet). */
+  freeze(node: RabbitNode): Promise<void>;
   /** Starts a killed node again on its own folders; it rejoins the cluster by itself. */
   start(node: RabbitNode): Promise<void>;
   /** The node that leads a quorum queue now (asked of a live node). */
@@ -67,6 +73,8 @@ interface NodeState {
   url: string;
   dir: string;
   pgid: number | null;
+  /** Stopped with SIGSTOP: alive, but asked nothing (it would not answer). */
+  frozen: boolean;
   log: string;
   exited: Promise<void>;
 }
@@ -92,6 +100,7 @@ export async function startRabbitCluster(size = 3, opts: RabbitClusterOptions = 
       url: `amqp://guest:guest@127.0.0.1:${port}`,
       dir: join(root, `node${i + 1}`),
       pgid: null,
+      frozen: false,
       log: "",
       exited: Promise.resolve(),
     };
@@ -108,6 +117,7 @@ export async function startRabbitCluster(size = 3, opts: RabbitClusterOptions = 
       cwd: s.dir,
     });
     s.pgid = child.pid ?? null;
+    s.frozen = false;
     child.stdout?.on("data", (b: Buffer) => (s.log = tail(s.log + b.toString())));
     child.stderr?.on("data", (b: Buffer) => (s.log = tail(s.log + b.toString())));
     s.exited = new Promise<void>((resolve) => {
@@ -157,7 +167,7 @@ export async function startRabbitCluster(size = 3, opts: RabbitClusterOptions = 
   });
   const nodes = states.map(view);
   const anyLive = () => {
-    const s = states.find(alive);
+    const s = states.find((x) => alive(x) && !x.frozen);
     if (!s) throw new Error("no live node");
     return s;
   };
@@ -203,6 +213,12 @@ export async function startRabbitCluster(size = 3, opts: RabbitClusterOptions = 
       killGroup(s.pgid);
       await s.exited;
       await pollUntil(() => !alive(s), { timeoutMs: 10_000, what: `${s.name} to be gone` });
+    },
+    async freeze(node) {
+      const s = byName(node.name);
+      if (!alive(s) || s.pgid === null) throw new Error(`${s.name} is not running`);
+      process.kill(-s.pgid, "SIGSTOP");
+      s.frozen = true;
     },
     async start(node) {
       const s = byName(node.name);
