@@ -31,7 +31,7 @@ export interface ApiConnections {
   /** Dedicated pair for the Socket.IO adapter. */
   adapterPub: RedisClient;
   adapterSub: RedisClient;
-  queue: Pick<JobQueue, "publish" | "isConnected" | "depth"> &
+  queue: Pick<JobQueue, "publish" | "isConnected" | "depth" | "refusing"> &
     /** RabbitMQ's: lets the operator page read and replay dead letters. */
     Partial<Pick<RabbitJobQueue, "withChannel">>;
 }

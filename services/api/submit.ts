@@ -25,7 +25,7 @@ import { waitFor } from "./wait-for-change.ts";
 export interface SubmitDeps {
   store: JobStore;
   changes: JobChangeFeed;
-  queue: Pick<JobQueue, "publish" | "depth">;
+  queue: Pick<JobQueue, "publish" | "depth" | "refusing">;
   /** The job types workers announced: what submissions are validated against. */
   jobTypes: JobTypeRegistry;
   payloads: PayloadValidator;
@@ -110,6 +110,14 @@ export function submitJob(deps: SubmitDeps): Middleware {
     const { record: job, token } = newJob(jobType.name, subject ?? undefined);
     try {
       if (limits.maxJobsInFlight > 0) await available(() => deps.inFlight.check(client, limits.maxJobsInFlight));
+      const refusing = queue.refusing();
+      if (refusing) {
+        // Nothing is written: the record would only be removed again when the publish fails. (The
+        // queue logged the alarm once.)
+        throw new HttpProblem("brokerUnavailable", "the job queue refuses new jobs for now (a broker resource alarm)", {
+          headers: { "Retry-After": "5" },
+        });
+      }
       if (limits.maxQueueDepth > 0 && (await depth()) >= limits.maxQueueDepth) {
         throw new HttpProblem("queueFull", `${limits.maxQueueDepth} or more jobs are waiting`, {
           headers: { "Retry-After": "5" },

@@ -38,6 +38,9 @@ export interface JobQueue {
   /** Stops taking new messages; unsettled ones stay with this consumer until settled or closed. */
   stopConsuming(): Promise<void>;
   isConnected(): boolean;
+  /** Why the broker refuses this process's publishes now (RabbitMQ blocks publishing connections
+   * while a node is low on memory or disk), or null. A publish then fails at once. */
+  refusing(): string | null;
   close(): Promise<void>;
 }
 

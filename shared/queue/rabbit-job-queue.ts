@@ -50,6 +50,8 @@ export class RabbitJobQueue implements JobQueue {
   private reconnecting = false;
   /** The bindings were confirmed once (on any node): later connections do not wait for them. */
   private bound = false;
+  /** Connections RabbitMQ has blocked (connection.blocked), with its reason. */
+  private readonly blocked = new WeakMap<ChannelModel, string>();
   private readonly urls: readonly string[];
   /** The node of the current connection (an index into urls), and the first one to try next. */
   private node = 0;
@@ -115,9 +117,16 @@ export class RabbitJobQueue implements JobQueue {
     return this.model ? redactUrl(this.urls[this.node] ?? "") : null;
   }
 
+  refusing(): string | null {
+    return (this.model && this.blocked.get(this.model)) ?? null;
+  }
+
   /** Publishes a job message and resolves once RabbitMQ confirms it (rejects with a
    * QueueUnavailableError when it refuses, cannot route it, or does not answer in time). */
   publish(message: JobMessage, opts: PublishOptions = {}): Promise<void> {
+    const refusing = this.refusing();
+    // A blocked connection is not read by RabbitMQ: the message would only wait out the timeout.
+    if (refusing) return Promise.reject(new QueueUnavailableError(`RabbitMQ refuses publishes: ${refusing}`));
     return this.publisher.publish(this.model, message, opts);
   }
 
@@ -208,6 +217,17 @@ export class RabbitJobQueue implements JobQueue {
     let lost = false;
     // Listeners first: an 'error' with no listener kills the process.
     model.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
+    // A resource alarm (memory or disk): RabbitMQ stops reading publishing connections until it ends.
+    model.on("blocked", (reason: unknown) => {
+      this.blocked.set(model, String(reason || "blocked"));
+      log.warn("RabbitMQ blocks publishes (resource alarm); submits are refused until it ends", {
+        reason: String(reason),
+      });
+    });
+    model.on("unblocked", () => {
+      this.blocked.delete(model);
+      log.info("RabbitMQ accepts publishes again");
+    });
     model.on("close", () => {
       lost = true;
       // amqplib only ends the socket; a hung node never answers that, and the socket would stay open
