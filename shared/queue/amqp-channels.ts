@@ -20,6 +20,21 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** True once `p` resolved within `ms`, false while it is still pending then (rejects as `p` does). */
+export function doneWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer));
+}
+
+/** Destroys a connection's socket. amqplib only ends it when the connection closes; a hung peer
+ * never answers that, and the socket would stay open until the peer dies or wakes. */
+export function destroySocket(model: ChannelModel): void {
+  (model as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+}
+
 /** Closes a channel within 2 s; a channel that died already counts as closed. */
 export function closeChannel(ch: Channel): Promise<void> {
   return withTimeout(

@@ -72,10 +72,10 @@ export async function declareTopology(ch: Channel, n: Names, opts: TopologyOptio
   for (const tier of retryTiersMs) await queue(n.retryQueue(tier));
 }
 
-/** Binds the queues to their exchanges (after declareTopology). Apart because a bind, even of a
- * binding that exists, is a transaction on every node of a cluster: with one node hung (its sockets
- * open, nothing answered), RabbitMQ holds it until it declares that node down (Erlang's
- * net_ticktime: 45-75 s by default), while publishes and consumes on the other nodes go on. */
+/** Binds the queues to their exchanges (after declareTopology). Apart because in RabbitMQ 3.x a
+ * bind, even of a binding that exists, is a Mnesia transaction on every node of the cluster: with
+ * one node hung (its sockets open, nothing answered), RabbitMQ holds it until it declares that node
+ * down (Erlang's net_ticktime: 45-75 s by default), while publishes and consumes go on. */
 export async function bindTopology(ch: Channel, n: Names): Promise<void> {
   await ch.bindQueue(n.deadLetterQueue, n.deadLetterExchange, "");
   await ch.bindQueue(n.jobsQueue, n.jobsExchange, n.jobsRoutingKey);

@@ -9,7 +9,7 @@ import type { Logger } from "../observability/log.ts";
 import type { QueueType } from "../runtime/amqp-nodes.ts";
 import { type Config, redactUrl } from "../runtime/config.ts";
 import { type Names, names } from "../store/names.ts";
-import { closeChannel, settled, withHeartbeat, withTimeout } from "./amqp-channels.ts";
+import { closeChannel, destroySocket, doneWithin, settled, withHeartbeat, withTimeout } from "./amqp-channels.ts";
 import { backoffDelay, retryUntil, sleep } from "./backoff.ts";
 import { type DeliveryHandler, type JobQueue, type PublishOptions, QueueUnavailableError } from "./job-queue.ts";
 import { bindTopology, declareTopology, TopologyMismatchError } from "./queue-topology.ts";
@@ -36,8 +36,12 @@ export interface RabbitOptions {
 }
 
 /** A hung node (its sockets open, nothing answered) is left after two silent heartbeats: 10-15 s
- * at 5 s, against 30-45 s at 15 s. RabbitMQ advises 5-20 s; amqplib asks none by itself. */
+ * at 5 s, against 30-45 s at 15 s. RabbitMQ advises 5-20 s; without one, amqplib takes the
+ * server's (60 s by default). */
 const DEFAULT_HEARTBEAT_SECONDS = 5;
+
+/** How long a reconnect waits for its re-binds (see openNode). */
+const BIND_WAIT_MS = 3_000;
 
 export class RabbitJobQueue implements JobQueue {
   private model: ChannelModel | null = null;
@@ -219,9 +223,10 @@ export class RabbitJobQueue implements JobQueue {
     model.on("error", (err: Error) => log.warn("RabbitMQ connection error", { error: err.message }));
     // A resource alarm (memory or disk): RabbitMQ stops reading publishing connections until it ends.
     model.on("blocked", (reason: unknown) => {
-      this.blocked.set(model, String(reason || "blocked"));
-      log.warn("RabbitMQ blocks publishes (resource alarm); submits are refused until it ends", {
-        reason: String(reason),
+      const why = String(reason || "blocked");
+      this.blocked.set(model, why);
+      log.warn("RabbitMQ blocks this connection's publishes (resource alarm); they fail until it ends", {
+        reason: why,
       });
     });
     model.on("unblocked", () => {
@@ -230,9 +235,7 @@ export class RabbitJobQueue implements JobQueue {
     });
     model.on("close", () => {
       lost = true;
-      // amqplib only ends the socket; a hung node never answers that, and the socket would stay open
-      // until the node dies or wakes.
-      (model as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+      destroySocket(model);
       this.onConnectionLost(model);
     });
     try {
@@ -243,13 +246,18 @@ export class RabbitJobQueue implements JobQueue {
         deliveryLimit: this.opts.deliveryLimit ?? 50,
       });
       const bound = bindTopology(setup, names).then(() => settled(setup, () => setup.close()));
-      if (this.bound) {
-        // Bound once already (durable bindings): a bind held by a hung node of the cluster must not
-        // hold the reconnect. It completes, or fails with this connection, on its own.
-        bound.catch((err: unknown) => log.warn("RabbitMQ bindings not confirmed", { error: String(err) }));
-      } else {
+      // Bound once already (durable bindings), a reconnect waits BIND_WAIT_MS at most for its
+      // re-binds, which a hung node of the cluster can hold for a minute (bindTopology); they then
+      // complete on their own, and one that fails on the connection in use makes us reconnect.
+      if (!this.bound || (await doneWithin(bound, BIND_WAIT_MS))) {
         await bound;
         this.bound = true;
+      } else {
+        bound.catch((err: unknown) => {
+          if (lost) return; // the next connection binds again
+          log.warn("RabbitMQ bind failed; reconnecting", { error: String(err) });
+          model.close().catch(() => {});
+        });
       }
       await this.consumer?.start(model);
       if (this.closing) throw new Error("closing");
