@@ -129,8 +129,14 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
           all.filter((s) => s !== 202 && s !== 503),
           `answers: ${JSON.stringify(answers)}`,
         ).to.deep.equal([]);
-        expect(answers.before.every((s) => s === 202), `answers before: ${answers.before}`).to.equal(true);
-        expect(answers.after.every((s) => s === 202), `answers after: ${answers.after}`).to.equal(true);
+        expect(
+          answers.before.every((s) => s === 202),
+          `answers before: ${answers.before}`,
+        ).to.equal(true);
+        expect(
+          answers.after.every((s) => s === 202),
+          `answers after: ${answers.after}`,
+        ).to.equal(true);
         expect(answers.during.length).to.be.greaterThan(0);
         for (const id of accepted.keys()) {
           expect(finals.get(id), `job ${id}`).to.equal("succeeded");
