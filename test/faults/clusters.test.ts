@@ -296,7 +296,7 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
         });
         report(r);
         r.check();
-        for (const p of [...herald.apis, ...herald.workers]) expect(p.alive, `${p.id} is up`).to.equal(true);
+        for (const p of processes()) expect(p.alive, `${p.id} is up`).to.equal(true);
       } finally {
         // Thawed, it would find the others had declared it down (a partition): start it afresh.
         await mq.kill(held);

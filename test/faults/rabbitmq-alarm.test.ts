@@ -5,8 +5,8 @@
 // that publishes nothing is not blocked); once the alarm ends, submits are accepted again. On a
 // private RabbitMQ node: the shared broker is never put in alarm.
 import { expect } from "chai";
-import { type AcceptedJob, isTerminal } from "../../shared/jobs/schemas.ts";
-import { getStatus, postJob, type Reply } from "../helpers/http.ts";
+import type { AcceptedJob } from "../../shared/jobs/schemas.ts";
+import { pollToEnd, postJob, type Reply } from "../helpers/http.ts";
 import { pollUntil } from "../helpers/net.ts";
 import { type RabbitCluster, startRabbitCluster } from "../helpers/rabbit-cluster.ts";
 import { jobIdOfKey, jobKeys } from "../helpers/redis-keys.ts";
@@ -68,14 +68,8 @@ describe("faults: a RabbitMQ resource alarm blocks publishing", function () {
       expect(await records()).to.deep.equal(held, "no job record written");
 
       // The worker's connection publishes nothing for a plain job: it is not blocked, the job ends.
-      const end = await pollUntil(
-        async () => {
-          const reply = await getStatus(stack.baseUrl, running);
-          return isTerminal(reply.body.status) ? reply.body : undefined;
-        },
-        { timeoutMs: 30_000, everyMs: 100, what: "the job accepted before the alarm to end" },
-      );
-      expect(end.status).to.equal("succeeded");
+      const end = (await pollToEnd(stack.baseUrl, running, { timeoutMs: 30_000 })).at(-1);
+      expect(end?.body.status, "the job accepted before the alarm").to.equal("succeeded");
     } finally {
       await memoryAlarm(false);
     }
@@ -88,14 +82,8 @@ describe("faults: a RabbitMQ resource alarm blocks publishing", function () {
       },
       { timeoutMs: 30_000, everyMs: 200, what: "a submit accepted after the alarm" },
     );
-    const done = await pollUntil(
-      async () => {
-        const reply = await getStatus(stack.baseUrl, after);
-        return isTerminal(reply.body.status) ? reply.body : undefined;
-      },
-      { timeoutMs: 30_000, everyMs: 100, what: "the job accepted after the alarm to end" },
-    );
-    expect(done.status).to.equal("succeeded");
+    const done = (await pollToEnd(stack.baseUrl, after, { timeoutMs: 30_000 })).at(-1);
+    expect(done?.body.status, "the job accepted after the alarm").to.equal("succeeded");
   });
 });
 
