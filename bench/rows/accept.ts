@@ -1,5 +1,7 @@
 // Row 1, accept: POST /jobs → 202 at the bench's connections, with a worker draining and with none
 // (the queue absorbs). Baselines: bare Koa POST; a bare amqplib confirm channel at the same concurrency.
+import { availableParallelism } from "node:os";
+import { budgetNote, usedText } from "../budget.ts";
 import { startHerald } from "../herald.ts";
 import { measured, watch } from "../phase.ts";
 import { compare, cpuMsPerOp, type Measure } from "../result.ts";
@@ -69,6 +71,15 @@ export const acceptRow: Row = {
       },
     ];
     const [hStopped, hRunning, , bareConfirm] = measures;
+    const budget =
+      hStopped &&
+      budgetNote(hStopped, {
+        goalRate: 0.5 * (koa.rate ?? 0),
+        cores: availableParallelism(),
+        herald: ["api"],
+        op: "request",
+      });
+    const koaUsed = usedText(koa, availableParallelism(), "request");
     return {
       id: "accept",
       title: this.title,
@@ -78,7 +89,7 @@ export const acceptRow: Row = {
         compare("accept (worker running) vs Koa POST", hRunning?.rate, koa.rate),
         compare("accept (workers stopped) vs amqplib confirm", hStopped?.rate, bareConfirm?.rate),
       ],
-      notes: [],
+      notes: [budget, koaUsed && `machine: bare ${koaUsed}`].filter((n): n is string => Boolean(n)),
     };
   },
 };

@@ -2,9 +2,11 @@
 // no-op jobs, a worker process completing them, each completion counted through QueueEvents;
 // its sustained jobs/s beside Herald's (row 2, measured earlier in the same run).
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "redis";
 import { REDIS_URL } from "../brokers.ts";
+import { budgetNote, usedText } from "../budget.ts";
 import { WORKER_CONCURRENCY } from "../herald.ts";
 import { measured, watch } from "../phase.ts";
 import { spawnNode } from "../procs.ts";
@@ -62,14 +64,27 @@ export const bullmqRow: Row = {
       processes: phase.processes,
     };
     const herald = ctx.shared.get("herald-sustained");
+    const budget =
+      herald &&
+      budgetNote(herald, {
+        goalRate: 0.5 * (bull.rate ?? 0),
+        cores: availableParallelism(),
+        herald: ["api", "worker"],
+        op: "job",
+      });
+    const bullUsed = usedText(bull, availableParallelism(), "job");
     return {
       id: "bullmq",
       title: this.title,
       measures: herald ? [herald, bull] : [bull],
       comparisons: [compare("sustained jobs/s vs BullMQ", herald?.rate, bull.rate, { atLeast: 0.5 })],
-      notes: herald
-        ? ["Herald's line is row 2's (HTTP, a RabbitMQ confirm, realtime events); BullMQ adds from its own client"]
-        : ["run the sustained row too (it runs before this one) for Herald's figure"],
+      notes: [
+        ...(herald
+          ? ["Herald's line is row 2's (HTTP, a RabbitMQ confirm, realtime events); BullMQ adds from its own client"]
+          : ["run the sustained row too (it runs before this one) for Herald's figure"]),
+        ...(bullUsed ? [`machine: bare ${bullUsed}`] : []),
+        ...(budget ? [budget] : []),
+      ],
     };
   },
 };

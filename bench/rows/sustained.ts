@@ -1,7 +1,8 @@
 // Row 2, sustained jobs/s: no-op jobs through API + worker for the sustained phase, each followed by
 // a subscribed client (in the load generator's process) to its terminal event; every accepted job
 // must end (none lost). Baselines: bare Koa POST; bare publish (confirm) → consume → ack.
-
+import { availableParallelism } from "node:os";
+import { budgetNote } from "../budget.ts";
 import { startHerald, WORKER_CONCURRENCY } from "../herald.ts";
 import type { LoadResult } from "../load/http-load.ts";
 import type { TrackCounts } from "../load/job-tracker.ts";
@@ -80,6 +81,12 @@ export const sustainedRow: Row = {
       extra: { "published/s": bare.result.published.count / bare.seconds },
       processes: bare.processes,
     };
+    const budget = budgetNote(heraldMeasure, {
+      goalRate: 0.3 * (koa.rate ?? 0),
+      cores: availableParallelism(),
+      herald: ["api", "worker"],
+      op: "job",
+    });
     return {
       id: "sustained",
       title: this.title,
@@ -90,6 +97,7 @@ export const sustainedRow: Row = {
       ],
       notes: [
         `${counts.accepted} jobs accepted (warm-up included), ${counts.terminal} terminal events received, ${counts.lost} lost; latency = 202 → terminal event`,
+        ...(budget ? [budget] : []),
       ],
     };
   },

@@ -1,5 +1,6 @@
 // The bench's pure parts: percentiles, ratios and goals, argument parsing, the report's formatting.
 import { expect } from "chai";
+import { budgetNote, leftFor, machineBudget } from "../../bench/budget.ts";
 import { parseArgs } from "../../bench/options.ts";
 import { renderMarkdown, renderTable, toJson } from "../../bench/report.ts";
 import { compare, cpuMsPerOp, type RowResult } from "../../bench/result.ts";
@@ -51,6 +52,32 @@ describe("bench stats and report", () => {
     ];
     expect(cpuMsPerOp(procs, ["api", "worker"], 1000)).to.equal(3);
     expect(cpuMsPerOp(procs, ["api"], 0)).to.be.NaN;
+  });
+
+  it("sums the CPU of every process of a phase per operation, the cores it used, and what a goal's rate leaves", () => {
+    const m = {
+      label: "Herald POST",
+      side: "herald" as const,
+      rate: 5000,
+      unit: "req/s",
+      count: 40_000, // 8 s
+      processes: [
+        { name: "api", pid: 1, cpuSec: 4, rssMb: 100 },
+        { name: "load", pid: 2, cpuSec: 2, rssMb: 100 },
+        { name: "rabbitmq", pid: 3, cpuSec: 3, rssMb: 100 },
+        { name: "redis", pid: 4, cpuSec: Number.NaN, rssMb: 10 }, // gone: left out
+      ],
+    };
+    const b = machineBudget(m);
+    expect(b?.cpuMsPerOp).to.be.closeTo(0.225, 1e-9);
+    expect(b?.cores).to.be.closeTo(1.125, 1e-9);
+    expect(b?.perOp.get("api")).to.be.closeTo(0.1, 1e-9);
+    // 2 cores at 8,000 req/s: 0.25 ms per request in all; load and RabbitMQ took 0.125 of it.
+    expect(leftFor(b as NonNullable<typeof b>, ["api"], 8000, 2)).to.be.closeTo(0.125, 1e-9);
+    const note = budgetNote(m, { goalRate: 8000, cores: 2, herald: ["api"], op: "request" });
+    expect(note).to.include("used 1.13 of 2 cores").and.include("that is 1.80 cores").and.include("leave api 0.125 ms");
+    expect(machineBudget({ ...m, count: 0 })).to.equal(undefined);
+    expect(budgetNote(m, { goalRate: 0, cores: 2, herald: ["api"], op: "request" })).to.equal(undefined);
   });
 
   it("parses --quick and --only, and refuses unknown rows and arguments", () => {
