@@ -104,8 +104,11 @@ export function aofWitness(
 ): CommitWitness {
   let read: { at: number; history: DurableHistory } | undefined;
   const history = () => {
-    if (!read || Date.now() - read.at > refreshMs)
-      read = { at: Date.now(), history: durableHistory(dirs(), namespace, resynced()) };
+    if (!read || Date.now() - read.at > refreshMs) {
+      const history = durableHistory(dirs(), namespace, resynced());
+      // From the end of the read: a read slower than refreshMs would otherwise run on every call.
+      read = { at: Date.now(), history };
+    }
     return read.history;
   };
   return {

@@ -16,7 +16,7 @@ export interface KillTarget {
   baseUrl: string;
   names: Names;
   /** The fault, e.g. kill -9 of a RabbitMQ node, or of the Redis master holding `running` (the
-   * accepted jobs the witness sees running); resolves once it has happened. */
+   * accepted jobs whose newest view at the socket is `running`); resolves once it has happened. */
   kill(running: readonly AcceptedJob[]): Promise<void>;
   /** True once every API and worker is connected to RabbitMQ again. */
   reconnected(): Promise<boolean>;
@@ -43,7 +43,7 @@ export interface KillReport {
 }
 
 /**
- * Submits 6 jobs and waits until 2 run; starts the fault and keeps submitting every 150 ms until
+ * Submits 6 jobs at once and waits until the socket sees 2 run; starts the fault and keeps submitting every 150 ms until
  * 3 s after it; once everything has reconnected submits 6 more. Each 202'd job is subscribed over
  * Socket.IO at once. Every third job fails its first attempt, so its retry waits in a retry tier
  * across the fault. Resolves when every accepted job has reached its end at the socket.
@@ -58,7 +58,16 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
   const terminal = new Map<string, JobView[]>();
   const acked = new Map<string, JobView>();
   const answers: Record<Phase, number[]> = { before: [], during: [], after: [] };
+  /** The newest view of each job the socket has had (events come right after each commit): which
+   * jobs run now, without waiting on the witness (an AOF witness re-reads whole files). */
+  const newest = new Map<string, JobView>();
+  const note = (view: JobView) => {
+    const had = newest.get(view.id);
+    if (!had || view.version >= had.version) newest.set(view.id, view);
+  };
+  const runningNow = () => [...accepted.values()].filter((job) => newest.get(job.id)?.status === "running");
   socket.on("job", (view: JobView) => {
+    note(view);
     if (isTerminal(view.status)) terminal.set(view.id, [...(terminal.get(view.id) ?? []), view]);
   });
   let seq = 0;
@@ -71,16 +80,20 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
     const job = reply.body as AcceptedJob;
     accepted.set(job.id, job);
     const view = await subscribe(socket, job);
+    note(view);
     if (isTerminal(view.status)) acked.set(job.id, view);
   };
   try {
-    for (let i = 0; i < 6; i++) await submit("before");
-    await pollUntil(() => [...accepted.keys()].filter((id) => history.latest(id)?.status === "running").length >= 2, {
-      timeoutMs: 20_000,
-      what: "jobs running before the kill",
-    });
+    // At once, so that several run together however long each submit takes on a busy machine.
+    await Promise.all(Array.from({ length: 6 }, () => submit("before")));
+    await pollUntil(() => runningNow().length >= 2, { timeoutMs: 20_000, what: "jobs running before the kill" }).catch(
+      (err: unknown) => {
+        const states = [...accepted.keys()].map((id) => `${id}: ${newest.get(id)?.status ?? "no view"}`);
+        throw new Error(`${String(err)}\nat the socket: ${states.join(", ")}`);
+      },
+    );
     let killedAt = 0;
-    const running = [...accepted.values()].filter((job) => history.latest(job.id)?.status === "running");
+    const running = runningNow();
     const killing = target.kill(running).finally(() => {
       killedAt = Date.now(); // a failed kill ends the submitting too, and fails below
     });
