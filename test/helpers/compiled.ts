@@ -3,12 +3,14 @@
 // time of one that compiles its TypeScript through tsx as it loads (0.75 s against 1.5 s here on a
 // quiet machine, several seconds under load; the suite starts about a hundred). Built once, with
 // scripts/build.ts, under node_modules/.cache (node resolves the dependencies from there, and nothing
-// else writes it: `npm pack` rebuilds dist/ meanwhile), and again only when a source is newer.
+// else writes it: `npm pack` rebuilds dist/ meanwhile), and again only when a source is newer. The
+// test files run in two processes at once: one builds, the other waits for it (file-lock.ts).
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { withFileLock } from "./file-lock.ts";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -35,7 +37,7 @@ let building: Promise<CompiledEntries> | null = null;
 
 /** The compiled entry points (built now if missing or stale). */
 export function compiledEntries(): Promise<CompiledEntries> {
-  building ??= build();
+  building ??= withFileLock(`${out}.lock`, build);
   building.catch(() => {
     building = null;
   });

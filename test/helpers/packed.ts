@@ -1,10 +1,11 @@
 // `npm pack` of this checkout, once per test run (it builds dist/ first, prepack): the tarball a
 // user installs. Tests that install it into a temporary application share it.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { withFileLock } from "./file-lock.ts";
 import { repoRoot } from "./processes.ts";
 
 const run = promisify(execFile);
@@ -22,8 +23,25 @@ export interface Packed {
 
 let packing: Promise<Packed> | null = null;
 
+const cache = join(repoRoot, "node_modules", ".cache");
+/** The last pack: the test run it belongs to, and its tarball. */
+const lastPack = join(cache, "herald-pack.json");
+
+/** One pack per test run, shared by the run's test processes (mocha --parallel runs files in two,
+ * children of the one mocha process): two `npm pack`s at once would both rebuild dist/. */
 export function packOnce(): Promise<Packed> {
-  packing ??= pack();
+  packing ??= withFileLock(join(cache, "herald-pack.lock"), async () => {
+    const run = String(process.ppid);
+    try {
+      const last = JSON.parse(readFileSync(lastPack, "utf8")) as { run: string; packed: Packed };
+      if (last.run === run && existsSync(last.packed.tarball)) return last.packed;
+    } catch {
+      // none yet, or unreadable: pack
+    }
+    const packed = await pack();
+    writeFileSync(lastPack, JSON.stringify({ run, packed }));
+    return packed;
+  });
   return packing;
 }
 

@@ -1,0 +1,55 @@
+// A lock between the processes of one checkout (mocha --parallel runs test files in several): a
+// directory made with mkdir, which only one can create, holding its owner's pid. A lock whose owner
+// is gone is taken over.
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+
+/** How long a lock without an owner's pid (its maker died before writing it) is waited for. */
+const UNOWNED_MS = 30_000;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+function owner(dir: string): number | null {
+  try {
+    return Number(readFileSync(join(dir, "pid"), "utf8")) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `work` holding the lock `dir` (waiting for it as long as its holder lives). */
+export async function withFileLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(dir), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(dir, { recursive: false });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = owner(dir);
+    const age = (() => {
+      try {
+        return Date.now() - statSync(dir).mtimeMs;
+      } catch {
+        return 0; // just released
+      }
+    })();
+    if (pid === null ? age > UNOWNED_MS : !alive(pid)) rmSync(dir, { recursive: true, force: true });
+    else await delay(200);
+  }
+  try {
+    writeFileSync(join(dir, "pid"), String(process.pid));
+    return await work();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
