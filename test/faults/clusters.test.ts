@@ -64,7 +64,7 @@ describe("faults: Herald on a Redis Cluster and a RabbitMQ cluster (issue 8)", f
 
   before(async function () {
     this.timeout(400_000); // both clusters, then four processes, on a busy 2-core machine
-    began = Date.now(); // not at load: mocha loads every file before it runs the first
+    began = Date.now(); // not at load: a serial mocha run loads every file before it runs the first
     [redis, mq] = await Promise.all([
       // No AOF rewrite: the AOFs stay every job's whole history (the witness here and the soak's).
       startRedisCluster({ ports: CLUSTER_TEST_PORTS.redis, extraArgs: NO_REWRITE }),

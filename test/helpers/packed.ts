@@ -65,9 +65,11 @@ export const npmInstall = (cwd: string) =>
   npm(["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd);
 
 /**
- * Starts `work` at once and returns its promise, for a test file to call while mocha loads it: the
- * build, pack and installs then run beside the files before it (they are child processes), and its
- * before hook only awaits what is left. A failure surfaces there, not as an unhandled rejection.
+ * Starts `work` at once and returns its promise, for a test file to call while mocha loads it: in a
+ * serial run (mocha loads every file first) the build, pack and installs then run beside the files
+ * before it (they are child processes), and its before hook only awaits what is left; `npm test`'s
+ * parallel workers load a file just before they run it. A failure surfaces in the hook, not as an
+ * unhandled rejection.
  */
 export function startEarly<T>(work: () => Promise<T>): Promise<T> {
   const started = work();
