@@ -131,7 +131,9 @@ describe("issue 9: Herald as a package (npm pack, installed into an application)
   // Built, packed and installed while the test files before this one run.
   const installed = startEarly(async () => {
     const packed = await packOnce();
-    timings.push(`npm pack (with the build) ${packed.seconds.toFixed(1)}s`);
+    timings.push(
+      `npm pack (with the build) ${packed.seconds.toFixed(1)}s${packed.reused ? " in the other test process" : ""}`,
+    );
     packedFiles = packed.files;
 
     mkdirSync(app);

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wr
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { withFileLock } from "./file-lock.ts";
+import { runLock, withFileLock } from "./file-lock.ts";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -37,7 +37,7 @@ let building: Promise<CompiledEntries> | null = null;
 
 /** The compiled entry points (built now if missing or stale). */
 export function compiledEntries(): Promise<CompiledEntries> {
-  building ??= withFileLock(`${out}.lock`, build);
+  building ??= withFileLock(runLock(out), build);
   building.catch(() => {
     building = null;
   });
@@ -69,7 +69,11 @@ async function build(): Promise<CompiledEntries> {
   rmSync(fresh, { recursive: true, force: true });
   await run(process.execPath, ["--import", "tsx", "scripts/build.ts", "--out", fresh, "--js-only"], { cwd: root });
   writeFileSync(stamp(fresh), sources);
-  rmSync(out, { recursive: true, force: true });
-  renameSync(fresh, out);
+  // Another run of this checkout may have swapped in the same build meanwhile: keep that one.
+  if (readIf(stamp(out)) === sources) rmSync(fresh, { recursive: true, force: true });
+  else {
+    rmSync(out, { recursive: true, force: true });
+    renameSync(fresh, out);
+  }
   return entries;
 }

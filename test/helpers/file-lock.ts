@@ -1,6 +1,7 @@
-// A lock between the processes of one checkout (mocha --parallel runs test files in several): a
-// directory made with mkdir, which only one can create, holding its owner's pid. A lock whose owner
-// is gone is taken over.
+// A lock between the processes of one test run (mocha --parallel runs test files in several, all
+// children of one mocha process): a directory made with mkdir, which only one can create, holding
+// its owner's pid. Its name carries the run (`runLock`), so a lock a killed run left behind never
+// holds up the next one; within a run, a lock whose owner died is taken over.
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -24,6 +25,9 @@ function owner(dir: string): number | null {
     return null;
   }
 }
+
+/** The lock `name` of this test run: the workers of one `mocha --parallel` share their parent. */
+export const runLock = (name: string): string => `${name}.lock.${process.ppid}`;
 
 /** Runs `work` holding the lock `dir` (waiting for it as long as its holder lives). */
 export async function withFileLock<T>(dir: string, work: () => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { withFileLock } from "./file-lock.ts";
+import { runLock, withFileLock } from "./file-lock.ts";
 import { repoRoot } from "./processes.ts";
 
 const run = promisify(execFile);
@@ -19,6 +19,8 @@ export interface Packed {
   files: string[];
   /** How long `npm pack` (with the build) took, in seconds. */
   seconds: number;
+  /** Packed by the run's other test process, not this one. */
+  reused?: boolean;
 }
 
 let packing: Promise<Packed> | null = null;
@@ -30,11 +32,11 @@ const lastPack = join(cache, "herald-pack.json");
 /** One pack per test run, shared by the run's test processes (mocha --parallel runs files in two,
  * children of the one mocha process): two `npm pack`s at once would both rebuild dist/. */
 export function packOnce(): Promise<Packed> {
-  packing ??= withFileLock(join(cache, "herald-pack.lock"), async () => {
+  packing ??= withFileLock(runLock(join(cache, "herald-pack")), async () => {
     const run = String(process.ppid);
     try {
       const last = JSON.parse(readFileSync(lastPack, "utf8")) as { run: string; packed: Packed };
-      if (last.run === run && existsSync(last.packed.tarball)) return last.packed;
+      if (last.run === run && existsSync(last.packed.tarball)) return { ...last.packed, reused: true };
     } catch {
       // none yet, or unreadable: pack
     }

@@ -85,7 +85,8 @@ export async function jobsThroughKill(target: KillTarget): Promise<KillReport> {
   };
   try {
     // At once, so that several run together however long each submit takes on a busy machine.
-    await Promise.all(Array.from({ length: 6 }, () => submit("before")));
+    const before = await Promise.allSettled(Array.from({ length: 6 }, () => submit("before")));
+    for (const r of before) if (r.status === "rejected") throw r.reason;
     await pollUntil(() => runningNow().length >= 2, { timeoutMs: 20_000, what: "jobs running before the kill" }).catch(
       (err: unknown) => {
         const states = [...accepted.keys()].map((id) => `${id}: ${newest.get(id)?.status ?? "no view"}`);
