@@ -37,7 +37,10 @@ export function leftFor(budget: Budget, herald: readonly string[], rate: number,
 /** "<label> used X of N cores at R <unit>, C CPU ms per <op> over every process (name c · …)". */
 export function usedText(m: Measure, cores: number, op: string): string | undefined {
   const b = machineBudget(m);
-  if (!b) return undefined;
+  return b && describeUse(m, b, cores, op);
+}
+
+function describeUse(m: Measure, b: Budget, cores: number, op: string): string {
   const parts = [...b.perOp]
     .filter(([, v]) => v > 0)
     .map(([name, v]) => `${name} ${v.toFixed(3)}`)
@@ -57,13 +60,12 @@ export function budgetNote(
   opts: { goalRate: number; cores: number; herald: readonly string[]; op: string },
 ): string | undefined {
   const b = machineBudget(m);
-  const used = usedText(m, opts.cores, opts.op);
-  if (!b || !used || !(opts.goalRate > 0)) return undefined;
+  if (!b || !(opts.goalRate > 0)) return undefined;
   const heraldMs = opts.herald.reduce((sum, name) => sum + (b.perOp.get(name) ?? 0), 0);
   const need = (b.cpuMsPerOp / 1000) * opts.goalRate;
   const left = leftFor(b, opts.herald, opts.goalRate, opts.cores);
   return (
-    `machine: ${used}; at the goal's ${num(opts.goalRate)} ${m.unit} that is ${need.toFixed(2)} cores, ` +
+    `machine: ${describeUse(m, b, opts.cores, opts.op)}; at the goal's ${num(opts.goalRate)} ${m.unit} that is ${need.toFixed(2)} cores, ` +
     `which would leave ${opts.herald.join(" + ")} ${left.toFixed(3)} ms per ${opts.op} (they took ${heraldMs.toFixed(3)})`
   );
 }

@@ -34,7 +34,7 @@ export async function withFileLock<T>(dir: string, work: () => Promise<T>): Prom
   mkdirSync(dirname(dir), { recursive: true });
   for (;;) {
     try {
-      mkdirSync(dir, { recursive: false });
+      mkdirSync(dir);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;

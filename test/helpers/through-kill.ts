@@ -43,8 +43,8 @@ export interface KillReport {
 }
 
 /**
- * Submits 6 jobs at once and waits until the socket sees 2 run; starts the fault and keeps submitting every 150 ms until
- * 3 s after it; once everything has reconnected submits 6 more. Each 202'd job is subscribed over
+ * Submits 6 jobs at once and waits until the socket sees 2 run; starts the fault and keeps
+ * submitting every 150 ms until 3 s after it; once everything has reconnected submits 6 more. Each 202'd job is subscribed over
  * Socket.IO at once. Every third job fails its first attempt, so its retry waits in a retry tier
  * across the fault. Resolves when every accepted job has reached its end at the socket.
  */
